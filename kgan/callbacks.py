@@ -1,0 +1,111 @@
+"""Callbacks that write a run's artifacts while `fit` runs."""
+
+import json
+import math
+import os
+
+import keras
+import numpy as np
+
+from kgan import images
+from kgan.errors import KganError
+
+__all__ = ["SampleGrid", "HistoryWriter", "StopOnNonFinite"]
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Writes `samples/epoch_NNN.png` at the end of every `every` epochs.
+
+    Images become a grid (conditional models: one column per class); 2-D samples
+    become a scatter plot over the real data. The latents are fixed by `seed`, so
+    successive grids show the same draws improving.
+
+    Args:
+        folder: where the PNGs go (created if missing).
+        num_samples: samples per grid.
+        seed: latent seed.
+        reference: real 2-D points drawn beneath generated ones.
+        every: epochs between grids (the last epoch always writes one).
+        scale: nearest-neighbour upscaling of small images.
+    """
+
+    def __init__(self, folder, num_samples=64, seed=0, reference=None, every=1, scale=4):
+        super().__init__()
+        self.folder = folder
+        self.num_samples = num_samples
+        self.seed = seed
+        self.reference = reference
+        self.every = every
+        self.scale = scale
+        self.last_path = None
+
+    def on_train_begin(self, logs=None):
+        os.makedirs(self.folder, exist_ok=True)
+
+    def render(self):
+        gan = self.model
+        samples = gan.generate(self.num_samples, seed=self.seed)
+        if samples.ndim == 2:
+            return images.scatter_plot(samples, self.reference, extent=self._extent())
+        columns = gan.num_classes if gan.conditional else None
+        return images.make_grid(images.to_uint8(samples), columns=columns, scale=self.scale)
+
+    def _extent(self):
+        if self.reference is None:
+            return None
+        low, high = float(np.min(self.reference)), float(np.max(self.reference))
+        margin = 0.25 * (high - low)
+        return (low - margin, high + margin)
+
+    def on_epoch_end(self, epoch, logs=None):
+        last = self.params.get("epochs") == epoch + 1
+        if (epoch + 1) % self.every and not last:
+            return
+        self.last_path = os.path.join(self.folder, f"epoch_{epoch + 1:03d}.png")
+        images.save_png(self.render(), self.last_path)
+
+
+class HistoryWriter(keras.callbacks.Callback):
+    """Keeps `history.json` (per-epoch metrics, lists keyed by name) current.
+
+    Rewritten atomically after each epoch, so a killed run leaves a valid file.
+    `initial` continues an earlier history instead of restarting it.
+    """
+
+    def __init__(self, path, initial=None):
+        super().__init__()
+        self.path = path
+        self.history = {k: list(v) for k, v in (initial or {}).items()}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.history.setdefault("epoch", []).append(epoch + 1)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        images.atomic_write_bytes(self.path, json.dumps(self.history, indent=1).encode())
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stops training when a logged loss turns NaN or infinite, naming epoch and step."""
+
+    def __init__(self):
+        super().__init__()
+        self.epoch = 0
+        self.failure = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        for key in ("d_loss", "g_loss"):
+            value = (logs or {}).get(key)
+            if value is not None and not math.isfinite(float(value)):
+                self.failure = f"{key} became {float(value)} at epoch {self.epoch + 1}, step {batch + 1}"
+                self.model.stop_training = True
+                return
+
+    def raise_if_failed(self):
+        if self.failure:
+            raise KganError(
+                f"training diverged: {self.failure}; lower the learning rate or add a penalty "
+                "(--loss wasserstein with gradient penalty, or r1)"
+            )

@@ -1,0 +1,175 @@
+"""Where training data comes from: each source returns `(x, y or None, kind)` in numpy.
+
+Images are float32 NHWC in [-1, 1]; vectors are float32 `[n, d]` as stored. Every
+failure is a `KganError` naming the problem and the fix.
+"""
+
+import os
+
+import numpy as np
+
+from kgan.data.mixtures import MIXTURES, sample_mixture
+from kgan.errors import KganError
+
+__all__ = ["KERAS_DATASETS", "BUILTIN", "load_arrays"]
+
+KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+BUILTIN = ("digits", *KERAS_DATASETS, *MIXTURES, "stacked-digits")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    # Pixel values are 0..16.
+    x = (bunch.images.astype(np.float32) / 8.0 - 1.0)[..., None]
+    return x, bunch.target.astype(np.int64)
+
+
+def _keras_dataset(name):
+    import keras
+
+    try:
+        (x, y), _ = getattr(keras.datasets, name).load_data()
+    except Exception as error:  # keras raises a bare Exception on a failed download
+        cache = os.path.join(os.path.expanduser("~"), ".keras", "datasets")
+        raise KganError(
+            f"cannot load {name!r}: it is not in {cache} and could not be downloaded "
+            f"({str(error).splitlines()[0][:120]}); copy the file there, or use --dataset digits"
+        ) from None
+    x = x.astype(np.float32) / 127.5 - 1.0
+    if x.ndim == 3:
+        x = x[..., None]
+    return x, y.reshape(-1).astype(np.int64)
+
+
+def _image_channels(image):
+    return 1 if image.mode in ("1", "L", "I", "I;16", "F") else 3
+
+
+def _read_folder(path, image_size):
+    from PIL import Image, UnidentifiedImageError
+
+    entries = sorted(os.listdir(path))
+    files = [e for e in entries if e.lower().endswith(IMAGE_SUFFIXES) and os.path.isfile(os.path.join(path, e))]
+    classes = [e for e in entries if os.path.isdir(os.path.join(path, e)) and not e.startswith(".")]
+    items = [(os.path.join(path, f), None) for f in files]
+    if not items and classes:
+        for index, name in enumerate(classes):
+            for f in sorted(os.listdir(os.path.join(path, name))):
+                if f.lower().endswith(IMAGE_SUFFIXES):
+                    items.append((os.path.join(path, name, f), index))
+    if not items:
+        raise KganError(f"no PNG or JPEG images in {path}: put images there (or in one subfolder per class)")
+    images, labels, channels, first = [], [], None, None
+    for file, label in items:
+        try:
+            with Image.open(file) as image:
+                image.load()
+                c = _image_channels(image)
+                if channels is None:
+                    channels, first = c, file
+                    size = image_size or image.size[1]
+                elif c != channels:
+                    raise KganError(
+                        f"images of mixed channel counts in {path}: {os.path.basename(first)} has {channels}, "
+                        f"{os.path.basename(file)} has {c}; convert them all to grayscale or all to RGB"
+                    )
+                image = image.convert("L" if c == 1 else "RGB").resize((size, size), Image.BILINEAR)
+        except (UnidentifiedImageError, OSError) as error:
+            raise KganError(f"cannot read image {file}: {error}; remove or replace it") from None
+        array = np.asarray(image, dtype=np.float32) / 127.5 - 1.0
+        images.append(array[..., None] if c == 1 else array)
+        labels.append(label)
+    y = None if labels[0] is None else np.asarray(labels, dtype=np.int64)
+    return np.stack(images), y
+
+
+def _read_array_file(path):
+    try:
+        if path.endswith(".npz"):
+            with np.load(path) as archive:
+                keys = list(archive.keys())
+                x_key = next((k for k in ("x", "images", "x_train", "arr_0") if k in keys), None)
+                if x_key is None:
+                    raise KganError(f"{path} has arrays {keys}: name the data 'x' (and labels 'y')")
+                x = archive[x_key]
+                y_key = next((k for k in ("y", "labels", "y_train") if k in keys), None)
+                y = archive[y_key] if y_key else None
+        else:
+            x, y = np.load(path), None
+    except KganError:
+        raise
+    except Exception as error:
+        raise KganError(f"cannot read {path} as a numpy file ({error}); save it with numpy.save/savez") from None
+    if x.ndim == 2:
+        return x.astype(np.float32), y, "vector"
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[-1] not in (1, 3):
+        raise KganError(f"{path}: expected vectors [n, d] or images [n, h, w(, 1|3)], got shape {x.shape}")
+    if x.dtype == np.uint8:
+        x = x.astype(np.float32) / 127.5 - 1.0
+    else:
+        x = x.astype(np.float32)
+        low, high = float(x.min()), float(x.max())
+        if low >= 0.0 and high <= 1.0:
+            x = x * 2.0 - 1.0
+        elif low < -1.0 - 1e-6 or high > 1.0 + 1e-6:
+            raise KganError(
+                f"{path}: float images must be in [0, 1] or [-1, 1], found [{low:.3g}, {high:.3g}]; "
+                "rescale them or store uint8"
+            )
+    return x, y, "image"
+
+
+def _resize(x, image_size):
+    if image_size is None or x.shape[1:3] == (image_size, image_size):
+        return x
+    import tensorflow as tf
+
+    return np.clip(tf.image.resize(x, (image_size, image_size)).numpy(), -1.0, 1.0)
+
+
+def _stacked_digits(n, seed):
+    """Three digits as the three channels of one 8x8x3 image; label = 100a + 10b + c."""
+    x, y = _digits()
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(x), size=(n, 3))
+    images = np.concatenate([x[picks[:, i]] for i in range(3)], axis=-1)
+    labels = 100 * y[picks[:, 0]] + 10 * y[picks[:, 1]] + y[picks[:, 2]]
+    return images, labels
+
+
+def load_arrays(name_or_path, image_size=None, num_examples=None, seed=0):
+    """Loads a named data set or a file/folder into numpy.
+
+    Returns:
+        `(x, y or None, kind, name)` where kind is `"image"` or `"vector"`.
+    """
+    source = os.fspath(name_or_path)
+    if source == "digits":
+        x, y = _digits()
+        return _resize(x, image_size), y, "image", source
+    if source in KERAS_DATASETS:
+        x, y = _keras_dataset(source)
+        return _resize(x, image_size), y, "image", source
+    if source in MIXTURES:
+        x, y = sample_mixture(source, num_examples or 50_000, seed=seed)
+        return x, y, "vector", source
+    if source == "stacked-digits":
+        x, y = _stacked_digits(num_examples or 50_000, seed)
+        return _resize(x, image_size), y, "image", source
+    if not os.path.exists(source):
+        if os.sep not in source and "." not in source:
+            raise KganError(f"unknown data set {source!r}: choose one of {', '.join(BUILTIN)}, or give a path")
+        raise KganError(f"no such file or folder: {source}; check the path")
+    name = os.path.splitext(os.path.basename(os.path.normpath(source)))[0]
+    if os.path.isdir(source):
+        x, y = _read_folder(source, image_size)
+        return x, y, "image", name
+    if source.endswith((".npz", ".npy")):
+        x, y, kind = _read_array_file(source)
+        return (_resize(x, image_size) if kind == "image" else x), y, kind, name
+    raise KganError(f"cannot read {source}: give a folder of PNG/JPEG images or a .npz/.npy file")

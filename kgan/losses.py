@@ -1,0 +1,198 @@
+"""GAN objectives as pure, paired functions.
+
+Naming: every objective `<kind>` has `<kind>_generator_loss(fake_logits)` and
+`<kind>_discriminator_loss(real_logits, fake_logits)`. Logits are the
+discriminator's raw, unbounded outputs, any shape (usually `[batch, 1]`); each loss
+is a scalar: the mean over all elements. Cross-entropy and least-squares
+discriminator losses take `label_smoothing`, the one-sided smoothing of the real
+target (Salimans et al. 2016), 1 becoming `1 - label_smoothing`.
+
+`get_loss_pair(name)` returns `(generator_loss, discriminator_loss)` for a name in
+`LOSSES`.
+"""
+
+from keras import ops
+
+__all__ = [
+    "LOSSES",
+    "SMOOTHABLE_LOSSES",
+    "get_loss_pair",
+    "non_saturating_generator_loss",
+    "non_saturating_discriminator_loss",
+    "minimax_generator_loss",
+    "minimax_discriminator_loss",
+    "least_squares_generator_loss",
+    "least_squares_discriminator_loss",
+    "wasserstein_generator_loss",
+    "wasserstein_discriminator_loss",
+    "hinge_generator_loss",
+    "hinge_discriminator_loss",
+    "kl_generator_loss",
+    "kl_discriminator_loss",
+    "reverse_kl_generator_loss",
+    "reverse_kl_discriminator_loss",
+]
+
+
+def _float(x):
+    return ops.cast(ops.convert_to_tensor(x), "float32")
+
+
+def _cross_entropy_discriminator(real_logits, fake_logits, label_smoothing):
+    real_logits, fake_logits = _float(real_logits), _float(fake_logits)
+    target = 1.0 - label_smoothing
+    # -[t log s(x) + (1 - t) log(1 - s(x))] = softplus(x) - t x, stable for any x.
+    real = ops.mean(ops.softplus(real_logits) - target * real_logits)
+    fake = ops.mean(ops.softplus(fake_logits))
+    return real + fake
+
+
+def non_saturating_generator_loss(fake_logits):
+    """-log D(G(z)): the generator loss Goodfellow et al. (2014) recommend in practice.
+
+    Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, section 3.
+    """
+    return ops.mean(ops.softplus(-_float(fake_logits)))
+
+
+def non_saturating_discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
+    """Binary cross-entropy: real labelled `1 - label_smoothing`, fake labelled 0.
+
+    Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014.
+    """
+    return _cross_entropy_discriminator(real_logits, fake_logits, label_smoothing)
+
+
+def minimax_generator_loss(fake_logits):
+    """log(1 - D(G(z))): the original, saturating minimax generator objective.
+
+    Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, equation 1.
+    """
+    return -ops.mean(ops.softplus(_float(fake_logits)))
+
+
+def minimax_discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
+    """Binary cross-entropy, as in the non-saturating game.
+
+    Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, equation 1.
+    """
+    return _cross_entropy_discriminator(real_logits, fake_logits, label_smoothing)
+
+
+def least_squares_generator_loss(fake_logits):
+    """1/2 E[(D(G(z)) - 1)^2] (LSGAN with a=0, b=c=1).
+
+    Mao et al., "Least Squares Generative Adversarial Networks", ICCV 2017, eq. 2.
+    """
+    return 0.5 * ops.mean(ops.square(_float(fake_logits) - 1.0))
+
+
+def least_squares_discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
+    """1/2 E[(D(x) - b)^2] + 1/2 E[D(G(z))^2], b = 1 - label_smoothing.
+
+    Mao et al., "Least Squares Generative Adversarial Networks", ICCV 2017, eq. 2.
+    """
+    target = 1.0 - label_smoothing
+    real = 0.5 * ops.mean(ops.square(_float(real_logits) - target))
+    fake = 0.5 * ops.mean(ops.square(_float(fake_logits)))
+    return real + fake
+
+
+def wasserstein_generator_loss(fake_logits):
+    """-E[D(G(z))] for a critic D.
+
+    Arjovsky et al., "Wasserstein GAN", ICML 2017; use with a gradient penalty
+    (Gulrajani et al. 2017).
+    """
+    return -ops.mean(_float(fake_logits))
+
+
+def wasserstein_discriminator_loss(real_logits, fake_logits):
+    """E[D(G(z))] - E[D(x)]: the negated Kantorovich-Rubinstein estimate.
+
+    Arjovsky et al., "Wasserstein GAN", ICML 2017.
+    """
+    return ops.mean(_float(fake_logits)) - ops.mean(_float(real_logits))
+
+
+def hinge_generator_loss(fake_logits):
+    """-E[D(G(z))].
+
+    Lim & Ye, "Geometric GAN", 2017; Miyato et al., "Spectral Normalization for
+    GANs", ICLR 2018.
+    """
+    return -ops.mean(_float(fake_logits))
+
+
+def hinge_discriminator_loss(real_logits, fake_logits):
+    """E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))].
+
+    Lim & Ye, "Geometric GAN", 2017.
+    """
+    real = ops.mean(ops.relu(1.0 - _float(real_logits)))
+    fake = ops.mean(ops.relu(1.0 + _float(fake_logits)))
+    return real + fake
+
+
+def kl_generator_loss(fake_logits):
+    """-E[g_f(V(G(z)))] with g_f(v) = v: f-GAN's alternative generator update for KL.
+
+    Nowozin et al., "f-GAN", NeurIPS 2016, section 3.2 and Table 2 (KL row).
+    """
+    return -ops.mean(_float(fake_logits))
+
+
+def kl_discriminator_loss(real_logits, fake_logits):
+    """-(E_real[v] - E_fake[exp(v - 1)]): the variational bound of KL(P || Q), negated.
+
+    The output activation is g_f(v) = v and the conjugate f*(t) = exp(t - 1).
+    Nowozin et al., "f-GAN", NeurIPS 2016, equation 6 and Table 2 (KL row).
+    """
+    real = ops.mean(_float(real_logits))
+    fake = ops.mean(ops.exp(_float(fake_logits) - 1.0))
+    return fake - real
+
+
+def reverse_kl_generator_loss(fake_logits):
+    """-E[g_f(V(G(z)))] with g_f(v) = -exp(-v): E[exp(-v)] for reverse KL.
+
+    Nowozin et al., "f-GAN", NeurIPS 2016, section 3.2 and Table 2 (reverse KL row).
+    """
+    return ops.mean(ops.exp(-_float(fake_logits)))
+
+
+def reverse_kl_discriminator_loss(real_logits, fake_logits):
+    """-(E_real[-exp(-v)] - E_fake[-1 + v]): the bound of KL(Q || P), negated.
+
+    g_f(v) = -exp(-v) and f*(t) = -1 - log(-t), so f*(g_f(v)) = v - 1.
+    Nowozin et al., "f-GAN", NeurIPS 2016, equation 6 and Table 2 (reverse KL row).
+    """
+    real = ops.mean(ops.exp(-_float(real_logits)))
+    fake = ops.mean(_float(fake_logits)) - 1.0
+    return real + fake
+
+
+LOSSES = {
+    "non_saturating": (non_saturating_generator_loss, non_saturating_discriminator_loss),
+    "minimax": (minimax_generator_loss, minimax_discriminator_loss),
+    "least_squares": (least_squares_generator_loss, least_squares_discriminator_loss),
+    "wasserstein": (wasserstein_generator_loss, wasserstein_discriminator_loss),
+    "hinge": (hinge_generator_loss, hinge_discriminator_loss),
+    "kl": (kl_generator_loss, kl_discriminator_loss),
+    "reverse_kl": (reverse_kl_generator_loss, reverse_kl_discriminator_loss),
+}
+
+SMOOTHABLE_LOSSES = ("non_saturating", "minimax", "least_squares")
+
+
+def get_loss_pair(name):
+    """Returns `(generator_loss, discriminator_loss)` for a loss name.
+
+    Example:
+        >>> g_loss, d_loss = get_loss_pair("hinge")
+    """
+    from kgan.errors import KganError
+
+    if name not in LOSSES:
+        raise KganError(f"unknown loss {name!r}: choose one of {', '.join(LOSSES)}")
+    return LOSSES[name]

@@ -1,0 +1,143 @@
+"""Multilayer-perceptron generator and discriminator for 2-D and tabular data.
+
+Inputs are named `z` (generator) and `sample` (discriminator), plus `label` for
+conditional models, which take a list `[x, label]`.
+"""
+
+import keras
+from keras import layers
+
+from kgan.models._shapes import check_num_classes, check_positive
+
+__all__ = ["MLPGenerator", "MLPDiscriminator"]
+
+
+def _hidden(x, hidden_units, activation, prefix, spectral_norm=False):
+    for i, units in enumerate(hidden_units):
+        dense = layers.Dense(units, name=f"{prefix}{i + 1}")
+        if spectral_norm:
+            dense = layers.SpectralNormalization(dense, name=f"{prefix}{i + 1}_sn")
+        x = dense(x)
+        x = layers.LeakyReLU(0.2, name=f"{prefix}{i + 1}_act")(x) if activation == "leaky_relu" else (
+            layers.Activation(activation, name=f"{prefix}{i + 1}_act")(x)
+        )
+    return x
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class MLPGenerator(keras.Model):
+    """Dense layers mapping `z` to a vector of `output_dim` (linear output, float32).
+
+    Args:
+        output_dim: size of each generated sample (2 for 2-D mixtures).
+        latent_dim: size of `z`.
+        hidden_units: widths of the hidden layers.
+        activation: hidden activation (`"relu"`, `"leaky_relu"`, `"tanh"`, ...).
+        num_classes: classes for a conditional generator (one-hot joined to `z`).
+
+    Example:
+        >>> g = MLPGenerator(2, latent_dim=8)
+        >>> g(keras.random.normal((5, 8))).shape
+        TensorShape([5, 2])
+    """
+
+    def __init__(
+        self, output_dim, latent_dim=2, hidden_units=(128, 128), activation="relu", num_classes=None, **kwargs
+    ):
+        output_dim = check_positive("output_dim", output_dim)
+        latent_dim = check_positive("latent_dim", latent_dim)
+        num_classes = check_num_classes(num_classes)
+        hidden_units = tuple(int(u) for u in hidden_units)
+        z = keras.Input((latent_dim,), name="z")
+        inputs, x = z, z
+        if num_classes:
+            label = keras.Input((), dtype="int32", name="label")
+            one_hot = layers.Lambda(lambda y: keras.ops.one_hot(y, num_classes), name="label_one_hot")(label)
+            x = layers.Concatenate(name="z_and_label")([z, one_hot])
+            inputs = [z, label]
+        x = _hidden(x, hidden_units, activation, "hidden")
+        sample = layers.Dense(output_dim, dtype="float32", name="sample")(x)
+        super().__init__(inputs=inputs, outputs=sample, **kwargs)
+        self.output_dim = output_dim
+        self.latent_dim = latent_dim
+        self.hidden_units = hidden_units
+        self.activation = activation
+        self.num_classes = num_classes
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "output_dim": self.output_dim,
+            "latent_dim": self.latent_dim,
+            "hidden_units": list(self.hidden_units),
+            "activation": self.activation,
+            "num_classes": self.num_classes,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class MLPDiscriminator(keras.Model):
+    """Dense layers mapping a sample to one logit.
+
+    Args:
+        input_dim: size of each sample.
+        hidden_units: widths of the hidden layers.
+        activation: hidden activation; `"leaky_relu"` by default.
+        num_classes: classes for a conditional discriminator (projection, Miyato &
+            Koyama 2018).
+        spectral_norm: wrap the dense layers in `keras.layers.SpectralNormalization`.
+    """
+
+    def __init__(
+        self,
+        input_dim,
+        hidden_units=(128, 128),
+        activation="leaky_relu",
+        num_classes=None,
+        spectral_norm=False,
+        **kwargs,
+    ):
+        input_dim = check_positive("input_dim", input_dim)
+        num_classes = check_num_classes(num_classes)
+        hidden_units = tuple(int(u) for u in hidden_units)
+        sample = keras.Input((input_dim,), name="sample")
+        inputs = sample
+        features = _hidden(sample, hidden_units, activation, "hidden", spectral_norm)
+        dense = layers.Dense(1, dtype="float32", name="logit")
+        if spectral_norm:
+            dense = layers.SpectralNormalization(dense, name="logit_sn")
+        logit = dense(features)
+        if num_classes:
+            label = keras.Input((), dtype="int32", name="label")
+            embedded = layers.Embedding(num_classes, features.shape[-1], dtype="float32", name="label_projection")(
+                label
+            )
+            projection = layers.Dot(axes=1, dtype="float32", name="projection")([embedded, features])
+            logit = layers.Add(dtype="float32", name="logit_and_projection")([logit, projection])
+            inputs = [sample, label]
+        super().__init__(inputs=inputs, outputs=logit, **kwargs)
+        self.input_dim = input_dim
+        self.hidden_units = hidden_units
+        self.activation = activation
+        self.num_classes = num_classes
+        self.spectral_norm = spectral_norm
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "input_dim": self.input_dim,
+            "hidden_units": list(self.hidden_units),
+            "activation": self.activation,
+            "num_classes": self.num_classes,
+            "spectral_norm": self.spectral_norm,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

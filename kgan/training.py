@@ -1,0 +1,260 @@
+"""`train(config)`: the library behind `kgan train`.
+
+A run directory holds `model.keras`, `config.json` (the resolved configuration),
+`history.json` (per-epoch metrics) and `samples/epoch_NNN.png`. Everything about
+the input is checked before the directory is touched, and every file is written
+through a rename, so a failure never leaves a half-written artifact.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+
+import numpy as np
+
+from kgan import images
+from kgan.errors import KganError
+from kgan.losses import LOSSES
+
+__all__ = ["TrainConfig", "TrainResult", "train", "build_gan"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on; `config.json` is its `to_dict()`.
+
+    Attributes:
+        preset: the preset this configuration started from.
+        description: what the configuration is and why.
+        dataset: data set name or path (see `kgan.load_dataset`).
+        image_size: resize images to this square side (None keeps the size).
+        conditional: train a class-conditional model on `(x, label)`.
+        model: `"dcgan"` for images, `"mlp"` for vectors.
+        generator / discriminator: extra keyword arguments of the models.
+        loss: a name in `kgan.losses.LOSSES`.
+        d_steps, gradient_penalty, r1_penalty, instance_noise, label_smoothing:
+            the `kgan.GAN` arguments of the same names.
+        latent_dim: size of z.
+        batch_size: examples per step.
+        epochs: number of epochs.
+        steps_per_epoch: steps per epoch; None is one pass over the data.
+        lr: generator learning rate (Adam).
+        d_lr: discriminator learning rate; None uses `lr`.
+        beta_1, beta_2: Adam's betas.
+        seed: seed of weights, data order and latents.
+        xla: True / False forces XLA on / off; None lets Keras decide ("auto").
+        num_examples: examples drawn for sampled data sets (ring8, grid25).
+        num_samples: samples in each epoch's grid.
+        out: the run directory; None is `saved_models/<preset>`.
+        export: export to ONNX when training ends.
+    """
+
+    preset: str = "digits"
+    description: str = ""
+    dataset: str = "digits"
+    image_size: int | None = None
+    conditional: bool = False
+    model: str = "dcgan"
+    generator: dict = dataclasses.field(default_factory=dict)
+    discriminator: dict = dataclasses.field(default_factory=dict)
+    loss: str = "non_saturating"
+    d_steps: int = 1
+    gradient_penalty: float = 0.0
+    r1_penalty: float = 0.0
+    instance_noise: float = 0.0
+    label_smoothing: float = 0.0
+    latent_dim: int = 64
+    batch_size: int = 64
+    epochs: int = 10
+    steps_per_epoch: int | None = None
+    lr: float = 2e-4
+    d_lr: float | None = None
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    seed: int = 0
+    xla: bool | None = None
+    num_examples: int | None = None
+    num_samples: int = 64
+    out: str | None = None
+    export: bool = True
+
+    def replace(self, **changes):
+        """A copy with the non-None `changes` applied."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @property
+    def run_dir(self):
+        return self.out or os.path.join("saved_models", self.preset)
+
+    def validate(self):
+        """Raises `KganError` for a configuration that cannot train."""
+        if self.loss not in LOSSES:
+            raise KganError(f"unknown loss {self.loss!r}: choose one of {', '.join(LOSSES)}")
+        if self.model not in ("dcgan", "mlp"):
+            raise KganError(f"unknown model family {self.model!r}: choose dcgan or mlp")
+        for name in ("latent_dim", "batch_size", "epochs", "d_steps", "num_samples"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise KganError(f"{name} must be a positive integer, got {value!r}")
+        if self.steps_per_epoch is not None and self.steps_per_epoch <= 0:
+            raise KganError(f"steps_per_epoch must be a positive integer, got {self.steps_per_epoch!r}")
+        for name in ("lr", "d_lr"):
+            value = getattr(self, name)
+            if value is not None and not (np.isfinite(value) and value > 0):
+                raise KganError(f"{name} must be a positive number, got {value!r}")
+        if self.image_size is not None and self.image_size < 4:
+            raise KganError(f"image_size must be at least 4, got {self.image_size!r}")
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What `train` produced: the run directory, the trained GAN and its history."""
+
+    run_dir: str
+    gan: object
+    history: dict
+    info: object
+    seconds: float
+    files: dict
+
+
+def build_gan(config, info):
+    """Builds and compiles the GAN a configuration describes for a data set."""
+    import keras
+
+    from kgan.gan import GAN
+    from kgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+
+    num_classes = info.num_classes if config.conditional else None
+    if config.model == "dcgan":
+        if info.kind != "image":
+            raise KganError(f"{info.name} holds vectors, not images: use a vector preset such as ring8 (model mlp)")
+        generator = DCGANGenerator(info.shape, config.latent_dim, num_classes=num_classes, **config.generator)
+        discriminator = DCGANDiscriminator(info.shape, num_classes=num_classes, **config.discriminator)
+    else:
+        if info.kind != "vector":
+            raise KganError(f"{info.name} holds images: use an image preset such as digits (model dcgan)")
+        generator = MLPGenerator(info.shape[0], config.latent_dim, num_classes=num_classes, **config.generator)
+        discriminator = MLPDiscriminator(info.shape[0], num_classes=num_classes, **config.discriminator)
+    total_steps = config.epochs * (config.steps_per_epoch or info.num_examples // info.batch_size)
+    gan = GAN(
+        generator,
+        discriminator,
+        loss=config.loss,
+        d_steps=config.d_steps,
+        gradient_penalty=config.gradient_penalty,
+        r1_penalty=config.r1_penalty,
+        instance_noise=config.instance_noise,
+        instance_noise_steps=max(total_steps, 1),
+        label_smoothing=config.label_smoothing,
+        num_classes=num_classes,
+        seed=config.seed,
+    )
+    gan.compile(
+        g_optimizer=keras.optimizers.Adam(config.lr, beta_1=config.beta_1, beta_2=config.beta_2),
+        d_optimizer=keras.optimizers.Adam(config.d_lr or config.lr, beta_1=config.beta_1, beta_2=config.beta_2),
+        jit_compile="auto" if config.xla is None else config.xla,
+    )
+    return gan
+
+
+def _check_out_dir(run_dir):
+    parent = os.path.dirname(os.path.abspath(run_dir))
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise KganError(f"--out {run_dir} is a file: give a folder")
+    probe = parent
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.access(probe, os.W_OK):
+        raise KganError(f"cannot write to {probe}: choose another --out")
+
+
+def save_model_atomic(gan, path):
+    """Saves a `.keras` file through a temporary name and a rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.partial.keras")
+    try:
+        gan.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def train(config, callbacks=(), verbose=1, log=print):
+    """Trains a GAN as `config` describes and writes its run directory.
+
+    Args:
+        config: a `TrainConfig` (e.g. `kgan.get_preset("digits").replace(epochs=5)`).
+        callbacks: extra Keras callbacks.
+        verbose: Keras progress output (0 silent, 1 bar, 2 one line per epoch).
+        log: where progress messages go.
+
+    Returns:
+        a `TrainResult`.
+
+    Example:
+        >>> result = train(get_preset("ring8").replace(epochs=2, out="/tmp/ring8"))
+        >>> result.files["model"]
+        '/tmp/ring8/model.keras'
+    """
+    import keras
+
+    from kgan.callbacks import HistoryWriter, SampleGrid, StopOnNonFinite
+    from kgan.data import MIXTURES, load_dataset, sample_mixture
+
+    config.validate()
+    run_dir = config.run_dir
+    _check_out_dir(run_dir)
+    keras.utils.set_random_seed(config.seed)
+    dataset, info = load_dataset(
+        config.dataset,
+        batch_size=config.batch_size,
+        image_size=config.image_size,
+        labels=config.conditional,
+        seed=config.seed,
+        num_examples=config.num_examples,
+    )
+    gan = build_gan(config, info)
+    if config.steps_per_epoch:
+        dataset = dataset.repeat()
+
+    os.makedirs(run_dir, exist_ok=True)
+    samples_dir = os.path.join(run_dir, "samples")
+    shutil.rmtree(samples_dir, ignore_errors=True)
+    resolved = dict(config.to_dict(), out=run_dir, dataset_info=info.to_dict())
+    images.atomic_write_bytes(os.path.join(run_dir, "config.json"), json.dumps(resolved, indent=2).encode())
+
+    reference = None
+    if info.kind == "vector" and info.name in MIXTURES:
+        reference = sample_mixture(info.name, 2000, seed=config.seed + 1)[0]
+    sampler = SampleGrid(samples_dir, num_samples=config.num_samples, seed=config.seed, reference=reference)
+    history = HistoryWriter(os.path.join(run_dir, "history.json"))
+    guard = StopOnNonFinite()
+    log(f"kgan: training {config.preset} on {info.name} ({info.num_examples} examples, shape {info.shape}) "
+        f"for {config.epochs} epochs; XLA {'auto' if config.xla is None else config.xla}")
+    start = time.perf_counter()
+    gan.fit(
+        dataset,
+        epochs=config.epochs,
+        steps_per_epoch=config.steps_per_epoch,
+        callbacks=[sampler, history, guard, *callbacks],
+        verbose=verbose,
+        shuffle=False,  # the pipeline shuffles
+    )
+    seconds = time.perf_counter() - start
+    guard.raise_if_failed()
+    model_path = os.path.join(run_dir, "model.keras")
+    save_model_atomic(gan, model_path)
+    files = {
+        "model": model_path,
+        "config": os.path.join(run_dir, "config.json"),
+        "history": history.path,
+        "samples": sampler.last_path,
+    }
+    return TrainResult(run_dir=run_dir, gan=gan, history=history.history, info=info, seconds=seconds, files=files)

@@ -1,0 +1,106 @@
+import keras
+import numpy as np
+import pytest
+
+from harness import assert_config_round_trip, assert_keras_round_trip
+from kgan.errors import KganError
+from kgan.models import DCGANDiscriminator, DCGANGenerator
+
+
+@pytest.mark.parametrize("size, channels", [(8, 1), (16, 3), (28, 1), (32, 3), (64, 1)])
+def test_generator_reaches_each_size_in_range(size, channels):
+    generator = DCGANGenerator((size, size, channels), latent_dim=4, filters=2)
+    images = keras.ops.convert_to_numpy(generator(np.random.default_rng(0).standard_normal((3, 4)) * 10))
+    assert images.shape == (3, size, size, channels)
+    assert images.dtype == np.float32
+    assert images.min() >= -1.0 and images.max() <= 1.0
+    # 28 grows from a 7x7 seed map, the others from 4x4.
+    assert generator.get_layer("seed_map").output.shape[1] == (7 if size == 28 else 4)
+
+
+@pytest.mark.parametrize("downsampling", ["strided", "maxpool"])
+@pytest.mark.parametrize("spectral_norm", [False, True])
+def test_discriminator_gives_one_logit_per_image(downsampling, spectral_norm):
+    discriminator = DCGANDiscriminator(
+        (16, 16, 3), filters=2, downsampling=downsampling, spectral_norm=spectral_norm
+    )
+    logits = discriminator(np.zeros((5, 16, 16, 3), np.float32), training=True)
+    assert logits.shape == (5, 1)
+    if downsampling == "maxpool":
+        assert any(isinstance(layer, keras.layers.MaxPooling2D) for layer in discriminator.layers)
+    if spectral_norm:
+        assert any(isinstance(layer, keras.layers.SpectralNormalization) for layer in discriminator.layers)
+
+
+def test_conditional_generator_depends_on_the_label(tiny_dcgan):
+    generator, discriminator = tiny_dcgan(num_classes=3)
+    z = np.random.default_rng(1).standard_normal((2, 8)).astype(np.float32)
+    a = keras.ops.convert_to_numpy(generator([z, np.array([0, 0])]))
+    b = keras.ops.convert_to_numpy(generator([z, np.array([2, 2])]))
+    assert np.abs(a - b).max() > 1e-4
+    assert [i.name for i in generator.inputs] == ["z", "label"]
+
+
+def test_projection_discriminator_adds_the_label_term(tiny_dcgan):
+    _, discriminator = tiny_dcgan(num_classes=3)
+    images = np.random.default_rng(2).standard_normal((2, 8, 8, 1)).astype(np.float32)
+    embedding = discriminator.get_layer("label_projection")
+    embedding.embeddings.assign(np.zeros(embedding.embeddings.shape))
+    zero = keras.ops.convert_to_numpy(discriminator([images, np.array([0, 1])]))
+    table = np.zeros(embedding.embeddings.shape, np.float32)
+    table[1] = 1.0  # class 1 adds the sum of the features
+    embedding.embeddings.assign(table)
+    features = keras.Model(discriminator.inputs, discriminator.get_layer("features").output)
+    feature_sum = keras.ops.convert_to_numpy(features([images, np.array([0, 1])])).sum(axis=1)
+    projected = keras.ops.convert_to_numpy(discriminator([images, np.array([0, 1])]))
+    np.testing.assert_allclose(projected[:, 0] - zero[:, 0], [0.0, feature_sum[1]], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("num_classes", [None, 4])
+def test_serialization_and_keras_round_trip(tiny_dcgan, tmp_path, num_classes):
+    generator, discriminator = tiny_dcgan(num_classes=num_classes)
+    assert_config_round_trip(generator)
+    assert_config_round_trip(discriminator)
+    z = np.random.default_rng(3).standard_normal((4, 8)).astype(np.float32)
+    labels = np.array([0, 1, 2, 3], np.int32)
+    g_in = [z, labels] if num_classes else z
+    assert_keras_round_trip(generator, g_in, tmp_path)
+    images = keras.ops.convert_to_numpy(generator(g_in))
+    assert_keras_round_trip(discriminator, [images, labels] if num_classes else images, tmp_path)
+
+
+def _seeded_weights(model, seed=0):
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        values = rng.uniform(-0.5, 0.5, variable.shape)
+        if "variance" in variable.path:
+            values = 1.0 + np.abs(values)
+        variable.assign(values.astype(np.float32))
+
+
+def test_golden_slice_of_a_seeded_generator():
+    # Weights come from numpy, not from Keras initializers, so the numbers pin the
+    # architecture and its arithmetic, not an initializer's random stream.
+    generator = DCGANGenerator((8, 8, 1), latent_dim=4, filters=2)
+    _seeded_weights(generator)
+    z = np.random.default_rng(1).standard_normal((2, 4)).astype(np.float32)
+    output = keras.ops.convert_to_numpy(generator(z, training=False))
+    expected = np.array(GOLDEN, np.float32)
+    np.testing.assert_allclose(output[0, 2, :, 0], expected, atol=1e-5)
+
+
+GOLDEN = [-0.358861, -0.059076, 0.002717, -0.088142, -0.179964, -0.00021, -0.026228, 0.078494]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"image_shape": (8, 8, 2)}, "1 or 3 channels"),
+        ({"image_shape": (8, 8)}, "three positive ints"),
+        ({"image_shape": (8, 8, 1), "latent_dim": 0}, "latent_dim must be a positive integer"),
+        ({"image_shape": (8, 8, 1), "num_classes": 1}, "num_classes must be at least 2"),
+    ],
+)
+def test_bad_generator_arguments(kwargs, message):
+    with pytest.raises(KganError, match=message):
+        DCGANGenerator(**kwargs)

@@ -1,0 +1,102 @@
+"""Each loss's expected values, computed by hand from the same fixed logits."""
+
+import math
+
+import numpy as np
+import pytest
+
+from kgan import losses
+
+REAL = np.array([[2.0], [-1.0]], dtype=np.float32)
+FAKE = np.array([[0.5], [-3.0]], dtype=np.float32)
+
+
+def softplus(x):
+    return math.log1p(math.exp(x))
+
+
+def mean(*values):
+    return sum(values) / len(values)
+
+
+# (kind, expected generator loss on FAKE, expected discriminator loss on (REAL, FAKE))
+CASES = [
+    (
+        "non_saturating",
+        mean(softplus(-0.5), softplus(3.0)),
+        mean(softplus(-2.0), softplus(1.0)) + mean(softplus(0.5), softplus(-3.0)),
+    ),
+    (
+        "minimax",
+        -mean(softplus(0.5), softplus(-3.0)),
+        mean(softplus(-2.0), softplus(1.0)) + mean(softplus(0.5), softplus(-3.0)),
+    ),
+    (
+        "least_squares",
+        0.5 * mean((0.5 - 1) ** 2, (-3.0 - 1) ** 2),
+        0.5 * mean((2.0 - 1) ** 2, (-1.0 - 1) ** 2) + 0.5 * mean(0.5**2, 3.0**2),
+    ),
+    ("wasserstein", -mean(0.5, -3.0), mean(0.5, -3.0) - mean(2.0, -1.0)),
+    ("hinge", -mean(0.5, -3.0), mean(0.0, 2.0) + mean(1.5, 0.0)),
+    ("kl", -mean(0.5, -3.0), mean(math.exp(-0.5), math.exp(-4.0)) - mean(2.0, -1.0)),
+    (
+        "reverse_kl",
+        mean(math.exp(-0.5), math.exp(3.0)),
+        mean(math.exp(-2.0), math.exp(1.0)) + mean(0.5, -3.0) - 1.0,
+    ),
+]
+
+
+@pytest.mark.parametrize("kind, expected_g, expected_d", CASES, ids=[c[0] for c in CASES])
+class TestLossValues:
+    def test_generator_loss(self, kind, expected_g, expected_d):
+        g_loss, _ = losses.get_loss_pair(kind)
+        assert float(g_loss(FAKE)) == pytest.approx(expected_g, rel=1e-5)
+
+    def test_discriminator_loss(self, kind, expected_g, expected_d):
+        _, d_loss = losses.get_loss_pair(kind)
+        assert float(d_loss(REAL, FAKE)) == pytest.approx(expected_d, rel=1e-5)
+
+    def test_named_functions_are_the_pair(self, kind, expected_g, expected_d):
+        assert losses.get_loss_pair(kind) == (
+            getattr(losses, f"{kind}_generator_loss"),
+            getattr(losses, f"{kind}_discriminator_loss"),
+        )
+
+
+SMOOTHED = [
+    (
+        "non_saturating",
+        # -[0.9 log s(x) + 0.1 log(1 - s(x))] = softplus(x) - 0.9 x
+        mean(softplus(2.0) - 0.9 * 2.0, softplus(-1.0) + 0.9) + mean(softplus(0.5), softplus(-3.0)),
+    ),
+    ("least_squares", 0.5 * mean((2.0 - 0.9) ** 2, (-1.0 - 0.9) ** 2) + 0.5 * mean(0.5**2, 3.0**2)),
+]
+
+
+@pytest.mark.parametrize("kind, expected", SMOOTHED, ids=[c[0] for c in SMOOTHED])
+def test_one_sided_label_smoothing(kind, expected):
+    _, d_loss = losses.get_loss_pair(kind)
+    assert float(d_loss(REAL, FAKE, label_smoothing=0.1)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_cross_entropy_is_stable_for_huge_logits():
+    value = losses.non_saturating_discriminator_loss(np.array([1e4]), np.array([-1e4]))
+    assert float(value) == pytest.approx(0.0, abs=1e-6)
+    assert float(losses.non_saturating_generator_loss(np.array([-1e4]))) == pytest.approx(1e4)
+
+
+def test_discriminator_optimum_lowers_the_loss():
+    # A discriminator that separates better must score a lower loss under every objective.
+    weak_real, weak_fake = np.full((4, 1), 0.1), np.full((4, 1), -0.1)
+    for kind in losses.LOSSES:
+        # Least squares regresses real to 1 and fake to 0 rather than pushing them apart.
+        targets = (1.0, 0.0) if kind == "least_squares" else (3.0, -3.0)
+        good_real, good_fake = np.full((4, 1), targets[0]), np.full((4, 1), targets[1])
+        _, d_loss = losses.get_loss_pair(kind)
+        assert float(d_loss(good_real, good_fake)) < float(d_loss(weak_real, weak_fake)), kind
+
+
+def test_unknown_loss_names_the_choices():
+    with pytest.raises(ValueError, match="unknown loss 'bce'.*non_saturating"):
+        losses.get_loss_pair("bce")
