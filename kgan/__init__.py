@@ -13,6 +13,7 @@ Example:
 """
 
 import importlib
+import sys
 
 __version__ = "0.1.0"
 
@@ -31,7 +32,31 @@ _LAZY = {
     "KganError": "kgan.errors",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["__version__", "load_model", *_LAZY]
+
+
+def _register_keras_classes():
+    importlib.import_module("kgan.gan")
+    importlib.import_module("kgan.models")
+
+
+def load_model(path, **kwargs):
+    """`keras.models.load_model` with kgan's classes registered.
+
+    Example:
+        >>> gan = kgan.load_model("saved_models/digits/model.keras")
+        >>> images = gan.generate(16, seed=0)
+    """
+    import keras
+
+    _register_keras_classes()
+    return keras.models.load_model(path, **kwargs)
+
+
+# Where Keras is already loaded (`import keras` sorts before `import kgan`), register
+# kgan's serializable classes now so plain `keras.models.load_model` finds them.
+if "keras" in sys.modules:
+    _register_keras_classes()
 
 
 def __getattr__(name):

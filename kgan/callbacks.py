@@ -22,17 +22,19 @@ class SampleGrid(keras.callbacks.Callback):
 
     Args:
         folder: where the PNGs go (created if missing).
-        num_samples: samples per grid.
+        num_samples: samples per image grid.
+        vector_samples: samples per scatter plot.
         seed: latent seed.
         reference: real 2-D points drawn beneath generated ones.
         every: epochs between grids (the last epoch always writes one).
         scale: nearest-neighbour upscaling of small images.
     """
 
-    def __init__(self, folder, num_samples=64, seed=0, reference=None, every=1, scale=4):
+    def __init__(self, folder, num_samples=64, seed=0, reference=None, every=1, scale=4, vector_samples=1000):
         super().__init__()
         self.folder = folder
         self.num_samples = num_samples
+        self.vector_samples = vector_samples
         self.seed = seed
         self.reference = reference
         self.every = every
@@ -44,9 +46,10 @@ class SampleGrid(keras.callbacks.Callback):
 
     def render(self):
         gan = self.model
-        samples = gan.generate(self.num_samples, seed=self.seed)
-        if samples.ndim == 2:
+        if len(gan.sample_shape) == 1:
+            samples = gan.generate(self.vector_samples, seed=self.seed)
             return images.scatter_plot(samples, self.reference, extent=self._extent())
+        samples = gan.generate(self.num_samples, seed=self.seed)
         columns = gan.num_classes if gan.conditional else None
         return images.make_grid(images.to_uint8(samples), columns=columns, scale=self.scale)
 

@@ -42,6 +42,8 @@ class TrainConfig:
         steps_per_epoch: steps per epoch; None is one pass over the data.
         lr: generator learning rate (Adam).
         d_lr: discriminator learning rate; None uses `lr`.
+        lr_schedule: `"constant"`, or `"linear"`: both learning rates decay linearly to
+            1 % of their start over the run, which settles the generator on the modes.
         beta_1, beta_2: Adam's betas.
         seed: seed of weights, data order and latents.
         xla: True / False forces XLA on / off; None lets Keras decide ("auto").
@@ -71,6 +73,7 @@ class TrainConfig:
     steps_per_epoch: int | None = None
     lr: float = 2e-4
     d_lr: float | None = None
+    lr_schedule: str = "constant"
     beta_1: float = 0.5
     beta_2: float = 0.999
     seed: int = 0
@@ -107,6 +110,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not (np.isfinite(value) and value > 0):
                 raise KganError(f"{name} must be a positive number, got {value!r}")
+        if self.lr_schedule not in ("constant", "linear"):
+            raise KganError(f"lr_schedule must be 'constant' or 'linear', got {self.lr_schedule!r}")
         if self.image_size is not None and self.image_size < 4:
             raise KganError(f"image_size must be at least 4, got {self.image_size!r}")
 
@@ -155,9 +160,15 @@ def build_gan(config, info):
         num_classes=num_classes,
         seed=config.seed,
     )
+
+    def adam(lr, steps):
+        if config.lr_schedule == "linear":
+            lr = keras.optimizers.schedules.PolynomialDecay(lr, max(steps, 1), end_learning_rate=lr * 0.01)
+        return keras.optimizers.Adam(lr, beta_1=config.beta_1, beta_2=config.beta_2)
+
     gan.compile(
-        g_optimizer=keras.optimizers.Adam(config.lr, beta_1=config.beta_1, beta_2=config.beta_2),
-        d_optimizer=keras.optimizers.Adam(config.d_lr or config.lr, beta_1=config.beta_1, beta_2=config.beta_2),
+        g_optimizer=adam(config.lr, total_steps),
+        d_optimizer=adam(config.d_lr or config.lr, total_steps * config.d_steps),
         jit_compile="auto" if config.xla is None else config.xla,
     )
     return gan

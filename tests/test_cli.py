@@ -1,0 +1,122 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from kgan.cli import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_kgan(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "kgan", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        timeout=600,
+    )
+
+
+def test_train_writes_the_run_directory(tmp_path):
+    out = tmp_path / "ring"
+    result = run_kgan(
+        "train", "--preset", "ring8", "--epochs", "2", "--steps-per-epoch", "5", "--batch-size", "32",
+        "--lr", "0.001", "--seed", "3", "--out", str(out), "--no-export", "--no-xla",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"run directory {out}" in result.stdout and "model.keras" in result.stdout
+    assert sorted(os.listdir(out)) == ["config.json", "history.json", "model.keras", "samples"]
+    assert sorted(os.listdir(out / "samples")) == ["epoch_001.png", "epoch_002.png"]
+    config = json.loads((out / "config.json").read_text())
+    assert (config["preset"], config["epochs"], config["batch_size"], config["seed"]) == ("ring8", 2, 32, 3)
+    assert config["xla"] is False and config["export"] is False
+    assert config["dataset_info"]["shape"] == [2]
+    history = json.loads((out / "history.json").read_text())
+    assert history["epoch"] == [1, 2] and len(history["d_loss"]) == 2
+
+
+def test_train_on_an_image_folder_with_xla(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for i in range(8):
+        Image.fromarray(np.full((16, 16), i * 30, np.uint8)).save(folder / f"{i}.png")
+    code = main([
+        "train", "--dataset", str(folder), "--image-size", "8", "--epochs", "1", "--batch-size", "4",
+        "--latent-dim", "4", "--out", str(tmp_path / "run"), "--no-export", "--xla", "--quiet",
+    ])
+    assert code == 0
+    assert os.path.exists(tmp_path / "run" / "samples" / "epoch_001.png")
+
+
+BAD = [
+    (["--preset", "celeba"], "unknown preset 'celeba'"),
+    (["--loss", "bce"], "unknown loss 'bce'"),
+    (["--dataset", "imagenet"], "unknown data set 'imagenet'"),
+    (["--dataset", "/nonexistent/pictures"], "no such file or folder"),
+    (["--batch-size", "5000"], "fewer than one batch of 5000"),
+    (["--latent-dim", "0"], "--latent-dim: expected a positive integer"),
+    (["--epochs", "two"], "--epochs: expected a positive integer"),
+    (["--preset", "ring8", "--dataset", "digits"], "holds images"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD, ids=[b[1].split("'")[0].strip() for b in BAD])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) if "expected a positive" in message else _no_exit():
+        code = main(["train", *args, "--out", str(out), "--no-export", "--quiet"])
+        assert code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+class _no_exit:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_bad_folders_leave_nothing(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(mixed / "a.png")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(mixed / "b.png")
+    for folder, message in ((empty, "no PNG or JPEG images"), (mixed, "mixed channel counts")):
+        out = tmp_path / f"run_{folder.name}"
+        assert main(["train", "--dataset", str(folder), "--out", str(out), "--batch-size", "1", "--quiet"]) == 2
+        assert message in capsys.readouterr().err
+        assert not out.exists()
+
+
+def test_cli_errors_from_a_real_process_have_no_traceback(tmp_path):
+    result = run_kgan("train", "--preset", "nope", "--out", str(tmp_path / "x"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "kgan: error: unknown preset 'nope': choose one of digits, digits-conditional, ring8, grid25"
+    ]
+
+
+def test_help_lists_every_flag(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--preset", "--dataset", "--loss", "--epochs", "--steps-per-epoch", "--batch-size",
+                 "--latent-dim", "--lr", "--seed", "--out", "--no-export", "--xla", "--no-xla"):
+        assert flag in text, flag
