@@ -1,12 +1,16 @@
 """The `kgan` command: a thin layer of flags over the library.
 
 Every user error prints one line `kgan: error: ...` on stderr and exits with 2.
+`kgan generate` imports neither TensorFlow nor Keras, so it runs where only numpy,
+Pillow and onnxruntime are installed.
 """
 
 import argparse
 import contextlib
 import os
 import sys
+
+import numpy as np
 
 __all__ = ["main", "build_parser"]
 
@@ -38,9 +42,10 @@ def _positive_float(text):
     return value
 
 
-def _add_train(subparsers):
-    from kgan.losses import LOSSES
+LOSS_NAMES = "non_saturating (cross-entropy), minimax, least_squares, wasserstein, hinge, kl, reverse_kl"
 
+
+def _add_train(subparsers):
     parser = subparsers.add_parser(
         "train",
         help="train a GAN and write its run directory",
@@ -56,7 +61,7 @@ def _add_train(subparsers):
         help="digits, mnist, fashion_mnist, cifar10, ring8, grid25, stacked-digits, "
         "a folder of PNG/JPEG images or a .npz/.npy file (default: the preset's)",
     )
-    parser.add_argument("--loss", help=f"one of {', '.join(LOSSES)} (default: the preset's)")
+    parser.add_argument("--loss", help=f"one of {LOSS_NAMES} (default: the preset's)")
     parser.add_argument("--epochs", type=_positive_int, help="number of epochs")
     parser.add_argument("--steps-per-epoch", type=_positive_int, help="steps per epoch (default: one pass)")
     parser.add_argument("--batch-size", type=_positive_int, help="examples per step")
@@ -65,7 +70,10 @@ def _add_train(subparsers):
     parser.add_argument("--lr", type=_positive_float, help="Adam learning rate of both networks")
     parser.add_argument("--seed", type=int, help="seed of weights, data order and latents (default 0)")
     parser.add_argument("--out", metavar="DIR", help="run directory (default: saved_models/<preset>)")
-    parser.add_argument("--no-export", action="store_true", help="do not export to ONNX when training ends")
+    parser.add_argument(
+        "--no-export", action="store_true", help="do not export to SavedModel and ONNX when training ends"
+    )
+    parser.add_argument("--export-dir", metavar="DIR", help="where the ONNX export goes (default: export/<run name>)")
     parser.add_argument(
         "--xla",
         action=argparse.BooleanOptionalAction,
@@ -77,6 +85,7 @@ def _add_train(subparsers):
 
 
 def _run_train(args):
+    _import_tensorflow_quietly()
     from kgan.presets import get_preset
     from kgan.training import train
 
@@ -92,15 +101,121 @@ def _run_train(args):
         seed=args.seed,
         out=args.out,
         xla=args.xla,
+        export_dir=args.export_dir,
     )
     if args.no_export:
         config = config.replace(export=False)
     result = train(config, verbose=0 if args.quiet else 1)
     print(f"kgan: trained in {result.seconds:.1f} s; run directory {result.run_dir}")
-    print(f"  model    {result.files['model']}")
-    print(f"  samples  {result.files['samples']}")
-    print(f"  history  {result.files['history']}")
-    print(f"  config   {result.files['config']}")
+    for key in ("model", "samples", "history", "config", "saved_model", "onnx"):
+        if result.files.get(key):
+            print(f"  {key:12s} {result.files[key]}")
+    if result.files.get("onnx"):
+        folder = os.path.dirname(result.files["onnx"])
+        print(f"kgan: sample from the ONNX generator with `kgan generate {folder} -n 64 -o grid.png`")
+    return 0
+
+
+def _add_export(subparsers):
+    parser = subparsers.add_parser(
+        "export",
+        help="export a trained run to SavedModel and ONNX",
+        description=(
+            "Export RUN_DIR/model.keras: RUN_DIR/saved_model/ and DIR/generator.onnx, "
+            "DIR/discriminator.onnx, DIR/manifest.json, with Keras/SavedModel/ONNX parity checked."
+        ),
+    )
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `kgan train`")
+    parser.add_argument("--out", metavar="DIR", help="the export folder (default: export/<run name>)")
+    parser.add_argument("--opset", type=_positive_int, default=17, help="ONNX opset, 13 to 18 (default 17)")
+    parser.add_argument("--fp16", action="store_true", help="also write generator.fp16.onnx")
+    parser.add_argument("--int8", action="store_true", help="also write generator.int8.onnx (static QDQ)")
+    parser.set_defaults(func=_run_export)
+
+
+def _run_export(args):
+    _import_tensorflow_quietly()
+    from kgan.export import export_model
+
+    result = export_model(args.run_dir, out_dir=args.out, opset=args.opset, fp16=args.fp16, int8=args.int8, log=print)
+    _print_export(result)
+    return 0
+
+
+def _print_export(result):
+    manifest = result.manifest
+    print(f"kgan: exported to {result.out_dir} (SavedModel in {result.saved_model_dir})")
+    for role, figures in manifest["parity"].items():
+        worst = max(v for k, v in figures.items() if k.startswith("keras_vs"))
+        print(f"  {role:13s} parity: max |diff| {worst:.2e} against Keras (tolerance {figures['tolerance']:g})")
+    for name, variant in manifest["variants"].items():
+        print(
+            f"  {variant['file']:20s} max |error| vs fp32 {variant['max_abs_error_vs_fp32']:.2e}, "
+            f"{variant['latency_ms_batch1']:.3f} ms at batch 1 (fp32 {variant['fp32_latency_ms_batch1']:.3f} ms)"
+        )
+
+
+def _add_generate(subparsers):
+    parser = subparsers.add_parser(
+        "generate",
+        help="sample from an exported generator (onnxruntime; no TensorFlow)",
+        description="Write a grid PNG (or a scatter plot for 2-D models), raw samples, or a latent-walk GIF.",
+    )
+    parser.add_argument("model", metavar="MODEL", help="a generator .onnx file or an export folder")
+    parser.add_argument("-n", "--num", type=_positive_int, default=64, help="number of samples (default 64)")
+    parser.add_argument("--seed", type=int, default=0, help="latent seed (default 0): the same seed, the same bytes")
+    parser.add_argument("--label", type=int, help="class label for conditional models (default: cycle the classes)")
+    parser.add_argument("--truncation", type=float, default=1.0, help="latent scale in (0, 2] (default 1: off)")
+    parser.add_argument("-o", "--output", metavar="PNG", help="grid or scatter plot (default generated.png)")
+    parser.add_argument("--npy", metavar="FILE", help="also save the raw float32 samples")
+    parser.add_argument("--gif", metavar="FILE", help="also write a latent walk from --seed to --seed + 1")
+    parser.add_argument("--steps", type=_positive_int, default=24, help="frames of the --gif walk (default 24)")
+    parser.set_defaults(func=_run_generate)
+
+
+def _run_generate(args):
+    from kgan import images
+    from kgan.errors import KganError
+    from kgan.inference import GeneratorRuntime
+
+    output = args.output or (None if (args.npy or args.gif) else "generated.png")
+    targets = [p for p in (output, args.npy, args.gif) if p]
+    for path in targets:
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise KganError(f"cannot write {path}: the folder {folder} does not exist; create it first")
+    runtime = GeneratorRuntime(args.model)
+    labels = args.label
+    samples = runtime.sample(args.num, seed=args.seed, labels=labels, truncation=args.truncation)
+    columns = runtime.num_classes if runtime.conditional and labels is None else None
+    scale = 4 if runtime.kind == "image" and runtime.output_shape[0] < 32 else 1
+
+    def picture(batch):
+        if runtime.kind != "image":
+            return images.scatter_plot(batch)
+        return images.make_grid(images.to_uint8(batch, runtime.value_range), columns=columns, scale=scale)
+
+    written = []
+    if output:
+        images.save_png(picture(samples), output)
+        written.append(output)
+    if args.npy:
+        import io
+
+        buffer = io.BytesIO()
+        np.save(buffer, samples)
+        images.atomic_write_bytes(args.npy, buffer.getvalue())
+        written.append(args.npy)
+    if args.gif:
+        frames = runtime.interpolate(args.seed, args.seed + 1, steps=args.steps, n=args.num, labels=labels,
+                                     truncation=args.truncation)
+        if runtime.kind == "image":
+            pictures = [images.make_grid(f, columns=columns, scale=scale) for f in frames]
+        else:
+            pictures = [images.scatter_plot(f) for f in frames]
+        images.save_gif(pictures, args.gif)
+        written.append(args.gif)
+    print(f"kgan: {args.num} samples from {runtime.path} on {', '.join(runtime.providers)}: {', '.join(written)}")
     return 0
 
 
@@ -110,6 +225,7 @@ def _add_presets(subparsers):
 
 
 def _run_presets(args):
+    _import_tensorflow_quietly()
     from kgan.presets import PRESETS
 
     for name, config in PRESETS.items():
@@ -126,6 +242,8 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"kgan {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     _add_train(subparsers)
+    _add_export(subparsers)
+    _add_generate(subparsers)
     _add_presets(subparsers)
     return parser
 

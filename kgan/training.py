@@ -50,7 +50,8 @@ class TrainConfig:
         num_examples: examples drawn for sampled data sets (ring8, grid25).
         num_samples: samples in each epoch's grid.
         out: the run directory; None is `saved_models/<preset>`.
-        export: export to ONNX when training ends.
+        export: export to SavedModel (`<out>/saved_model`) and ONNX when training ends.
+        export_dir: the ONNX folder; None is `export/<run directory name>`.
     """
 
     preset: str = "digits"
@@ -82,6 +83,7 @@ class TrainConfig:
     num_samples: int = 64
     out: str | None = None
     export: bool = True
+    export_dir: str | None = None
 
     def replace(self, **changes):
         """A copy with the non-None `changes` applied."""
@@ -93,6 +95,10 @@ class TrainConfig:
     @property
     def run_dir(self):
         return self.out or os.path.join("saved_models", self.preset)
+
+    @property
+    def onnx_dir(self):
+        return self.export_dir or os.path.join("export", os.path.basename(os.path.normpath(self.run_dir)))
 
     def validate(self):
         """Raises `KganError` for a configuration that cannot train."""
@@ -222,6 +228,14 @@ def train(config, callbacks=(), verbose=1, log=print):
     config.validate()
     run_dir = config.run_dir
     _check_out_dir(run_dir)
+    if config.export:
+        from kgan.export import _require_export_extras
+
+        try:
+            _require_export_extras()
+        except KganError as error:
+            raise KganError(f"{error}, or train with --no-export") from None
+        _check_out_dir(config.onnx_dir)
     keras.utils.set_random_seed(config.seed)
     dataset, info = load_dataset(
         config.dataset,
@@ -268,4 +282,10 @@ def train(config, callbacks=(), verbose=1, log=print):
         "history": history.path,
         "samples": sampler.last_path,
     }
+    if config.export:
+        from kgan.export import export_model
+
+        exported = export_model(run_dir, out_dir=config.onnx_dir, log=log)
+        files["saved_model"] = exported.saved_model_dir
+        files["onnx"] = exported.generator_path
     return TrainResult(run_dir=run_dir, gan=gan, history=history.history, info=info, seconds=seconds, files=files)

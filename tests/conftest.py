@@ -26,3 +26,52 @@ def tiny_dcgan():
         return generator, discriminator
 
     return make
+
+
+def make_gan(family, conditional=False, steps=2):
+    """A tiny GAN of a family, trained a couple of steps so BatchNorm statistics move."""
+    import keras
+    import tensorflow as tf
+
+    from kgan.gan import GAN
+    from kgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+
+    keras.utils.set_random_seed(0)
+    classes = 3 if conditional else None
+    rng = np.random.default_rng(0)
+    if family == "dcgan":
+        generator = DCGANGenerator((8, 8, 1), latent_dim=6, num_classes=classes, filters=4, embedding_dim=3)
+        discriminator = DCGANDiscriminator((8, 8, 1), num_classes=classes, filters=4)
+        data = rng.uniform(-1, 1, (16, 8, 8, 1)).astype(np.float32)
+    else:
+        generator = MLPGenerator(2, latent_dim=3, hidden_units=(8, 8), num_classes=classes)
+        discriminator = MLPDiscriminator(2, hidden_units=(8,), num_classes=classes)
+        data = rng.normal(size=(16, 2)).astype(np.float32)
+    gan = GAN(generator, discriminator, seed=0)
+    gan.compile("adam", "adam", jit_compile=False)
+    labels = rng.integers(0, 3, 16)
+    dataset = tf.data.Dataset.from_tensor_slices((data, labels) if conditional else data).batch(8)
+    gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+    return gan
+
+
+FAMILIES = [("dcgan", False), ("dcgan", True), ("mlp", False), ("mlp", True)]
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory):
+    """`exported(family, conditional)` -> (gan, ExportResult), exported once per session."""
+    from kgan.export import export_model
+
+    cache = {}
+
+    def get(family, conditional=False):
+        key = (family, conditional)
+        if key not in cache:
+            gan = make_gan(family, conditional)
+            out = tmp_path_factory.mktemp(f"export_{family}_{int(conditional)}")
+            cache[key] = (gan, export_model(gan, out_dir=str(out / "onnx"), fp16=family == "dcgan" and not conditional,
+                                            int8=family == "dcgan" and not conditional))
+        return cache[key]
+
+    return get

@@ -33,7 +33,9 @@ class MLPGenerator(keras.Model):
         latent_dim: size of `z`.
         hidden_units: widths of the hidden layers.
         activation: hidden activation (`"relu"`, `"leaky_relu"`, `"tanh"`, ...).
-        num_classes: classes for a conditional generator (one-hot joined to `z`).
+        num_classes: classes for a conditional generator (a label embedding joined
+            to `z`).
+        embedding_dim: size of that embedding.
 
     Example:
         >>> g = MLPGenerator(2, latent_dim=8)
@@ -42,7 +44,14 @@ class MLPGenerator(keras.Model):
     """
 
     def __init__(
-        self, output_dim, latent_dim=2, hidden_units=(128, 128), activation="relu", num_classes=None, **kwargs
+        self,
+        output_dim,
+        latent_dim=2,
+        hidden_units=(128, 128),
+        activation="relu",
+        num_classes=None,
+        embedding_dim=8,
+        **kwargs,
     ):
         output_dim = check_positive("output_dim", output_dim)
         latent_dim = check_positive("latent_dim", latent_dim)
@@ -52,8 +61,8 @@ class MLPGenerator(keras.Model):
         inputs, x = z, z
         if num_classes:
             label = keras.Input((), dtype="int32", name="label")
-            one_hot = layers.Lambda(lambda y: keras.ops.one_hot(y, num_classes), name="label_one_hot")(label)
-            x = layers.Concatenate(name="z_and_label")([z, one_hot])
+            embedded = layers.Embedding(num_classes, embedding_dim, name="label_embedding")(label)
+            x = layers.Concatenate(name="z_and_label")([z, embedded])
             inputs = [z, label]
         x = _hidden(x, hidden_units, activation, "hidden")
         sample = layers.Dense(output_dim, dtype="float32", name="sample")(x)
@@ -63,6 +72,7 @@ class MLPGenerator(keras.Model):
         self.hidden_units = hidden_units
         self.activation = activation
         self.num_classes = num_classes
+        self.embedding_dim = embedding_dim
 
     def get_config(self):
         return {
@@ -73,6 +83,7 @@ class MLPGenerator(keras.Model):
             "hidden_units": list(self.hidden_units),
             "activation": self.activation,
             "num_classes": self.num_classes,
+            "embedding_dim": self.embedding_dim,
         }
 
     @classmethod

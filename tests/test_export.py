@@ -1,0 +1,161 @@
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+
+from conftest import FAMILIES, make_gan
+from kgan import export as export_lib
+from kgan.errors import KganError
+from kgan.export import export_model, load_run
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IDS = [f"{f}-{'conditional' if c else 'plain'}" for f, c in FAMILIES]
+
+
+@pytest.mark.parametrize("family, conditional", FAMILIES, ids=IDS)
+def test_export_parity_names_and_metadata(exported, family, conditional):
+    gan, result = exported(family, conditional)
+    manifest = result.manifest
+    for role in ("generator", "discriminator"):
+        figures = manifest["parity"][role]
+        assert figures["batches"] == [1, 37]
+        for key in ("keras_vs_saved_model", "keras_vs_onnxruntime", "keras_vs_onnx_reference"):
+            assert 0.0 <= figures[key] <= 1e-4, (role, key, figures[key])
+        model = onnx.load(os.path.join(result.out_dir, f"{role}.onnx"))
+        onnx.checker.check_model(model, full_check=True)
+        props = {p.key: p.value for p in model.metadata_props}
+        assert props["kgan.role"] == role and props["kgan.latent_dim"] == str(gan.latent_dim)
+        assert json.loads(props["kgan.parity"]) == figures
+        inputs = [i.name for i in model.graph.input]
+        # The batch axis is symbolic: any batch size runs.
+        assert all(i.type.tensor_type.shape.dim[0].dim_param for i in model.graph.input)
+        sample = "image" if family == "dcgan" else "sample"
+        if role == "generator":
+            assert inputs == (["z", "label"] if conditional else ["z"])
+            assert [o.name for o in model.graph.output] == [sample]
+        else:
+            assert inputs == ([sample, "label"] if conditional else [sample])
+            assert [o.name for o in model.graph.output] == ["logit"]
+        if conditional:
+            label = next(i for i in model.graph.input if i.name == "label")
+            assert label.type.tensor_type.elem_type == onnx.TensorProto.INT64
+    assert manifest["latent_dim"] == gan.latent_dim and manifest["num_classes"] == (3 if conditional else None)
+    assert manifest["output_shape"] == list(gan.sample_shape) and manifest["opset"] == 17
+    for name, digest in manifest["files"].items():
+        with open(os.path.join(result.out_dir, name), "rb") as handle:
+            assert hashlib.sha256(handle.read()).hexdigest() == digest
+
+
+@pytest.mark.parametrize("family, conditional", FAMILIES, ids=IDS)
+def test_saved_model_serving_signature(exported, family, conditional):
+    import tensorflow as tf
+
+    gan, result = exported(family, conditional)
+    loaded = tf.saved_model.load(result.saved_model_dir)
+    serving = loaded.signatures["serving_default"]
+    specs = serving.structured_input_signature[1]
+    assert specs["z"].dtype == tf.float32 and specs["z"].shape.as_list() == [None, gan.latent_dim]
+    feeds = {"z": tf.constant(gan.latents(5, seed=1))}
+    if conditional:
+        assert specs["label"].dtype == tf.int64
+        feeds["label"] = tf.constant([0, 1, 2, 0, 1], tf.int64)
+    out = serving(**feeds)
+    name = "image" if family == "dcgan" else "sample"
+    expected = gan.generate(5, seed=1, labels=[0, 1, 2, 0, 1] if conditional else None)
+    np.testing.assert_allclose(out[name].numpy(), expected, atol=1e-5)
+
+
+def test_fp16_and_int8_variants(exported):
+    import onnxruntime as ort
+
+    gan, result = exported("dcgan", False)
+    variants = result.manifest["variants"]
+    assert 0 < variants["fp16"]["max_abs_error_vs_fp32"] < 0.01
+    assert 0 < variants["int8"]["max_abs_error_vs_fp32"] < 0.2
+    for name in ("fp16", "int8"):
+        assert variants[name]["latency_ms_batch1"] > 0
+        path = os.path.join(result.out_dir, f"generator.{name}.onnx")
+        session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        assert session.get_inputs()[0].type == "tensor(float)"  # float32 I/O kept
+    int8 = onnx.load(os.path.join(result.out_dir, "generator.int8.onnx"))
+    producers = {o: n.op_type for n in int8.graph.node for o in n.output}
+    transposed = [n for n in int8.graph.node if n.op_type == "ConvTranspose"]
+    # Static QDQ quantizes the transposed convolution too: its data and weights are dequantized int8.
+    assert transposed and all(producers.get(n.input[0]) == "DequantizeLinear" for n in transposed)
+    assert all(producers.get(n.input[1]) == "DequantizeLinear" for n in transposed)
+
+
+def test_failed_parity_writes_nothing(tmp_path, monkeypatch):
+    gan = make_gan("mlp")
+    monkeypatch.setattr(export_lib, "PARITY_TOLERANCE", -1.0)
+    with pytest.raises(KganError, match="generator export failed its parity check"):
+        export_model(gan, out_dir=str(tmp_path / "onnx"))
+    assert os.listdir(tmp_path) == []
+
+
+def test_export_replaces_an_earlier_export_whole(exported, tmp_path):
+    gan = make_gan("mlp")
+    out = tmp_path / "onnx"
+    out.mkdir()
+    (out / "stale.onnx").write_text("old")
+    export_model(gan, out_dir=str(out))
+    assert sorted(os.listdir(out)) == ["discriminator.onnx", "generator.onnx", "manifest.json", "saved_model"]
+    assert sorted(os.listdir(tmp_path)) == ["onnx"]
+
+
+def test_load_run_errors(tmp_path):
+    with pytest.raises(KganError, match="no such run directory"):
+        load_run(str(tmp_path / "missing"))
+    with pytest.raises(KganError, match="has no model.keras"):
+        load_run(str(tmp_path))
+    (tmp_path / "model.keras").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(KganError, match="cannot load .*model.keras"):
+        load_run(str(tmp_path))
+
+
+def run_kgan(*args, cwd=ROOT):
+    return subprocess.run(
+        [sys.executable, "-m", "kgan", *args], capture_output=True, text=True, cwd=cwd,
+        env=dict(os.environ, PYTHONPATH=ROOT), timeout=900,
+    )
+
+
+def test_train_exports_by_default_and_export_command(tmp_path):
+    run = tmp_path / "runs" / "ring"
+    onnx_dir = tmp_path / "onnx"
+    result = run_kgan("train", "--preset", "ring8", "--epochs", "1", "--steps-per-epoch", "3", "--out", str(run),
+                      "--export-dir", str(onnx_dir), "--quiet")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(os.listdir(onnx_dir)) == ["discriminator.onnx", "generator.onnx", "manifest.json"]
+    assert os.path.isfile(run / "saved_model" / "saved_model.pb")
+    assert f"kgan generate {onnx_dir}" in result.stdout
+    manifest = json.loads((onnx_dir / "manifest.json").read_text())
+    assert manifest["preset"] == "ring8" and manifest["kind"] == "vector"
+
+    again = tmp_path / "again"
+    result = run_kgan("export", str(run), "--out", str(again), "--opset", "18", "--fp16")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "parity: max |diff|" in result.stdout
+    assert json.loads((again / "manifest.json").read_text())["opset"] == 18
+    assert (again / "generator.fp16.onnx").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["export", "/nonexistent/run"], "no such run directory"),
+        (["export", "{tmp}"], "has no model.keras"),
+        (["export", "{tmp}", "--opset", "21"], "opset must be between 13 and 18"),
+    ],
+)
+def test_export_bad_input_is_one_line(args, message, tmp_path):
+    result = run_kgan(*[a.format(tmp=tmp_path) for a in args])
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("kgan: error: ") and message in result.stderr
+    assert os.listdir(tmp_path) == []
