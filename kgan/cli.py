@@ -283,8 +283,6 @@ def main(argv=None):
     """Runs the `kgan` command; returns the exit status."""
     from kgan.errors import KganError
 
-    _import_tensorflow_quietly()
-
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

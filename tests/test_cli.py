@@ -120,3 +120,10 @@ def test_help_lists_every_flag(capsys):
     for flag in ("--preset", "--dataset", "--loss", "--epochs", "--steps-per-epoch", "--batch-size",
                  "--latent-dim", "--lr", "--seed", "--out", "--no-export", "--xla", "--no-xla"):
         assert flag in text, flag
+
+
+def test_help_names_every_loss():
+    from kgan.cli import LOSS_NAMES
+    from kgan.losses import LOSSES
+
+    assert [name.split(" ")[0] for name in LOSS_NAMES.split(", ")] == list(LOSSES)

@@ -1,0 +1,149 @@
+"""Generator latency: Keras, SavedModel and onnxruntime side by side, plus edge costs.
+
+    python benchmarks/inference.py [--run saved_models/digits] [--repeats 50]
+
+Exports the run (with fp16 and int8 variants) into a temporary folder, then times
+each runtime on batches of 1 and 64, interleaving them round by round so that load
+on the machine touches all alike; prints medians and ratios to ORT fp32. Also times
+`import kgan.inference` plus session creation in fresh processes, and sums the
+installed size of the edge environment (numpy, Pillow, onnxruntime and what they
+need) against the training one (kgan's dependencies).
+"""
+
+import argparse
+import importlib.metadata as metadata
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000.0
+
+
+def runtimes(run_dir, out_dir):
+    import keras
+    import onnxruntime as ort
+    import tensorflow as tf
+
+    from kgan.export import export_model
+
+    result = export_model(run_dir, out_dir=out_dir, saved_model_dir=os.path.join(out_dir, "saved_model"),
+                          fp16=True, int8=True)
+    gan = keras.models.load_model(os.path.join(run_dir, "model.keras"))
+    serving = tf.saved_model.load(result.saved_model_dir).signatures["serving_default"]
+    sessions = {
+        name: ort.InferenceSession(os.path.join(out_dir, file), providers=["CPUExecutionProvider"])
+        for name, file in (("ORT fp32", "generator.onnx"), ("ORT fp16", "generator.fp16.onnx"),
+                           ("ORT int8", "generator.int8.onnx"))
+    }
+    if gan.conditional:
+        raise SystemExit("benchmark an unconditional run (the digits preset)")
+
+    def make(batch):
+        z = gan.latents(batch, seed=0)
+        tz = tf.constant(z)
+        fns = {
+            "Keras eager call": lambda: gan.generator(tz, training=False).numpy(),
+            "Keras predict": lambda: gan.generator.predict(z, verbose=0, batch_size=batch),
+            "SavedModel": lambda: serving(z=tz)["image"].numpy(),
+        }
+        for name, session in sessions.items():
+            fns[name] = lambda s=session: s.run(None, {"z": z})
+        return fns
+
+    return make
+
+
+def measure(make, batches, repeats):
+    table = {}
+    for batch in batches:
+        fns = make(batch)
+        for fn in fns.values():  # warm up: tracing, graph building, allocations
+            fn(), fn()
+        times = {name: [] for name in fns}
+        for _ in range(repeats):
+            for name, fn in fns.items():
+                times[name].append(_timed(fn))
+        table[batch] = {name: statistics.median(values) for name, values in times.items()}
+    return table
+
+
+def import_and_load_seconds(export_dir, runs=5):
+    code = (
+        "import time; t = time.perf_counter(); import kgan.inference as k; "
+        f"k.GeneratorRuntime({export_dir!r}); print(time.perf_counter() - t)"
+    )
+    values = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        values.append(float(out.stdout.strip()))
+    return statistics.median(values)
+
+
+def _closure(names):
+    seen, stack = {}, list(names)
+    while stack:
+        name = re.split(r"[\s<>=!~;\[(]", stack.pop(), maxsplit=1)[0].lower().replace("_", "-")
+        if not name or name in seen:
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        seen[name] = dist
+        for requirement in dist.requires or []:
+            if "extra ==" not in requirement:
+                stack.append(requirement)
+    return seen
+
+
+def installed_mb(names):
+    total = 0
+    for dist in _closure(names).values():
+        for file in dist.files or []:
+            path = dist.locate_file(file)
+            if os.path.isfile(path):
+                total += os.path.getsize(path)
+    return total / 1e6
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", default="saved_models/digits")
+    parser.add_argument("--repeats", type=int, default=50)
+    args = parser.parse_args()
+    if not os.path.isfile(os.path.join(args.run, "model.keras")):
+        raise SystemExit(f"no {args.run}/model.keras: run `kgan train` first")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "export")
+        table = measure(runtimes(args.run, out), (1, 64), args.repeats)
+        load = import_and_load_seconds(out)
+    names = list(table[1])
+    print(f"generator latency, median of {args.repeats} interleaved runs (ms); ratio = time / ORT fp32")
+    print(f"| runtime | batch 1 (ms) | ratio | batch 64 (ms) | ratio |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name in names:
+        one, many = table[1][name], table[64][name]
+        print(f"| {name} | {one:.3f} | {one / table[1]['ORT fp32']:.1f} | {many:.3f} | "
+              f"{many / table[64]['ORT fp32']:.1f} |")
+    print(f"\nimport kgan.inference + session creation: {load:.3f} s (median of 5 fresh processes)")
+    edge = installed_mb(["numpy", "pillow", "onnxruntime"])
+    training = installed_mb(["tensorflow", "keras", "numpy", "pillow", "scikit-learn"])
+    print(f"installed size: edge (numpy, pillow, onnxruntime + deps) {edge:.0f} MB; "
+          f"training (tensorflow, keras, numpy, pillow, scikit-learn + deps) {training:.0f} MB "
+          f"({training / edge:.0f}x)")
+
+
+if __name__ == "__main__":
+    main()
