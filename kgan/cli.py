@@ -219,6 +219,35 @@ def _run_generate(args):
     return 0
 
 
+def _add_demo(subparsers):
+    parser = subparsers.add_parser(
+        "demo",
+        help="serve the Gradio demo of exported generators (onnxruntime; no TensorFlow)",
+        description="A browser app over export/*/generator.onnx: samples, latent walks, discriminator scores.",
+    )
+    parser.add_argument("--model", metavar="EXPORT_DIR|MODEL.onnx", help="a model to list first")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=_positive_int, default=7860, help="port (default 7860)")
+    parser.add_argument("--export-root", default="export", help="where to look for */generator.onnx (default export)")
+    parser.set_defaults(func=_run_demo)
+
+
+def _run_demo(args):
+    from kgan.errors import KganError
+
+    try:
+        from kgan.demo import find_models, launch
+    except ImportError as error:
+        raise KganError(f"the demo needs gradio ({error.name} is missing): pip install 'kgan[app]'") from None
+    models = find_models(args.export_root, args.model)
+    print(f"kgan: serving {len(models)} model(s) on http://{args.host}:{args.port} (Ctrl-C stops)")
+    try:
+        launch(args.model, host=args.host, port=args.port, export_root=args.export_root, block=True)
+    except OSError as error:
+        raise KganError(f"cannot serve on {args.host}:{args.port} ({error}); choose another --port") from None
+    return 0
+
+
 def _add_presets(subparsers):
     parser = subparsers.add_parser("presets", help="list the named training configurations")
     parser.set_defaults(func=_run_presets)
@@ -244,6 +273,7 @@ def build_parser():
     _add_train(subparsers)
     _add_export(subparsers)
     _add_generate(subparsers)
+    _add_demo(subparsers)
     _add_presets(subparsers)
     return parser
 

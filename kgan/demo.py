@@ -1,0 +1,283 @@
+"""The Gradio demo: sample, walk and score an exported generator in the browser.
+
+Built on `kgan.inference` only (numpy, Pillow, onnxruntime, gradio): it never imports
+TensorFlow or Keras. Works offline: analytics off, system fonts, no share link.
+
+    kgan demo [--model EXPORT_DIR|MODEL.onnx] [--host 127.0.0.1] [--port 7860]
+
+The Generate button is also an API endpoint, `/generate(seed, count, label=-1,
+truncation=1.0, model=<first>, oversample=1)`, returning the gallery.
+"""
+
+import glob
+import math
+import os
+import tempfile
+import threading
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import numpy as np  # noqa: E402
+
+from kgan import images  # noqa: E402
+from kgan.errors import KganError  # noqa: E402
+from kgan.inference import GeneratorRuntime  # noqa: E402
+
+__all__ = ["find_models", "build_demo", "launch", "MAX_COUNT", "VECTOR_SAMPLES"]
+
+MAX_COUNT = 64
+MAX_OVERSAMPLE = 8
+VECTOR_SAMPLES = 2500
+NO_MODEL = (
+    "No exported model found. Make one with `kgan train` (it exports to export/<preset>/) "
+    "or `kgan export RUN_DIR`, then restart the demo or pass --model."
+)
+CSS = ".pixelated img { image-rendering: pixelated; }"
+
+
+def find_models(export_root="export", extra=None):
+    """Paths of `export/*/generator.onnx`, plus `extra` (a .onnx file or export folder)."""
+    found = sorted(glob.glob(os.path.join(export_root, "*", "generator.onnx")))
+    if extra:
+        path = os.path.join(extra, "generator.onnx") if os.path.isdir(extra) else extra
+        if not os.path.isfile(path):
+            raise KganError(f"--model {extra}: no such generator .onnx file or export folder")
+        path = os.path.normpath(path)
+        found = [path] + [p for p in found if os.path.abspath(p) != os.path.abspath(path)]
+    return found
+
+
+class _Runtimes:
+    """One GeneratorRuntime per model file, reloaded when the file changes."""
+
+    def __init__(self):
+        self._cache = {}
+        self._lock = threading.Lock()
+
+    def get(self, path):
+        import gradio as gr
+
+        if not path:
+            raise gr.Error(NO_MODEL)
+        if not os.path.isfile(path):
+            raise gr.Error(f"The model file {path} no longer exists: export it again or pick another model.")
+        stamp = os.stat(path).st_mtime_ns
+        with self._lock:
+            cached = self._cache.get(path)
+            if cached and cached[0] == stamp:
+                return cached[1]
+        try:
+            runtime = GeneratorRuntime(path)
+        except KganError as error:
+            raise gr.Error(str(error)) from None
+        with self._lock:
+            self._cache[path] = (stamp, runtime)
+        return runtime
+
+
+def _int(name, value, low, high):
+    import gradio as gr
+
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise gr.Error(f"{name} must be a whole number, got {value!r}") from None
+    if not math.isfinite(number) or number != int(number) or not low <= number <= high:
+        raise gr.Error(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+    return int(number)
+
+
+def _labels(runtime, label):
+    import gradio as gr
+
+    label = _int("label", -1 if label is None else label, -1, 10**6)
+    if label == -1:
+        return None
+    if not runtime.conditional:
+        raise gr.Error("This model is unconditional: leave the label at -1 (no class).")
+    if label >= runtime.num_classes:
+        raise gr.Error(f"label must be -1 (every class in turn) or 0 to {runtime.num_classes - 1}, got {label}")
+    return label
+
+
+def _truncation(value):
+    import gradio as gr
+
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not math.isfinite(number) or not 0.0 < number <= 2.0:
+        raise gr.Error(f"truncation must be a number in (0, 2], got {value!r}")
+    return number
+
+
+class DemoApp:
+    """The demo's callbacks, separate from the layout so tests can call them."""
+
+    def __init__(self, models):
+        self.models = list(models)
+        self.runtimes = _Runtimes()
+        self.workdir = tempfile.mkdtemp(prefix="kgan-demo-")
+
+    def _draw(self, seed, count, label, truncation, model, oversample):
+        import gradio as gr
+
+        runtime = self.runtimes.get(model)
+        seed = _int("seed", seed, 0, 2**32 - 1)
+        count = _int("count", count, 1, MAX_COUNT)
+        oversample = _int("oversample", oversample if oversample is not None else 1, 1, MAX_OVERSAMPLE)
+        label = _labels(runtime, label)
+        truncation = _truncation(truncation)
+        if runtime.kind != "image":
+            return runtime, runtime.sample(VECTOR_SAMPLES, seed=seed, labels=label, truncation=truncation), None
+        try:
+            candidates = runtime.generate(count * oversample, seed=seed, labels=label, truncation=truncation)
+        except KganError as error:
+            raise gr.Error(str(error)) from None
+        scores = None
+        if runtime.has_discriminator:
+            scores = runtime.score(candidates, labels=label)
+            if oversample > 1:
+                keep = np.sort(np.argsort(-scores, kind="stable")[:count])
+                candidates, scores = candidates[keep], scores[keep]
+        return runtime, candidates, scores
+
+    def generate(self, seed, count, label=-1, truncation=1.0, model=None, oversample=1):
+        """The gallery: `count` PNG images (one scatter plot for 2-D models)."""
+        runtime, samples, scores = self._draw(seed, count, label, truncation, model or self._default(), oversample)
+        if runtime.kind != "image":
+            return [(images.scatter_plot(samples), f"{len(samples)} samples")]
+        captions = [f"D {s:+.2f}" for s in scores] if scores is not None else [f"#{i}" for i in range(len(samples))]
+        return [(image[..., 0] if image.shape[-1] == 1 else image, caption) for image, caption in zip(samples, captions)]
+
+    def grid(self, seed, count, label=-1, truncation=1.0, model=None, oversample=1):
+        """A downloadable grid PNG of the same samples."""
+        runtime, samples, _ = self._draw(seed, count, label, truncation, model or self._default(), oversample)
+        if runtime.kind != "image":
+            picture = images.scatter_plot(samples)
+        else:
+            scale = 4 if runtime.output_shape[0] < 32 else 1
+            picture = images.make_grid(samples, scale=scale)
+        path = os.path.join(self.workdir, f"grid-seed{int(float(seed))}.png")
+        images.save_png(picture, path)
+        return path
+
+    def interpolate(self, seed_a, seed_b, steps=24, count=8, label=-1, truncation=1.0, model=None):
+        """An animated GIF of the spherical latent walk from seed_a to seed_b."""
+        runtime = self.runtimes.get(model or self._default())
+        seed_a = _int("seed_a", seed_a, 0, 2**32 - 1)
+        seed_b = _int("seed_b", seed_b, 0, 2**32 - 1)
+        steps = _int("steps", steps, 2, 64)
+        count = _int("count", count, 1, 16)
+        label = _labels(runtime, label)
+        truncation = _truncation(truncation)
+        if runtime.kind == "image":
+            frames = runtime.interpolate(seed_a, seed_b, steps=steps, n=count, labels=label, truncation=truncation)
+            scale = max(1, 64 // runtime.output_shape[0])
+            pictures = [images.make_grid(f, columns=count, scale=scale) for f in frames]
+        else:
+            frames = runtime.interpolate(seed_a, seed_b, steps=steps, n=500, labels=label, truncation=truncation)
+            extent = (float(frames.min()) - 0.5, float(frames.max()) + 0.5)
+            pictures = [images.scatter_plot(f, size=256, extent=extent) for f in frames]
+        path = os.path.join(self.workdir, f"walk-{seed_a}-{seed_b}-{steps}-{count}.gif")
+        images.save_gif(pictures, path, duration_ms=90)
+        return path
+
+    def card(self, model=None):
+        """The model card, as Markdown."""
+        model = model or self._default()
+        if not model:
+            return NO_MODEL
+        try:
+            info = self.runtimes.get(model).describe()
+        except Exception as error:  # gr.Error: show it in the card instead
+            return f"**{error}**"
+        lines = [
+            f"**{os.path.basename(os.path.dirname(os.path.abspath(model)))}** — `{model}`",
+            "",
+            "| property | value |",
+            "| --- | --- |",
+            f"| preset | {info['preset']} |",
+            f"| kind | {info['kind']} |",
+            f"| latent size | {info['latent_dim']} |",
+            f"| classes | {info['num_classes'] or 'unconditional'} |",
+            f"| output shape | {' x '.join(map(str, info['output_shape']))} |",
+            f"| discriminator | {'yes: scores and filtered sampling' if info['discriminator'] else 'no'} |",
+            f"| onnxruntime providers | {', '.join(info['providers'])} |",
+            f"| kgan | {info['kgan_version']}, opset {info['opset']} |",
+        ]
+        parity = info.get("parity")
+        if parity:
+            lines.append(
+                f"| parity vs Keras | SavedModel {parity['keras_vs_saved_model']:.1e}, onnxruntime "
+                f"{parity['keras_vs_onnxruntime']:.1e}, ONNX reference {parity['keras_vs_onnx_reference']:.1e} |"
+            )
+        return "\n".join(lines)
+
+    def _default(self):
+        return self.models[0] if self.models else None
+
+
+def build_demo(models):
+    """The Gradio Blocks app over the given generator files (the first is selected)."""
+    import gradio as gr
+
+    app = DemoApp(models)
+    theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+    with gr.Blocks(title="kgan demo") as demo:
+        demo.kgan_app = app
+        demo.kgan_theme = theme
+        gr.Markdown("# kgan — sample a trained generator\nRuns the exported ONNX generator with onnxruntime.")
+        if not models:
+            gr.Markdown(f"### {NO_MODEL}")
+        with gr.Row():
+            model = gr.Dropdown(choices=models, value=app._default(), label="model", allow_custom_value=False,
+                                scale=3)
+        card = gr.Markdown(app.card())
+        with gr.Tab("Generate"):
+            with gr.Row():
+                seed = gr.Number(value=0, precision=0, label="seed", minimum=0)
+                count = gr.Slider(1, MAX_COUNT, value=16, step=1, label="count")
+                label = gr.Number(value=-1, precision=0, label="class label (-1: every class in turn)")
+                truncation = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="truncation")
+                oversample = gr.Slider(1, MAX_OVERSAMPLE, value=1, step=1,
+                                       label="keep the best-scored of k x candidates")
+            button = gr.Button("Generate", variant="primary")
+            gallery = gr.Gallery(label="samples", format="png", columns=8, object_fit="contain", height="auto",
+                                 elem_id="gallery", elem_classes="pixelated")
+            grid_file = gr.File(label="grid PNG")
+        with gr.Tab("Interpolation"):
+            with gr.Row():
+                seed_a = gr.Number(value=0, precision=0, label="from seed", minimum=0)
+                seed_b = gr.Number(value=1, precision=0, label="to seed", minimum=0)
+                steps = gr.Slider(2, 64, value=24, step=1, label="frames")
+                walk_count = gr.Slider(1, 16, value=8, step=1, label="samples per frame")
+            walk_button = gr.Button("Make GIF")
+            walk = gr.Image(type="filepath", label="latent walk (GIF)", elem_id="walk", elem_classes="pixelated")
+        inputs = [seed, count, label, truncation, model, oversample]
+        button.click(app.generate, inputs=inputs, outputs=gallery, api_name="generate").then(
+            app.grid, inputs=inputs, outputs=grid_file, api_name=False
+        )
+        walk_button.click(
+            app.interpolate, inputs=[seed_a, seed_b, steps, walk_count, label, truncation, model], outputs=walk,
+            api_name="interpolate",
+        )
+        model.change(app.card, inputs=model, outputs=card, api_name=False)
+    return demo
+
+
+def launch(model=None, host="127.0.0.1", port=7860, export_root="export", block=True):
+    """Builds the demo and serves it; returns `(demo, url)`."""
+    demo = build_demo(find_models(export_root, model))
+    demo.queue(default_concurrency_limit=4)
+    _, url, _ = demo.launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        prevent_thread_lock=not block,
+        quiet=True,
+        theme=demo.kgan_theme,
+        css=CSS,
+    )
+    return demo, url

@@ -1,0 +1,158 @@
+"""The Gradio demo: API through gradio_client, a real browser, a bounded load test."""
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from PIL import Image
+
+gr = pytest.importorskip("gradio")
+from gradio_client import Client  # noqa: E402
+
+from kgan.demo import NO_MODEL, DemoApp, build_demo, launch  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+@pytest.fixture(scope="module")
+def served(exported, tmp_path_factory):
+    """The demo over a conditional DCGAN, a 2-D MLP and a copy that tests delete."""
+    root = tmp_path_factory.mktemp("served") / "export"
+    for name, (family, conditional) in {"digits3": ("dcgan", True), "ring": ("mlp", False),
+                                        "doomed": ("dcgan", False)}.items():
+        _, result = exported(family, conditional)
+        shutil.copytree(result.out_dir, root / name, ignore=shutil.ignore_patterns("saved_model"))
+    start = time.perf_counter()
+    demo, url = launch(str(root / "digits3"), port=None, export_root=str(root), block=False)
+    startup = time.perf_counter() - start
+    print(f"demo start-up (build + launch): {startup:.2f} s")
+    yield {"url": url, "root": root, "demo": demo, "startup": startup}
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(served):
+    return Client(served["url"], verbose=False, analytics_enabled=False)
+
+
+def decode(item):
+    with Image.open(item["image"]) as image:
+        assert image.format == "PNG"
+        return np.asarray(image)
+
+
+def test_generate_endpoint_returns_count_images_of_the_model_size(client):
+    items = client.predict(seed=3, count=6, api_name="/generate")
+    assert len(items) == 6
+    pixels = [decode(item) for item in items]
+    assert all(p.shape == (8, 8) for p in pixels)  # 8x8 grayscale, native size
+    assert all(item["caption"].startswith("D ") for item in items)  # discriminator scores
+    again = [decode(item) for item in client.predict(seed=3, count=6, api_name="/generate")]
+    assert all(np.array_equal(a, b) for a, b in zip(pixels, again))
+    other = [decode(item) for item in client.predict(seed=4, count=6, api_name="/generate")]
+    assert any(not np.array_equal(a, b) for a, b in zip(pixels, other))
+
+
+def test_labels_truncation_and_filtered_sampling(client, served):
+    model = str(served["root"] / "digits3" / "generator.onnx")
+    plain = client.predict(seed=1, count=4, label=2, truncation=0.7, model=model, api_name="/generate")
+    best = client.predict(seed=1, count=4, label=2, truncation=0.7, model=model, oversample=4, api_name="/generate")
+    score = lambda items: [float(i["caption"].split()[1]) for i in items]  # noqa: E731
+    assert len(best) == 4 and min(score(best)) >= min(score(plain))
+
+
+def test_two_d_models_are_a_scatter_plot(client, served):
+    items = client.predict(seed=0, count=8, model=str(served["root"] / "ring" / "generator.onnx"),
+                           api_name="/generate")
+    assert len(items) == 1 and decode(items[0]).shape == (512, 512, 3)
+
+
+def test_interpolation_is_an_animated_gif(client):
+    path = client.predict(seed_a=0, seed_b=5, steps=7, count=3, api_name="/interpolate")
+    with Image.open(path) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 7
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"seed": 0, "count": 100000}, "greater than maximum value 64"),
+        ({"seed": -5, "count": 4}, "less than minimum value 0"),
+        ({"seed": 0, "count": 4, "label": 7}, "label must be -1 (every class in turn) or 0 to 2"),
+        ({"seed": 0, "count": 4, "label": -3}, "label must be a whole number from -1"),
+    ],
+)
+def test_bad_input_is_a_message_and_the_server_keeps_answering(client, kwargs, message):
+    with pytest.raises(Exception) as error:
+        client.predict(**kwargs, api_name="/generate")
+    assert message in str(error.value)
+    assert len(client.predict(seed=0, count=2, api_name="/generate")) == 2
+
+
+def test_a_model_deleted_after_start(client, served):
+    doomed = served["root"] / "doomed" / "generator.onnx"
+    client.predict(seed=0, count=2, model=str(doomed), api_name="/generate")
+    doomed.unlink()
+    with pytest.raises(Exception, match="no longer exists"):
+        client.predict(seed=0, count=2, model=str(doomed), api_name="/generate")
+    assert len(client.predict(seed=0, count=2, api_name="/generate")) == 2
+
+
+def test_load_50_requests_at_concurrency_5(served):
+    clients = [Client(served["url"], verbose=False, analytics_enabled=False) for _ in range(5)]
+
+    def one(i):
+        start = time.perf_counter()
+        items = clients[i % 5].predict(seed=i, count=16, api_name="/generate")
+        return time.perf_counter() - start, len(items)
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        results = list(pool.map(one, range(50)))
+    latencies = sorted(r[0] * 1000 for r in results)
+    p50 = statistics.median(latencies)
+    p95 = latencies[int(0.95 * len(latencies)) - 1]
+    print(f"load: 50 requests, concurrency 5, errors 0, p50 {p50:.0f} ms, p95 {p95:.0f} ms")
+    assert all(count == 16 for _, count in results)
+
+
+def test_no_exported_model_says_which_command_makes_one():
+    app = DemoApp([])
+    assert "kgan train" in app.card()
+    with pytest.raises(gr.Error, match="kgan train"):
+        app.generate(0, 4)
+    assert build_demo([]) is not None
+
+
+def test_demo_imports_neither_tensorflow_nor_keras():
+    code = "import sys, kgan.demo; print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env=dict(os.environ, PYTHONPATH=ROOT))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_demo_command_bad_model_is_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "kgan", "demo", "--model", str(tmp_path / "none.onnx")],
+                            capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONPATH=ROOT))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"kgan: error: --model {tmp_path / 'none.onnx'}: no such generator .onnx file or export folder"
+    ]
+
+
+def test_in_a_real_browser(served, tmp_path):
+    from browser import CHROMIUM, exercise_demo
+
+    assert os.path.exists(CHROMIUM), "install Debian's chromium: apt-get install -y chromium"
+    report = exercise_demo(served["url"], str(tmp_path))
+    assert report["gallery_images"] >= 16 and report["min_natural_width"] > 0
+    assert report["gif_natural_width"] > 0
+    with Image.open(tmp_path / "demo.png") as shot:
+        assert shot.size[0] == 1280
+    with Image.open(tmp_path / "demo-interpolation.png") as shot:
+        assert shot.size[0] == 1280
