@@ -8,9 +8,8 @@ import keras
 import numpy as np
 
 from kgan import images
-from kgan.errors import KganError
 
-__all__ = ["SampleGrid", "HistoryWriter", "StopOnNonFinite"]
+__all__ = ["SampleGrid", "HistoryWriter", "StopOnNonFinite", "NonFiniteLoss"]
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -87,13 +86,21 @@ class HistoryWriter(keras.callbacks.Callback):
         images.atomic_write_bytes(self.path, json.dumps(self.history, indent=1).encode())
 
 
+class NonFiniteLoss(RuntimeError):
+    """Raised by `StopOnNonFinite`; the message names the loss, epoch and step."""
+
+
 class StopOnNonFinite(keras.callbacks.Callback):
-    """Stops training when a logged loss turns NaN or infinite, naming epoch and step."""
+    """Stops training the moment a logged loss turns NaN or infinite.
+
+    It raises `NonFiniteLoss` from the batch's end, before later callbacks run, so a
+    `BackupAndRestore` listed after it never backs up the diverged weights and the
+    last good backup stays.
+    """
 
     def __init__(self):
         super().__init__()
         self.epoch = 0
-        self.failure = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -102,13 +109,4 @@ class StopOnNonFinite(keras.callbacks.Callback):
         for key in ("d_loss", "g_loss"):
             value = (logs or {}).get(key)
             if value is not None and not math.isfinite(float(value)):
-                self.failure = f"{key} became {float(value)} at epoch {self.epoch + 1}, step {batch + 1}"
-                self.model.stop_training = True
-                return
-
-    def raise_if_failed(self):
-        if self.failure:
-            raise KganError(
-                f"training diverged: {self.failure}; lower the learning rate or add a penalty "
-                "(--loss wasserstein with gradient penalty, or r1)"
-            )
+                raise NonFiniteLoss(f"{key} became {float(value)} at epoch {self.epoch + 1}, step {batch + 1}")

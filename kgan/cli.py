@@ -80,6 +80,22 @@ def _add_train(subparsers):
         default=None,
         help="force XLA compilation on (--xla) or off (--no-xla); default: Keras decides (on with a GPU)",
     )
+    parser.add_argument(
+        "--strategy",
+        choices=["default", "mirrored", "multiworker"],
+        help="tf.distribute strategy: mirrored (all GPUs, or --devices logical CPUs without one) or "
+        "multiworker (the cluster in TF_CONFIG; the chief writes the artifacts)",
+    )
+    parser.add_argument("--devices", type=_positive_int, help="devices of the mirrored strategy (default: all GPUs, or 2 CPUs)")
+    parser.add_argument(
+        "--precision",
+        choices=["float32", "mixed_float16", "mixed_bfloat16"],
+        help="compute precision (default float32); exported models keep float32 inputs and outputs",
+    )
+    parser.add_argument("--backup-every", type=_positive_int, metavar="N",
+                        help="back up every N steps as well as every epoch (DIR/backup/)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the interrupted run in --out DIR (or saved_models/<preset>) from its backup")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_run_train)
 
@@ -87,8 +103,13 @@ def _add_train(subparsers):
 def _run_train(args):
     _import_tensorflow_quietly()
     from kgan.presets import get_preset
-    from kgan.training import train
+    from kgan.training import TrainConfig, train
 
+    if args.resume:
+        run_dir = args.out or get_preset(args.preset).run_dir
+        config = TrainConfig.from_run(run_dir).replace(epochs=args.epochs, backup_every=args.backup_every)
+        result = train(config, verbose=0 if args.quiet else 1, resume=True)
+        return _report_training(result)
     config = get_preset(args.preset).replace(
         dataset=args.dataset,
         loss=args.loss,
@@ -102,10 +123,17 @@ def _run_train(args):
         out=args.out,
         xla=args.xla,
         export_dir=args.export_dir,
+        strategy=args.strategy,
+        devices=args.devices,
+        precision=args.precision,
+        backup_every=args.backup_every,
     )
     if args.no_export:
         config = config.replace(export=False)
-    result = train(config, verbose=0 if args.quiet else 1)
+    return _report_training(train(config, verbose=0 if args.quiet else 1))
+
+
+def _report_training(result):
     print(f"kgan: trained in {result.seconds:.1f} s; run directory {result.run_dir}")
     for key in ("model", "samples", "history", "config", "saved_model", "onnx"):
         if result.files.get(key):

@@ -55,8 +55,33 @@ class ExportResult:
         return os.path.join(self.out_dir, "generator.onnx")
 
 
+@contextlib.contextmanager
+def _float32_policy():
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _as_float32(gan):
+    """The GAN itself, or a float32 copy of a mixed-precision one (same weights)."""
+    from kgan.gan import GAN
+
+    if all(m.dtype_policy.name == "float32" for m in (gan.generator, gan.discriminator)):
+        return gan
+    with _float32_policy():
+        copy = GAN.from_config(gan.get_config())
+    copy.generator.set_weights(gan.generator.get_weights())
+    copy.discriminator.set_weights(gan.discriminator.get_weights())
+    return copy
+
+
 def load_run(run_dir):
-    """Loads `RUN_DIR/model.keras` and the run's `config.json` (if any).
+    """Loads `RUN_DIR/model.keras` (in float32) and the run's `config.json` (if any).
 
     Returns:
         `(gan, config dict)`.
@@ -69,7 +94,8 @@ def load_run(run_dir):
     if not os.path.isfile(path):
         raise KganError(f"{run_dir} has no model.keras: give a run directory written by `kgan train`")
     try:
-        gan = kgan.load_model(path)
+        with _float32_policy():  # exported models are float32 whatever the training precision
+            gan = kgan.load_model(path)
     except Exception as error:  # a truncated zip, an unknown class, a version mismatch
         raise KganError(f"cannot load {path}: {str(error).splitlines()[0][:160]}") from None
     config = {}
@@ -382,7 +408,7 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
         out_dir = out_dir or os.path.join("export", name)
         saved_model_dir = saved_model_dir or os.path.join(run_dir, "saved_model")
     else:
-        gan, config = source, {}
+        gan, config = _as_float32(source), {}
         name = "model"
         if out_dir is None:
             raise KganError("give out_dir when exporting a GAN object")

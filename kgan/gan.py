@@ -328,7 +328,12 @@ class GAN(keras.Model):
         self.g_loss_tracker.update_state(g_loss)
         self.real_score_tracker.update_state(real_score)
         self.fake_score_tracker.update_state(fake_score)
-        return {m.name: m.result() for m in self.metrics}
+        results = {m.name: m.result() for m in self.metrics}
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras reduces logged values across workers with reduce(MEAN, axis=0),
+            # which rejects scalars: give each a length-1 axis to reduce over.
+            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+        return results
 
     # -- sampling -----------------------------------------------------------
 

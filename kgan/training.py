@@ -10,6 +10,7 @@ import dataclasses
 import json
 import os
 import shutil
+import tempfile
 import time
 
 import numpy as np
@@ -18,7 +19,9 @@ from kgan import images
 from kgan.errors import KganError
 from kgan.losses import LOSSES
 
-__all__ = ["TrainConfig", "TrainResult", "train", "build_gan"]
+__all__ = ["TrainConfig", "TrainResult", "train", "build_gan", "PRECISIONS"]
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +50,10 @@ class TrainConfig:
         beta_1, beta_2: Adam's betas.
         seed: seed of weights, data order and latents.
         xla: True / False forces XLA on / off; None lets Keras decide ("auto").
+        strategy: `"default"`, `"mirrored"` or `"multiworker"` (see `kgan.distribute`).
+        devices: devices of the mirrored strategy (GPUs, or logical CPUs without one).
+        precision: `"float32"`, `"mixed_float16"` or `"mixed_bfloat16"`.
+        backup_every: also back up every N steps (besides every epoch).
         num_examples: examples drawn for sampled data sets (ring8, grid25).
         num_samples: samples in each epoch's grid.
         out: the run directory; None is `saved_models/<preset>`.
@@ -79,6 +86,10 @@ class TrainConfig:
     beta_2: float = 0.999
     seed: int = 0
     xla: bool | None = None
+    strategy: str = "default"
+    devices: int | None = None
+    precision: str = "float32"
+    backup_every: int | None = None
     num_examples: int | None = None
     num_samples: int = 64
     out: str | None = None
@@ -91,6 +102,18 @@ class TrainConfig:
 
     def to_dict(self):
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_run(cls, run_dir):
+        """The configuration a run directory was trained with (its `config.json`)."""
+        path = os.path.join(run_dir, "config.json")
+        try:
+            with open(path) as handle:
+                saved = json.load(handle)
+        except (OSError, ValueError):
+            raise KganError(f"cannot read {path}: --resume needs the run directory of an earlier `kgan train`") from None
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in saved.items() if k in names}).replace(out=run_dir)
 
     @property
     def run_dir(self):
@@ -116,6 +139,12 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not (np.isfinite(value) and value > 0):
                 raise KganError(f"{name} must be a positive number, got {value!r}")
+        if self.precision not in PRECISIONS:
+            raise KganError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
+        if self.strategy != "default" and self.xla:
+            raise KganError("Keras runs without XLA under a distribution strategy: drop --xla")
+        if self.backup_every is not None and self.backup_every <= 0:
+            raise KganError(f"backup_every must be a positive integer, got {self.backup_every!r}")
         if self.lr_schedule not in ("constant", "linear"):
             raise KganError(f"lr_schedule must be 'constant' or 'linear', got {self.lr_schedule!r}")
         if self.image_size is not None and self.image_size < 4:
@@ -170,13 +199,21 @@ def build_gan(config, info):
     def adam(lr, steps):
         if config.lr_schedule == "linear":
             lr = keras.optimizers.schedules.PolynomialDecay(lr, max(steps, 1), end_learning_rate=lr * 0.01)
-        return keras.optimizers.Adam(lr, beta_1=config.beta_1, beta_2=config.beta_2)
+        optimizer = keras.optimizers.Adam(lr, beta_1=config.beta_1, beta_2=config.beta_2)
+        if config.precision == "mixed_float16":
+            # compile() wraps only self.optimizer; the GAN's two need it by hand.
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
 
     gan.compile(
         g_optimizer=adam(config.lr, total_steps),
         d_optimizer=adam(config.d_lr or config.lr, total_steps * config.d_steps),
         jit_compile="auto" if config.xla is None else config.xla,
     )
+    # Optimizer variables must exist inside the strategy's scope, and before a
+    # backup is restored into them.
+    gan.g_optimizer.build(gan.generator.trainable_variables)
+    gan.d_optimizer.build(gan.discriminator.trainable_variables)
     return gan
 
 
@@ -203,14 +240,19 @@ def save_model_atomic(gan, path):
             os.unlink(tmp)
 
 
-def train(config, callbacks=(), verbose=1, log=print):
+def train(config, callbacks=(), verbose=1, log=print, resume=False):
     """Trains a GAN as `config` describes and writes its run directory.
+
+    Training backs itself up to `<run>/backup/` every epoch (and every
+    `config.backup_every` steps); `resume=True` continues from that backup with
+    weights, optimizer and random-stream state, and appends to `history.json`.
 
     Args:
         config: a `TrainConfig` (e.g. `kgan.get_preset("digits").replace(epochs=5)`).
         callbacks: extra Keras callbacks.
         verbose: Keras progress output (0 silent, 1 bar, 2 one line per epoch).
         log: where progress messages go.
+        resume: continue the interrupted run in `config.run_dir`.
 
     Returns:
         a `TrainResult`.
@@ -222,13 +264,16 @@ def train(config, callbacks=(), verbose=1, log=print):
     """
     import keras
 
-    from kgan.callbacks import HistoryWriter, SampleGrid, StopOnNonFinite
-    from kgan.data import MIXTURES, load_dataset, sample_mixture
+    from kgan.distribute import is_chief, make_strategy
 
     config.validate()
-    run_dir = config.run_dir
+    chief = is_chief()
+    run_dir = config.run_dir if chief else tempfile.mkdtemp(prefix="kgan-worker-")
     _check_out_dir(run_dir)
-    if config.export:
+    backup_dir = os.path.join(run_dir, "backup")
+    if resume and not os.path.isfile(os.path.join(backup_dir, "training_metadata.json")):
+        raise KganError(f"nothing to resume: {backup_dir} holds no backup; train without --resume")
+    if config.export and chief:
         from kgan.export import _require_export_extras
 
         try:
@@ -236,6 +281,24 @@ def train(config, callbacks=(), verbose=1, log=print):
         except KganError as error:
             raise KganError(f"{error}, or train with --no-export") from None
         _check_out_dir(config.onnx_dir)
+    # The strategy first: splitting the CPU into logical devices must precede any op.
+    strategy = make_strategy(config.strategy, config.devices)
+    previous_policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(config.precision)
+    try:
+        return _train(config, strategy, run_dir, backup_dir, chief, resume, callbacks, verbose, log)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+        if not chief:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _train(config, strategy, run_dir, backup_dir, chief, resume, callbacks, verbose, log):
+    import keras
+
+    from kgan.callbacks import HistoryWriter, NonFiniteLoss, SampleGrid, StopOnNonFinite
+    from kgan.data import MIXTURES, load_dataset, sample_mixture
+
     keras.utils.set_random_seed(config.seed)
     dataset, info = load_dataset(
         config.dataset,
@@ -245,35 +308,61 @@ def train(config, callbacks=(), verbose=1, log=print):
         seed=config.seed,
         num_examples=config.num_examples,
     )
-    gan = build_gan(config, info)
+    with strategy.scope():
+        gan = build_gan(config, info)
     if config.steps_per_epoch:
         dataset = dataset.repeat()
 
     os.makedirs(run_dir, exist_ok=True)
     samples_dir = os.path.join(run_dir, "samples")
-    shutil.rmtree(samples_dir, ignore_errors=True)
-    resolved = dict(config.to_dict(), out=run_dir, dataset_info=info.to_dict())
+    history_path = os.path.join(run_dir, "history.json")
+    earlier = None
+    if resume:
+        epoch = json.load(open(os.path.join(backup_dir, "training_metadata.json")))["epoch"]
+        earlier = _history_before(history_path, epoch)
+        log(f"kgan: resuming {run_dir} from the backup after epoch {epoch}")
+    else:
+        shutil.rmtree(samples_dir, ignore_errors=True)
+        shutil.rmtree(backup_dir, ignore_errors=True)
+    resolved = dict(config.to_dict(), out=config.run_dir, dataset_info=info.to_dict())
     images.atomic_write_bytes(os.path.join(run_dir, "config.json"), json.dumps(resolved, indent=2).encode())
 
     reference = None
     if info.kind == "vector" and info.name in MIXTURES:
         reference = sample_mixture(info.name, 2000, seed=config.seed + 1)[0]
     sampler = SampleGrid(samples_dir, num_samples=config.num_samples, seed=config.seed, reference=reference)
-    history = HistoryWriter(os.path.join(run_dir, "history.json"))
+    history = HistoryWriter(history_path, initial=earlier)
+    # The guard comes before the backup so that non-finite weights are never backed up.
     guard = StopOnNonFinite()
-    log(f"kgan: training {config.preset} on {info.name} ({info.num_examples} examples, shape {info.shape}) "
-        f"for {config.epochs} epochs; XLA {'auto' if config.xla is None else config.xla}")
-    start = time.perf_counter()
-    gan.fit(
-        dataset,
-        epochs=config.epochs,
-        steps_per_epoch=config.steps_per_epoch,
-        callbacks=[sampler, history, guard, *callbacks],
-        verbose=verbose,
-        shuffle=False,  # the pipeline shuffles
+    backup = keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", double_checkpoint=True)
+    step_backup = []
+    if config.backup_every:
+        step_backup = [
+            keras.callbacks.BackupAndRestore(
+                backup_dir, save_freq=config.backup_every, double_checkpoint=True, delete_checkpoint=False
+            )
+        ]
+    log(
+        f"kgan: training {config.preset} on {info.name} ({info.num_examples} examples, shape {info.shape}) "
+        f"for {config.epochs} epochs; strategy {config.strategy} ({strategy.num_replicas_in_sync} replica(s)), "
+        f"{config.precision}, XLA {'auto' if config.xla is None else config.xla}"
     )
+    start = time.perf_counter()
+    try:
+        gan.fit(
+            dataset,
+            epochs=config.epochs,
+            steps_per_epoch=config.steps_per_epoch,
+            callbacks=[guard, *step_backup, backup, sampler, history, *callbacks],
+            verbose=verbose,
+            shuffle=False,  # the pipeline shuffles
+        )
+    except NonFiniteLoss as error:
+        raise KganError(
+            f"training diverged: {error}; the last good backup is in {backup_dir} "
+            "(lower the learning rate, or add gradient_penalty / r1_penalty)"
+        ) from None
     seconds = time.perf_counter() - start
-    guard.raise_if_failed()
     model_path = os.path.join(run_dir, "model.keras")
     save_model_atomic(gan, model_path)
     files = {
@@ -282,10 +371,21 @@ def train(config, callbacks=(), verbose=1, log=print):
         "history": history.path,
         "samples": sampler.last_path,
     }
-    if config.export:
+    if config.export and chief:
         from kgan.export import export_model
 
         exported = export_model(run_dir, out_dir=config.onnx_dir, log=log)
         files["saved_model"] = exported.saved_model_dir
         files["onnx"] = exported.generator_path
     return TrainResult(run_dir=run_dir, gan=gan, history=history.history, info=info, seconds=seconds, files=files)
+
+
+def _history_before(path, epoch):
+    """The history of epochs 1..epoch (what the backup holds), dropping later ones."""
+    try:
+        with open(path) as handle:
+            history = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    keep = sum(1 for e in history.get("epoch", []) if e <= epoch)
+    return {k: v[:keep] for k, v in history.items()}
