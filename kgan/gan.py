@@ -7,6 +7,7 @@ import tensorflow as tf
 from kgan import losses as losses_lib
 from kgan import regularizers
 from kgan.errors import KganError
+from kgan.labels import resolve_labels
 
 __all__ = ["GAN"]
 
@@ -368,16 +369,8 @@ class GAN(keras.Model):
         return np.concatenate(chunks)
 
     def _labels_for(self, n, labels):
-        if not self.conditional:
-            if labels is not None:
-                raise KganError("labels were given to an unconditional model: drop them")
-            return None
-        if labels is None:
-            return (np.arange(n) % self.num_classes).astype(np.int32)
-        labels = np.broadcast_to(np.asarray(labels), (n,)).astype(np.int64)
-        if labels.min() < 0 or labels.max() >= self.num_classes:
-            raise KganError(f"labels must be in [0, {self.num_classes - 1}], got {labels.min()}..{labels.max()}")
-        return labels.astype(np.int32)
+        labels = resolve_labels(n, labels, self.num_classes)
+        return None if labels is None else labels.astype(np.int32)
 
     # -- serialization --------------------------------------------------------
 

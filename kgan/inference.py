@@ -21,6 +21,7 @@ import numpy as np
 
 from kgan import images as image_utils
 from kgan.errors import KganError
+from kgan.labels import resolve_labels
 
 __all__ = ["GeneratorRuntime", "PROVIDER_PREFERENCE", "latents"]
 
@@ -167,21 +168,7 @@ class GeneratorRuntime:
         return value
 
     def _labels(self, n, labels):
-        if not self.conditional:
-            if labels is not None:
-                raise KganError("labels were given to an unconditional model: drop them")
-            return None
-        if labels is None:
-            return (np.arange(n) % self.num_classes).astype(np.int64)
-        try:
-            array = np.broadcast_to(np.asarray(labels), (n,))
-        except ValueError:
-            raise KganError(f"give one label or {n} labels, got {np.shape(labels)}") from None
-        if not np.issubdtype(array.dtype, np.integer):
-            raise KganError(f"labels must be integers, got {array.dtype}")
-        if array.min() < 0 or array.max() >= self.num_classes:
-            raise KganError(f"labels must be in [0, {self.num_classes - 1}], got {array.min()}..{array.max()}")
-        return array.astype(np.int64)
+        return resolve_labels(n, labels, self.num_classes)
 
     # -- sampling ------------------------------------------------------------
 

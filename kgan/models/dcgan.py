@@ -9,6 +9,7 @@ named: the generator takes `z` (and `label`), the discriminator `image` (and
 import keras
 from keras import layers
 
+from kgan.models._heads import add_projection
 from kgan.models._shapes import check_image_shape, check_num_classes, check_positive, num_doublings
 
 __all__ = ["DCGANGenerator", "DCGANDiscriminator"]
@@ -188,12 +189,7 @@ class DCGANDiscriminator(keras.Model):
         features = layers.Flatten(name="features")(x)
         logit = wrap(layers.Dense(1, dtype="float32", name="logit"))(features)
         if num_classes:
-            label = keras.Input((), dtype="int32", name="label")
-            embedded = layers.Embedding(num_classes, features.shape[-1], dtype="float32", name="label_projection")(
-                label
-            )
-            projection = layers.Dot(axes=1, dtype="float32", name="projection")([embedded, features])
-            logit = layers.Add(dtype="float32", name="logit_and_projection")([logit, projection])
+            logit, label = add_projection(logit, features, num_classes)
             inputs = [image, label]
         super().__init__(inputs=inputs, outputs=logit, **kwargs)
 

@@ -7,6 +7,7 @@ conditional models, which take a list `[x, label]`.
 import keras
 from keras import layers
 
+from kgan.models._heads import add_projection
 from kgan.models._shapes import check_num_classes, check_positive
 
 __all__ = ["MLPGenerator", "MLPDiscriminator"]
@@ -124,12 +125,7 @@ class MLPDiscriminator(keras.Model):
             dense = layers.SpectralNormalization(dense, name="logit_sn")
         logit = dense(features)
         if num_classes:
-            label = keras.Input((), dtype="int32", name="label")
-            embedded = layers.Embedding(num_classes, features.shape[-1], dtype="float32", name="label_projection")(
-                label
-            )
-            projection = layers.Dot(axes=1, dtype="float32", name="projection")([embedded, features])
-            logit = layers.Add(dtype="float32", name="logit_and_projection")([logit, projection])
+            logit, label = add_projection(logit, features, num_classes)
             inputs = [sample, label]
         super().__init__(inputs=inputs, outputs=logit, **kwargs)
         self.input_dim = input_dim

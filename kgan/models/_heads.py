@@ -1,0 +1,19 @@
+"""Layers shared by the discriminator families."""
+
+import keras
+from keras import layers
+
+
+def add_projection(logit, features, num_classes):
+    """The projection discriminator's class term: `logit + <embed(label), features>`.
+
+    Miyato & Koyama, "cGANs with Projection Discriminator", ICLR 2018. Computed in
+    float32 whatever the dtype policy.
+
+    Returns:
+        `(logit, label_input)`.
+    """
+    label = keras.Input((), dtype="int32", name="label")
+    embedded = layers.Embedding(num_classes, features.shape[-1], dtype="float32", name="label_projection")(label)
+    projection = layers.Dot(axes=1, dtype="float32", name="projection")([embedded, features])
+    return layers.Add(dtype="float32", name="logit_and_projection")([logit, projection]), label
