@@ -1,5 +1,18 @@
-"""Sample-quality metrics computed from numpy arrays (no TensorFlow needed)."""
+"""Sample-quality metrics computed from numpy feature arrays (no TensorFlow needed).
 
+Any feature extractor plugs in: the metrics take `[n, d]` arrays.
+"""
+
+from kgan.metrics.frechet import frechet_distance, frechet_distance_from_moments
+from kgan.metrics.kernel import kernel_distance
+from kgan.metrics.manifold import density_coverage, precision_recall
 from kgan.metrics.modes import mixture_mode_metrics
 
-__all__ = ["mixture_mode_metrics"]
+__all__ = [
+    "frechet_distance",
+    "frechet_distance_from_moments",
+    "kernel_distance",
+    "precision_recall",
+    "density_coverage",
+    "mixture_mode_metrics",
+]
