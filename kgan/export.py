@@ -423,6 +423,7 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
     facts = {
         "kgan_version": kgan.__version__,
         "preset": config.get("preset", "custom"),
+        "dataset": config.get("dataset"),
         "run": name,
         "kind": "image" if len(sample_shape) == 3 else "vector",
         "latent_dim": gan.latent_dim,

@@ -1,0 +1,64 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import kgan
+from kgan.errors import KganError
+from kgan.evaluate import evaluate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def ring_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("eval")
+    config = kgan.get_preset("ring8").replace(epochs=1, steps_per_epoch=20, out=str(folder / "ring"),
+                                              export_dir=str(folder / "onnx"))
+    kgan.train(config, verbose=0, log=lambda *_: None)
+    return folder
+
+
+def test_mode_metrics_of_a_run_and_of_its_onnx_export(ring_run):
+    from_keras = evaluate(str(ring_run / "ring"), samples=500)
+    from_onnx = evaluate(str(ring_run / "onnx"), samples=500)
+    assert from_keras["dataset"] == from_onnx["dataset"] == "ring8"
+    for key in ("modes", "high_quality", "reverse_kl"):
+        assert from_keras[key] == pytest.approx(from_onnx[key], abs=1e-3)  # the same latents in both runtimes
+    assert from_keras["num_modes"] == 8 and from_keras["samples"] == 500
+
+
+def test_image_metrics_sit_above_their_floor(tmp_path):
+    config = kgan.get_preset("digits").replace(epochs=1, out=str(tmp_path / "digits"), export=False)
+    kgan.train(config, verbose=0, log=lambda *_: None)
+    root = str(tmp_path / "features")
+    report = evaluate(str(tmp_path / "digits"), samples=300, features_root=root)
+    for key in ("fid", "fid_floor", "kid", "kid_std", "precision", "recall", "density", "coverage"):
+        assert key in report
+    # One epoch of training is far from the data; real against real is the floor.
+    assert report["fid"] > 2 * report["fid_floor"]
+    info = json.loads(open(os.path.join(root, "digits", "info.json")).read())
+    assert info["held_out_accuracy"] > 0.9
+    again = evaluate(str(tmp_path / "digits"), samples=300, features_root=root)  # the cached classifier
+    assert again["fid"] == pytest.approx(report["fid"], rel=1e-6)
+
+
+def test_evaluate_command_writes_json(ring_run, tmp_path):
+    out = tmp_path / "report.json"
+    result = subprocess.run([sys.executable, "-m", "kgan", "evaluate", str(ring_run / "ring"), "--samples", "400",
+                             "--json", str(out)], capture_output=True, text=True, timeout=300,
+                            env=dict(os.environ, PYTHONPATH=ROOT))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "reverse_kl" in result.stdout
+    assert json.loads(out.read_text())["samples"] == 400
+    bad = subprocess.run([sys.executable, "-m", "kgan", "evaluate", str(ring_run / "ring"), "--json",
+                          str(tmp_path / "missing" / "r.json")], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, PYTHONPATH=ROOT))
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "does not exist" in bad.stderr
+
+
+def test_unknown_data_set_is_refused(ring_run):
+    with pytest.raises(KganError, match="unknown data set"):
+        evaluate(str(ring_run / "ring"), dataset="imagenet")
