@@ -159,7 +159,8 @@ def _write_saved_model(gan, generate, discriminate, path):
     archive.track(gan.generator)
     archive.track(gan.discriminator)
     archive.add_endpoint("serving_default", generate)
-    archive.add_endpoint("discriminate", discriminate)
+    if gan.pack == 1:
+        archive.add_endpoint("discriminate", discriminate)
     archive.write_out(path, verbose=False)
 
 
@@ -452,10 +453,10 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
         loaded = tf.saved_model.load(saved_staging)
         log(f"kgan: converting to ONNX (opset {opset}) and checking parity")
         parity = {}
-        for role, function, endpoint in (
-            ("generator", generate, loaded.signatures["serving_default"]),
-            ("discriminator", discriminate, loaded.signatures["discriminate"]),
-        ):
+        roles = [("generator", generate, loaded.signatures["serving_default"])]
+        if gan.pack == 1:  # a packed discriminator judges groups of samples, not one: no scorer
+            roles.append(("discriminator", discriminate, loaded.signatures["discriminate"]))
+        for role, function, endpoint in roles:
             model = _to_onnx(function, int(opset))
             parity[role] = _parity(gan, role, endpoint, model)
             _save_onnx(model, os.path.join(staging, f"{role}.onnx"), _metadata(facts, role, parity[role]))
@@ -475,7 +476,10 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
             facts,
             inputs={"z": ["batch", gan.latent_dim], **({"label": ["batch"]} if gan.conditional else {})},
             outputs={sample_name: ["batch", *sample_shape]},
-            discriminator={"inputs": [sample_name, *(["label"] if gan.conditional else [])], "outputs": {"logit": ["batch"]}},
+            discriminator=None if gan.pack > 1 else {
+                "inputs": [sample_name, *(["label"] if gan.conditional else [])],
+                "outputs": {"logit": ["batch"]},
+            },
             parity=parity,
             variants=variants,
             files={f: _sha256(os.path.join(staging, f)) for f in sorted(os.listdir(staging)) if f.endswith(".onnx")},

@@ -67,6 +67,10 @@ class GAN(keras.Model):
         num_classes: classes of a conditional GAN; read from the generator when it
             has a `num_classes` attribute. None for an unconditional GAN.
         seed: seed of the GAN's random stream (latents, penalties, noise).
+        pack: PacGAN packing (Lin et al., NeurIPS 2018): the discriminator judges `pack`
+            samples at once, concatenated along the last axis (channels for images,
+            features for vectors), so its input has `pack` times the channels. 1 is
+            no packing; the batch size must be a multiple of it.
 
     Example:
         >>> gan = GAN(DCGANGenerator((8, 8, 1), 32), DCGANDiscriminator((8, 8, 1)))
@@ -89,6 +93,7 @@ class GAN(keras.Model):
         latent_dim=None,
         num_classes=None,
         seed=None,
+        pack=1,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -119,6 +124,9 @@ class GAN(keras.Model):
         self.instance_noise_steps = int(instance_noise_steps)
         self.label_smoothing = float(label_smoothing)
         self.seed = seed
+        if int(pack) < 1:
+            raise KganError(f"pack must be at least 1, got {pack!r}")
+        self.pack = int(pack)
 
         latent_dim = latent_dim or _latent_dim_of(generator)
         if latent_dim is None:
@@ -131,6 +139,8 @@ class GAN(keras.Model):
         if num_classes is None and _input_count(generator) == 2:
             raise KganError("the generator takes two inputs: pass GAN(..., num_classes=N) for a conditional GAN")
         self.num_classes = int(num_classes) if num_classes else None
+        if self.pack > 1 and self.num_classes:
+            raise KganError("packing (pack > 1) works with unconditional GANs only: drop pack or the labels")
         self.seed_generator = keras.random.SeedGenerator(seed, name="gan_seed")
 
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
@@ -154,7 +164,8 @@ class GAN(keras.Model):
         if not self.discriminator.built:
             if self.conditional:
                 raise KganError("build the conditional discriminator (give it keras.Input layers) before GAN(...)")
-            self.discriminator.build(self.generator.compute_output_shape((None, self.latent_dim)))
+            shape = tuple(self.generator.compute_output_shape((None, self.latent_dim)))
+            self.discriminator.build(shape[:-1] + (shape[-1] * self.pack,))
         self.built = True
 
     def build(self, input_shape=None):
@@ -253,7 +264,18 @@ class GAN(keras.Model):
         return self.generator([z, labels] if self.conditional else z, training=training)
 
     def _discriminate(self, samples, labels, training):
+        if self.pack > 1:
+            samples = self._packed(samples)
         return self.discriminator([samples, labels] if self.conditional else samples, training=training)
+
+    def _packed(self, samples):
+        """[b, ..., c] -> [b / pack, ..., pack * c]: consecutive samples side by side."""
+        shape = tuple(samples.shape[1:])
+        grouped = tf.reshape(samples, (-1, self.pack) + shape)
+        rank = len(shape)
+        # Move the pack axis next to the last one, then merge the two.
+        grouped = tf.transpose(grouped, [0, *range(2, rank + 1), 1, rank + 1])
+        return tf.reshape(grouped, (-1,) + shape[:-1] + (self.pack * shape[-1],))
 
     def _noise_std(self):
         if not self.instance_noise:
@@ -390,6 +412,7 @@ class GAN(keras.Model):
                 "latent_dim": self.latent_dim,
                 "num_classes": self.num_classes,
                 "seed": self.seed,
+                "pack": self.pack,
             }
         )
         return config

@@ -37,7 +37,7 @@ class TrainConfig:
         model: `"dcgan"` for images, `"mlp"` for vectors.
         generator / discriminator: extra keyword arguments of the models.
         loss: a name in `kgan.losses.LOSSES`.
-        d_steps, gradient_penalty, r1_penalty, instance_noise, label_smoothing:
+        d_steps, gradient_penalty, r1_penalty, instance_noise, label_smoothing, pack:
             the `kgan.GAN` arguments of the same names.
         latent_dim: size of z.
         batch_size: examples per step.
@@ -75,6 +75,7 @@ class TrainConfig:
     r1_penalty: float = 0.0
     instance_noise: float = 0.0
     label_smoothing: float = 0.0
+    pack: int = 1
     latent_dim: int = 64
     batch_size: int = 64
     epochs: int = 10
@@ -145,6 +146,10 @@ class TrainConfig:
             raise KganError("Keras runs without XLA under a distribution strategy: drop --xla")
         if self.backup_every is not None and self.backup_every <= 0:
             raise KganError(f"backup_every must be a positive integer, got {self.backup_every!r}")
+        if not isinstance(self.pack, int) or self.pack < 1 or self.batch_size % self.pack:
+            raise KganError(f"pack must be a positive divisor of the batch size {self.batch_size}, got {self.pack!r}")
+        if self.pack > 1 and self.conditional:
+            raise KganError("packing works with unconditional models only: drop --pack or use another preset")
         if self.lr_schedule not in ("constant", "linear"):
             raise KganError(f"lr_schedule must be 'constant' or 'linear', got {self.lr_schedule!r}")
         if self.image_size is not None and self.image_size < 4:
@@ -175,12 +180,13 @@ def build_gan(config, info):
         if info.kind != "image":
             raise KganError(f"{info.name} holds vectors, not images: use a vector preset such as ring8 (model mlp)")
         generator = DCGANGenerator(info.shape, config.latent_dim, num_classes=num_classes, **config.generator)
-        discriminator = DCGANDiscriminator(info.shape, num_classes=num_classes, **config.discriminator)
+        packed = info.shape[:-1] + (info.shape[-1] * config.pack,)
+        discriminator = DCGANDiscriminator(packed, num_classes=num_classes, **config.discriminator)
     else:
         if info.kind != "vector":
             raise KganError(f"{info.name} holds images: use an image preset such as digits (model dcgan)")
         generator = MLPGenerator(info.shape[0], config.latent_dim, num_classes=num_classes, **config.generator)
-        discriminator = MLPDiscriminator(info.shape[0], num_classes=num_classes, **config.discriminator)
+        discriminator = MLPDiscriminator(info.shape[0] * config.pack, num_classes=num_classes, **config.discriminator)
     total_steps = config.epochs * (config.steps_per_epoch or info.num_examples // info.batch_size)
     gan = GAN(
         generator,
@@ -194,6 +200,7 @@ def build_gan(config, info):
         label_smoothing=config.label_smoothing,
         num_classes=num_classes,
         seed=config.seed,
+        pack=config.pack,
     )
 
     def adam(lr, steps):

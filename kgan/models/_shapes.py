@@ -15,15 +15,19 @@ def num_doublings(height, width, min_size=4):
     return steps
 
 
-def check_image_shape(image_shape):
-    """Validates `(height, width, channels)` and returns it as a tuple of ints."""
+def check_image_shape(image_shape, any_channels=False):
+    """Validates `(height, width, channels)` and returns it as a tuple of ints.
+
+    Generators make 1 or 3 channels; a discriminator may take any count
+    (`any_channels`), e.g. 3 x 4 for PacGAN4 on colour images.
+    """
     try:
         shape = tuple(int(s) for s in image_shape)
     except (TypeError, ValueError):
         raise KganError(f"image_shape must be (height, width, channels), got {image_shape!r}") from None
     if len(shape) != 3 or min(shape) <= 0:
         raise KganError(f"image_shape must be three positive ints (height, width, channels), got {image_shape!r}")
-    if shape[2] not in (1, 3):
+    if shape[2] not in (1, 3) and not any_channels:
         raise KganError(f"image_shape needs 1 or 3 channels, got {shape[2]}")
     return shape
 

@@ -164,7 +164,7 @@ class DCGANDiscriminator(keras.Model):
     ):
         from kgan.errors import KganError
 
-        image_shape = check_image_shape(image_shape)
+        image_shape = check_image_shape(image_shape, any_channels=True)
         num_classes = check_num_classes(num_classes)
         if downsampling not in ("strided", "maxpool"):
             raise KganError(f"downsampling must be 'strided' or 'maxpool', got {downsampling!r}")
