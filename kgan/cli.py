@@ -69,6 +69,8 @@ def _add_train(subparsers):
     parser.add_argument("--image-size", type=_positive_int, help="resize images to this square side")
     parser.add_argument("--lr", type=_positive_float, help="Adam learning rate of both networks")
     parser.add_argument("--pack", type=_positive_int, help="PacGAN packing: the discriminator judges N samples at once")
+    parser.add_argument("--augment", metavar="POLICY",
+                        help="DiffAugment for images: a comma-separated subset of color,translation,cutout")
     parser.add_argument("--seed", type=int, help="seed of weights, data order and latents (default 0)")
     parser.add_argument("--out", metavar="DIR", help="run directory (default: saved_models/<preset>)")
     parser.add_argument(
@@ -121,6 +123,7 @@ def _run_train(args):
         image_size=args.image_size,
         lr=args.lr,
         pack=args.pack,
+        augment=tuple(a for a in args.augment.split(",") if a) if args.augment else None,
         seed=args.seed,
         out=args.out,
         xla=args.xla,

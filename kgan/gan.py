@@ -67,6 +67,9 @@ class GAN(keras.Model):
         num_classes: classes of a conditional GAN; read from the generator when it
             has a `num_classes` attribute. None for an unconditional GAN.
         seed: seed of the GAN's random stream (latents, penalties, noise).
+        augment: DiffAugment policy (Zhao et al., NeurIPS 2020), a subset of
+            `("color", "translation", "cutout")` applied to every image the
+            discriminator sees, real and generated alike. Empty: none.
         pack: PacGAN packing (Lin et al., NeurIPS 2018): the discriminator judges `pack`
             samples at once, concatenated along the last axis (channels for images,
             features for vectors), so its input has `pack` times the channels. 1 is
@@ -94,6 +97,7 @@ class GAN(keras.Model):
         num_classes=None,
         seed=None,
         pack=1,
+        augment=(),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -127,6 +131,13 @@ class GAN(keras.Model):
         if int(pack) < 1:
             raise KganError(f"pack must be at least 1, got {pack!r}")
         self.pack = int(pack)
+        from kgan.augment import POLICIES
+
+        augment = tuple([augment] if isinstance(augment, str) else augment or ())
+        unknown = [a for a in augment if a not in POLICIES]
+        if unknown:
+            raise KganError(f"unknown augmentation {unknown[0]!r}: choose from {', '.join(POLICIES)}")
+        self.augment = augment
 
         latent_dim = latent_dim or _latent_dim_of(generator)
         if latent_dim is None:
@@ -264,6 +275,14 @@ class GAN(keras.Model):
         return self.generator([z, labels] if self.conditional else z, training=training)
 
     def _discriminate(self, samples, labels, training):
+        if self.augment and training:
+            from kgan.augment import diff_augment, draws_needed
+
+            if len(samples.shape) != 4:
+                raise KganError("DiffAugment works on images; drop augment for vector data")
+            batch = tf.shape(samples)[0]
+            uniforms = tf.stack([self._replica_uniform(batch) for _ in range(draws_needed(self.augment))])
+            samples = diff_augment(samples, self.augment, uniforms)
         if self.pack > 1:
             samples = self._packed(samples)
         return self.discriminator([samples, labels] if self.conditional else samples, training=training)
@@ -413,6 +432,7 @@ class GAN(keras.Model):
                 "num_classes": self.num_classes,
                 "seed": self.seed,
                 "pack": self.pack,
+                "augment": list(self.augment),
             }
         )
         return config

@@ -37,7 +37,7 @@ class TrainConfig:
         model: `"dcgan"` for images, `"mlp"` for vectors.
         generator / discriminator: extra keyword arguments of the models.
         loss: a name in `kgan.losses.LOSSES`.
-        d_steps, gradient_penalty, r1_penalty, instance_noise, label_smoothing, pack:
+        d_steps, gradient_penalty, r1_penalty, instance_noise, label_smoothing, pack, augment:
             the `kgan.GAN` arguments of the same names.
         latent_dim: size of z.
         batch_size: examples per step.
@@ -76,6 +76,7 @@ class TrainConfig:
     instance_noise: float = 0.0
     label_smoothing: float = 0.0
     pack: int = 1
+    augment: tuple = ()
     latent_dim: int = 64
     batch_size: int = 64
     epochs: int = 10
@@ -150,6 +151,8 @@ class TrainConfig:
             raise KganError(f"pack must be a positive divisor of the batch size {self.batch_size}, got {self.pack!r}")
         if self.pack > 1 and self.conditional:
             raise KganError("packing works with unconditional models only: drop --pack or use another preset")
+        if self.augment and self.model != "dcgan":
+            raise KganError("DiffAugment (--augment) works on images: drop it for vector data")
         if self.lr_schedule not in ("constant", "linear"):
             raise KganError(f"lr_schedule must be 'constant' or 'linear', got {self.lr_schedule!r}")
         if self.image_size is not None and self.image_size < 4:
@@ -201,6 +204,7 @@ def build_gan(config, info):
         num_classes=num_classes,
         seed=config.seed,
         pack=config.pack,
+        augment=tuple(config.augment),
     )
 
     def adam(lr, steps):

@@ -47,3 +47,43 @@ def test_packing_arguments_are_checked():
         kgan.get_preset("digits").replace(pack=5).validate()
     with pytest.raises(KganError, match="unconditional"):
         GAN(DCGANGenerator((8, 8, 1), 4, num_classes=3), DCGANDiscriminator((8, 8, 2), num_classes=3), pack=2)
+
+
+def test_diff_augment_identities_and_moves():
+    from kgan.augment import diff_augment
+
+    x = tf.constant(np.random.default_rng(1).uniform(-1, 1, (2, 8, 8, 3)).astype(np.float32))
+    half = tf.fill([3, 2], 0.5)
+    np.testing.assert_allclose(diff_augment(x, ["color"], half), x, atol=1e-6)  # no change at the midpoints
+    np.testing.assert_allclose(diff_augment(x, ["translation"], half[:2]), x)  # shift 0
+    down = diff_augment(x, ["translation"], tf.zeros([2, 2])).numpy()  # shift -1: content moves down and right
+    np.testing.assert_array_equal(down[:, 1:, 1:], x.numpy()[:, :-1, :-1])
+    assert (down[:, 0] == 0).all() and (down[:, :, 0] == 0).all()
+    cut = diff_augment(x, ["cutout"], half[:2]).numpy()
+    zeros = (cut == 0).all(axis=-1)
+    assert zeros.sum(axis=(1, 2)).tolist() == [16, 16]  # a 4x4 hole in each 8x8 image
+    np.testing.assert_array_equal(cut[~zeros], x.numpy()[~zeros])
+
+
+def test_diff_augment_passes_gradients():
+    from kgan.augment import diff_augment, draws_needed
+
+    policy = ["color", "translation", "cutout"]
+    x = tf.Variable(np.random.default_rng(2).uniform(-1, 1, (2, 8, 8, 1)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(diff_augment(x, policy, tf.random.uniform([draws_needed(policy), 2], seed=1)))
+    gradient = tape.gradient(y, x)
+    assert gradient is not None and float(tf.reduce_sum(tf.abs(gradient))) > 0
+
+
+@pytest.mark.parametrize("augment", [("color", "translation", "cutout"), "translation"])
+def test_augmented_gan_trains_under_xla(digits_images, augment):
+    keras.utils.set_random_seed(0)
+    gan = GAN(DCGANGenerator((8, 8, 1), 8, filters=4), DCGANDiscriminator((8, 8, 1), filters=4), augment=augment,
+              gradient_penalty=1.0, seed=0)
+    gan.compile("adam", "adam", jit_compile=True)
+    history = gan.fit(tf.data.Dataset.from_tensor_slices(digits_images[0]).batch(16), epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"]).all()
+    assert GAN.from_config(gan.get_config()).augment == tuple([augment] if isinstance(augment, str) else augment)
+    with pytest.raises(KganError, match="unknown augmentation 'flip'"):
+        GAN(DCGANGenerator((8, 8, 1), 8, filters=4), DCGANDiscriminator((8, 8, 1), filters=4), augment=["flip"])
