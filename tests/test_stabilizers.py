@@ -87,3 +87,31 @@ def test_augmented_gan_trains_under_xla(digits_images, augment):
     assert GAN.from_config(gan.get_config()).augment == tuple([augment] if isinstance(augment, str) else augment)
     with pytest.raises(KganError, match="unknown augmentation 'flip'"):
         GAN(DCGANGenerator((8, 8, 1), 8, filters=4), DCGANDiscriminator((8, 8, 1), filters=4), augment=["flip"])
+
+
+def test_minibatch_std_feature_sees_the_batch_spread():
+    from kgan.layers import MinibatchStdDev
+
+    layer = MinibatchStdDev()
+    same = layer(np.ones((4, 3), np.float32)).numpy()
+    assert same.shape == (4, 4) and np.allclose(same[:, -1], 1e-4, atol=1e-4)  # identical samples: ~0
+    spread = layer(np.array([[0.0, 0.0], [2.0, 4.0]], np.float32)).numpy()
+    assert np.allclose(spread[:, -1], (1.0 + 2.0) / 2, atol=1e-4)  # stds 1 and 2, averaged
+
+
+@pytest.mark.parametrize("family", ["dcgan", "mlp"])
+def test_minibatch_std_discriminators_train_and_round_trip(tmp_path, family):
+    from harness import assert_keras_round_trip
+
+    if family == "dcgan":
+        generator, discriminator = DCGANGenerator((8, 8, 1), 4, filters=2), DCGANDiscriminator(
+            (8, 8, 1), filters=2, minibatch_std=True)
+        data = np.random.default_rng(0).uniform(-1, 1, (32, 8, 8, 1)).astype(np.float32)
+    else:
+        generator, discriminator = MLPGenerator(2, 3), MLPDiscriminator(2, minibatch_std=True)
+        data = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
+    assert_keras_round_trip(discriminator, data[:8], tmp_path)
+    gan = GAN(generator, discriminator, seed=0)
+    gan.compile("adam", "adam", jit_compile=True)
+    history = gan.fit(tf.data.Dataset.from_tensor_slices(data).batch(8), epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"]).all()

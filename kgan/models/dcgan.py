@@ -9,6 +9,7 @@ named: the generator takes `z` (and `label`), the discriminator `image` (and
 import keras
 from keras import layers
 
+from kgan.layers import MinibatchStdDev
 from kgan.models._heads import add_projection
 from kgan.models._shapes import check_image_shape, check_num_classes, check_positive, num_doublings
 
@@ -143,6 +144,8 @@ class DCGANDiscriminator(keras.Model):
         spectral_norm: wrap every convolution and dense layer in
             `keras.layers.SpectralNormalization` (Miyato et al., ICLR 2018).
         dropout: dropout rate after each block.
+        minibatch_std: append the batch's feature standard deviation as a channel
+            before the last layers (`kgan.layers.MinibatchStdDev`, Karras et al. 2018).
 
     Example:
         >>> d = DCGANDiscriminator((8, 8, 1), num_classes=10)
@@ -160,6 +163,7 @@ class DCGANDiscriminator(keras.Model):
         downsampling="strided",
         spectral_norm=False,
         dropout=0.0,
+        minibatch_std=False,
         **kwargs,
     ):
         from kgan.errors import KganError
@@ -186,6 +190,8 @@ class DCGANDiscriminator(keras.Model):
             x = layers.LeakyReLU(0.2, name=f"down{i + 1}_act")(x)
             if dropout:
                 x = layers.Dropout(dropout, name=f"down{i + 1}_dropout")(x)
+        if minibatch_std:
+            x = MinibatchStdDev(name="minibatch_std")(x)
         features = layers.Flatten(name="features")(x)
         logit = wrap(layers.Dense(1, dtype="float32", name="logit"))(features)
         if num_classes:
@@ -201,6 +207,7 @@ class DCGANDiscriminator(keras.Model):
         self.downsampling = downsampling
         self.spectral_norm = spectral_norm
         self.dropout = dropout
+        self.minibatch_std = minibatch_std
 
     def get_config(self):
         return {
@@ -214,6 +221,7 @@ class DCGANDiscriminator(keras.Model):
             "downsampling": self.downsampling,
             "spectral_norm": self.spectral_norm,
             "dropout": self.dropout,
+            "minibatch_std": self.minibatch_std,
         }
 
     @classmethod

@@ -7,6 +7,7 @@ conditional models, which take a list `[x, label]`.
 import keras
 from keras import layers
 
+from kgan.layers import MinibatchStdDev
 from kgan.models._heads import add_projection
 from kgan.models._shapes import check_num_classes, check_positive
 
@@ -103,6 +104,8 @@ class MLPDiscriminator(keras.Model):
         num_classes: classes for a conditional discriminator (projection, Miyato &
             Koyama 2018).
         spectral_norm: wrap the dense layers in `keras.layers.SpectralNormalization`.
+        minibatch_std: append the batch's feature standard deviation before the
+            logit (`kgan.layers.MinibatchStdDev`, Karras et al. 2018).
     """
 
     def __init__(
@@ -112,6 +115,7 @@ class MLPDiscriminator(keras.Model):
         activation="leaky_relu",
         num_classes=None,
         spectral_norm=False,
+        minibatch_std=False,
         **kwargs,
     ):
         input_dim = check_positive("input_dim", input_dim)
@@ -120,6 +124,8 @@ class MLPDiscriminator(keras.Model):
         sample = keras.Input((input_dim,), name="sample")
         inputs = sample
         features = _hidden(sample, hidden_units, activation, "hidden", spectral_norm)
+        if minibatch_std:
+            features = MinibatchStdDev(name="minibatch_std")(features)
         dense = layers.Dense(1, dtype="float32", name="logit")
         if spectral_norm:
             dense = layers.SpectralNormalization(dense, name="logit_sn")
@@ -133,6 +139,7 @@ class MLPDiscriminator(keras.Model):
         self.activation = activation
         self.num_classes = num_classes
         self.spectral_norm = spectral_norm
+        self.minibatch_std = minibatch_std
 
     def get_config(self):
         return {
@@ -143,6 +150,7 @@ class MLPDiscriminator(keras.Model):
             "activation": self.activation,
             "num_classes": self.num_classes,
             "spectral_norm": self.spectral_norm,
+            "minibatch_std": self.minibatch_std,
         }
 
     @classmethod
