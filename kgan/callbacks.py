@@ -9,7 +9,7 @@ import numpy as np
 
 from kgan import images
 
-__all__ = ["SampleGrid", "HistoryWriter", "StopOnNonFinite", "NonFiniteLoss"]
+__all__ = ["SampleGrid", "HistoryWriter", "StopOnNonFinite", "NonFiniteLoss", "QualityMetrics"]
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -110,3 +110,31 @@ class StopOnNonFinite(keras.callbacks.Callback):
             value = (logs or {}).get(key)
             if value is not None and not math.isfinite(float(value)):
                 raise NonFiniteLoss(f"{key} became {float(value)} at epoch {self.epoch + 1}, step {batch + 1}")
+
+
+class QualityMetrics(keras.callbacks.Callback):
+    """Computes sample-quality metrics every `every` epochs into the epoch's logs.
+
+    The values join `fit`'s history and, for a `TensorBoard` callback listed after
+    this one, its scalars. `measure(gan)` returns a dict of numbers, e.g.
+    `lambda gan: mixture_mode_metrics(gan.generate(2500, seed=0), means, std)`.
+
+    Args:
+        measure: callable taking the GAN, returning `{name: float}`.
+        every: epochs between measurements (the last epoch always measures).
+        prefix: put before each name in the logs.
+    """
+
+    def __init__(self, measure, every=1, prefix=""):
+        super().__init__()
+        self.measure = measure
+        self.every = every
+        self.prefix = prefix
+
+    def on_epoch_end(self, epoch, logs=None):
+        last = self.params.get("epochs") == epoch + 1
+        if logs is None or ((epoch + 1) % self.every and not last):
+            return
+        for name, value in self.measure(self.model).items():
+            if isinstance(value, (int, float)):
+                logs[f"{self.prefix}{name}"] = float(value)

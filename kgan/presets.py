@@ -82,6 +82,23 @@ PRESETS = {
         lr_schedule="linear",
         beta_1=0.5,
     ),
+    "stacked-digits": TrainConfig(
+        preset="stacked-digits",
+        description=(
+            "DCGAN on stacked digits: three embedded digits as the channels of one 8x8x3 image, 1,000 "
+            "modes (the construction of stacked MNIST in VEEGAN and PacGAN)."
+        ),
+        dataset="stacked-digits",
+        model="dcgan",
+        generator={"filters": 64},
+        discriminator={"filters": 64, "num_blocks": 2},
+        latent_dim=64,
+        batch_size=64,
+        epochs=30,
+        steps_per_epoch=200,
+        lr=2e-4,
+        beta_1=0.5,
+    ),
 }
 
 

@@ -62,3 +62,56 @@ def test_evaluate_command_writes_json(ring_run, tmp_path):
 def test_unknown_data_set_is_refused(ring_run):
     with pytest.raises(KganError, match="unknown data set"):
         evaluate(str(ring_run / "ring"), dataset="imagenet")
+
+
+def test_quality_metrics_callback_joins_history_and_tensorboard(tmp_path):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from kgan.callbacks import QualityMetrics
+    from kgan.data import mixture_means, mixture_std
+    from kgan.gan import GAN
+    from kgan.metrics import mixture_mode_metrics
+    from kgan.models import MLPDiscriminator, MLPGenerator
+
+    gan = GAN(MLPGenerator(2, 3, hidden_units=(8,)), MLPDiscriminator(2, hidden_units=(8,)), seed=0)
+    gan.compile("adam", "adam")
+    data = tf.data.Dataset.from_tensor_slices(np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32))
+
+    def measure(model):
+        return mixture_mode_metrics(model.generate(300, seed=0), mixture_means("ring8"), mixture_std("ring8"))
+
+    logs = tmp_path / "logs"
+    history = gan.fit(data.batch(16), epochs=3, verbose=0, callbacks=[
+        QualityMetrics(measure, every=2, prefix="ring8_"), keras.callbacks.TensorBoard(str(logs))])
+    # Measured at epoch 2 and at the last epoch; Keras's History keeps what each epoch logged.
+    assert len(history.history["ring8_modes"]) == 2
+    assert all(0.0 <= v <= 1.0 for v in history.history["ring8_high_quality"])
+    events = [f for f in os.listdir(logs / "train")]
+    assert events
+
+
+def test_stacked_digit_modes(tmp_path):
+    import numpy as np
+
+    from kgan.data import load_arrays
+    from kgan.evaluate import stacked_mode_metrics
+    from kgan.metrics.features import DomainFeatures
+
+    classifier = DomainFeatures("digits", root=str(tmp_path / "features"))
+    real, _, _, _ = load_arrays("stacked-digits", num_examples=3000, seed=1)
+    covered = stacked_mode_metrics(real, classifier)
+    # 3,000 uniform draws over 1,000 modes cover about 1000 * (1 - e^-3) = 950 of them.
+    assert 900 <= covered["modes"] <= 1000 and covered["kl"] < 0.5
+    one_digit = np.repeat(real[:1], 3000, axis=0)
+    collapsed = stacked_mode_metrics(one_digit, classifier)
+    assert collapsed["modes"] == 1 and collapsed["kl"] == pytest.approx(np.log(1000))
+
+
+def test_stacked_digits_preset_is_scored_by_evaluate(tmp_path):
+    config = kgan.get_preset("stacked-digits").replace(epochs=1, steps_per_epoch=5, num_examples=2000,
+                                                       out=str(tmp_path / "stacked"), export=False)
+    kgan.train(config, verbose=0, log=lambda *_: None)
+    report = evaluate(str(tmp_path / "stacked"), samples=500, features_root=str(tmp_path / "features"))
+    assert report["num_modes"] == 1000 and 1 <= report["modes"] <= 500 and report["kl"] >= 0
