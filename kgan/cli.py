@@ -10,8 +10,6 @@ import contextlib
 import os
 import sys
 
-import numpy as np
-
 __all__ = ["main", "build_parser"]
 
 
@@ -234,6 +232,8 @@ def _run_generate(args):
         written.append(output)
     if args.npy:
         import io
+
+        import numpy as np
 
         buffer = io.BytesIO()
         np.save(buffer, samples)

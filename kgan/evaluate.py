@@ -23,9 +23,11 @@ def _sampler(source):
         from kgan.inference import GeneratorRuntime
 
         runtime = GeneratorRuntime(path)
-        facts = {"preset": runtime.metadata.get("kgan.preset"), "num_classes": runtime.num_classes, "dataset": None}
-        manifest = runtime.manifest or {}
-        facts["dataset"] = manifest.get("dataset")
+        facts = {
+            "preset": runtime.metadata.get("kgan.preset"),
+            "num_classes": runtime.num_classes,
+            "dataset": (runtime.manifest or {}).get("dataset"),
+        }
         return (lambda n, seed, labels=None: runtime.sample(n, seed=seed, labels=labels)), facts
     from kgan.export import load_run
 

@@ -190,7 +190,7 @@ def _quiet_tf2onnx():
 # -- parity --------------------------------------------------------------------
 
 
-def _feeds(gan, batch, rng, role, generate_fn=None):
+def _feeds(gan, batch, rng, role):
     if role == "generator":
         feeds = {"z": rng.standard_normal((batch, gan.latent_dim)).astype(np.float32)}
     else:
@@ -351,9 +351,9 @@ def _sha256(path):
 
 def _replace_dir(staging, target):
     """Moves a finished staging folder onto `target`, replacing any earlier one."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(staging, 0o777 & ~mask)  # mkdtemp makes 0700
+    from kgan.images import usual_mode
+
+    os.chmod(staging, usual_mode(0o777))  # mkdtemp makes 0700
     old = None
     if os.path.exists(target):
         old = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old-", dir=os.path.dirname(target))
@@ -362,15 +362,6 @@ def _replace_dir(staging, target):
     os.replace(staging, target)
     if old:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def _check_writable_parent(path):
-    parent = os.path.dirname(os.path.abspath(path))
-    probe = parent
-    while not os.path.exists(probe):
-        probe = os.path.dirname(probe)
-    if not os.path.isdir(probe) or not os.access(probe, os.W_OK):
-        raise KganError(f"cannot write {path}: {probe} is not a writable folder")
 
 
 def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=False, saved_model_dir=None, log=None):
@@ -415,10 +406,10 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
             raise KganError("give out_dir when exporting a GAN object")
         saved_model_dir = saved_model_dir or os.path.join(out_dir, "saved_model")
     out_dir = os.path.normpath(out_dir)
+    from kgan.images import check_writable_target
+
     for path in (out_dir, saved_model_dir):
-        _check_writable_parent(path)
-        if os.path.exists(path) and not os.path.isdir(path):
-            raise KganError(f"{path} is a file: give a folder")
+        check_writable_target(path, "export folder")
 
     sample_shape = list(gan.sample_shape)
     facts = {

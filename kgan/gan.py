@@ -246,13 +246,13 @@ class GAN(keras.Model):
             )
         if labels is None and self.conditional:
             raise KganError("a conditional GAN needs a dataset of (images, labels)")
-        real = tf.cast(real, self.compute_dtype if self.compute_dtype != "float16" else "float32")
+        real = tf.cast(real, tf.float32)  # layers cast to their own compute dtype
         if labels is not None:
             labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
         return real, labels
 
-    def _replica_normal(self, shape):
-        """Standard normal noise for this replica's share of the global batch.
+    def _replica_draw(self, draw, shape):
+        """`draw(shape, seed=...)` for this replica's share of the global batch.
 
         Every replica draws the global batch from the same seed and keeps its own
         slice, so N replicas see exactly the noise one replica would on the global
@@ -261,14 +261,17 @@ class GAN(keras.Model):
         context = tf.distribute.get_replica_context()
         replicas = context.num_replicas_in_sync if context else 1
         if replicas == 1:
-            return keras.random.normal(shape, seed=self.seed_generator)
+            return draw(shape, seed=self.seed_generator)
         batch = shape[0]
-        full = keras.random.normal((batch * replicas,) + tuple(shape[1:]), seed=self.seed_generator)
+        full = draw((batch * replicas,) + tuple(shape[1:]), seed=self.seed_generator)
         start = tf.cast(context.replica_id_in_sync_group, tf.int32) * batch
         return full[start : start + batch]
 
+    def _replica_normal(self, shape):
+        return self._replica_draw(keras.random.normal, shape)
+
     def _replica_uniform(self, batch):
-        return tf.math.erf(self._replica_normal((batch,)) / np.sqrt(2.0)) * 0.5 + 0.5
+        return self._replica_draw(keras.random.uniform, (batch,))
 
     def _generate(self, batch, labels, training):
         z = self._replica_normal((batch, self.latent_dim))

@@ -19,6 +19,8 @@ __all__ = [
     "save_png",
     "save_gif",
     "atomic_write_bytes",
+    "check_writable_target",
+    "usual_mode",
 ]
 
 
@@ -142,7 +144,7 @@ def atomic_write_bytes(path, data):
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+        os.chmod(tmp, usual_mode(0o666))  # mkstemp makes 0600
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -150,10 +152,28 @@ def atomic_write_bytes(path, data):
         raise
 
 
-def _umask():
+def usual_mode(mode):
+    """`mode` under the process's umask: what open() or mkdir() would have given."""
     mask = os.umask(0)
     os.umask(mask)
-    return mask
+    return mode & ~mask
+
+
+def check_writable_target(path, what="the output"):
+    """Raises `KganError` unless `path` (a file or folder, maybe not there yet) can be created.
+
+    The nearest existing ancestor must be a writable folder, and `path` itself, if it
+    exists, a folder.
+    """
+    from kgan.errors import KganError
+
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise KganError(f"{what} {path} is a file: give a folder")
+    probe = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe) or not os.access(probe, os.W_OK):
+        raise KganError(f"cannot write {path}: {probe} is not a writable folder; choose another {what}")
 
 
 def save_png(image, path):

@@ -228,17 +228,6 @@ def build_gan(config, info):
     return gan
 
 
-def _check_out_dir(run_dir):
-    parent = os.path.dirname(os.path.abspath(run_dir))
-    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
-        raise KganError(f"--out {run_dir} is a file: give a folder")
-    probe = parent
-    while not os.path.exists(probe):
-        probe = os.path.dirname(probe)
-    if not os.access(probe, os.W_OK):
-        raise KganError(f"cannot write to {probe}: choose another --out")
-
-
 def save_model_atomic(gan, path):
     """Saves a `.keras` file through a temporary name and a rename."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -280,7 +269,7 @@ def train(config, callbacks=(), verbose=1, log=print, resume=False):
     config.validate()
     chief = is_chief()
     run_dir = config.run_dir if chief else tempfile.mkdtemp(prefix="kgan-worker-")
-    _check_out_dir(run_dir)
+    images.check_writable_target(run_dir, "--out")
     backup_dir = os.path.join(run_dir, "backup")
     if resume and not os.path.isfile(os.path.join(backup_dir, "training_metadata.json")):
         raise KganError(f"nothing to resume: {backup_dir} holds no backup; train without --resume")
@@ -291,7 +280,7 @@ def train(config, callbacks=(), verbose=1, log=print, resume=False):
             _require_export_extras()
         except KganError as error:
             raise KganError(f"{error}, or train with --no-export") from None
-        _check_out_dir(config.onnx_dir)
+        images.check_writable_target(config.onnx_dir, "--export-dir")
     # The strategy first: splitting the CPU into logical devices must precede any op.
     strategy = make_strategy(config.strategy, config.devices)
     previous_policy = keras.mixed_precision.global_policy()
@@ -329,7 +318,8 @@ def _train(config, strategy, run_dir, backup_dir, chief, resume, callbacks, verb
     history_path = os.path.join(run_dir, "history.json")
     earlier = None
     if resume:
-        epoch = json.load(open(os.path.join(backup_dir, "training_metadata.json")))["epoch"]
+        with open(os.path.join(backup_dir, "training_metadata.json")) as handle:
+            epoch = json.load(handle)["epoch"]
         earlier = _history_before(history_path, epoch)
         log(f"kgan: resuming {run_dir} from the backup after epoch {epoch}")
     else:
