@@ -40,6 +40,16 @@ def _positive_float(text):
     return value
 
 
+def _decay(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a decay in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a decay in [0, 1), got {text!r}")
+    return value
+
+
 LOSS_NAMES = "non_saturating (cross-entropy), minimax, least_squares, wasserstein, hinge, kl, reverse_kl"
 
 
@@ -69,6 +79,9 @@ def _add_train(subparsers):
     parser.add_argument("--pack", type=_positive_int, help="PacGAN packing: the discriminator judges N samples at once")
     parser.add_argument("--augment", metavar="POLICY",
                         help="DiffAugment for images: a comma-separated subset of color,translation,cutout")
+    parser.add_argument("--ema", type=_decay, metavar="DECAY",
+                        help="sample from an exponential moving average of the generator's weights, e.g. 0.999 "
+                        "(0: off)")
     parser.add_argument("--seed", type=int, help="seed of weights, data order and latents (default 0)")
     parser.add_argument("--out", metavar="DIR", help="run directory (default: saved_models/<preset>)")
     parser.add_argument(
@@ -122,6 +135,7 @@ def _run_train(args):
         lr=args.lr,
         pack=args.pack,
         augment=tuple(a for a in args.augment.split(",") if a) if args.augment else None,
+        ema=args.ema,
         seed=args.seed,
         out=args.out,
         xla=args.xla,

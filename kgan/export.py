@@ -77,6 +77,8 @@ def _as_float32(gan):
         copy = GAN.from_config(gan.get_config())
     copy.generator.set_weights(gan.generator.get_weights())
     copy.discriminator.set_weights(gan.discriminator.get_weights())
+    if gan.ema_generator is not None:
+        copy.ema_generator.set_weights(gan.ema_generator.get_weights())
     return copy
 
 
@@ -125,7 +127,7 @@ def _functions(gan):
     import tensorflow as tf
 
     sample_name, g_signature, d_signature = _signatures(gan)
-    generator, discriminator = gan.generator, gan.discriminator
+    generator, discriminator = gan.sampler, gan.discriminator
 
     if gan.conditional:
 
@@ -156,7 +158,7 @@ def _write_saved_model(gan, generate, discriminate, path):
     import keras
 
     archive = keras.export.ExportArchive()
-    archive.track(gan.generator)
+    archive.track(gan.sampler)
     archive.track(gan.discriminator)
     archive.add_endpoint("serving_default", generate)
     if gan.pack == 1:
@@ -196,7 +198,7 @@ def _feeds(gan, batch, rng, role):
     else:
         z = rng.standard_normal((batch, gan.latent_dim)).astype(np.float32)
         labels = rng.integers(0, gan.num_classes, batch) if gan.conditional else None
-        samples = gan.generator([z, labels.astype(np.int32)] if gan.conditional else z, training=False)
+        samples = gan.sampler([z, labels.astype(np.int32)] if gan.conditional else z, training=False)
         name = "image" if len(gan.sample_shape) == 3 else "sample"
         feeds = {name: np.asarray(samples, np.float32)}
     if gan.conditional:
@@ -205,7 +207,7 @@ def _feeds(gan, batch, rng, role):
 
 
 def _keras_outputs(gan, role, feeds):
-    model = gan.generator if role == "generator" else gan.discriminator
+    model = gan.sampler if role == "generator" else gan.discriminator
     first = feeds["z"] if role == "generator" else feeds.get("image", feeds.get("sample"))
     inputs = [first, feeds["label"].astype(np.int32)] if gan.conditional else first
     out = np.asarray(model(inputs, training=False), np.float32)
@@ -328,6 +330,7 @@ def _metadata(facts, role, parity):
         "kgan.output_shape": json.dumps(facts["output_shape"]),
         "kgan.value_range": json.dumps(facts["value_range"]),
         "kgan.opset": str(facts["opset"]),
+        "kgan.ema": str(facts["ema"]),
         "kgan.parity": json.dumps(parity),
     }
     return props
@@ -423,6 +426,7 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
         "output_shape": sample_shape,
         "value_range": [-1.0, 1.0] if len(sample_shape) == 3 else None,
         "opset": int(opset),
+        "ema": gan.ema,
     }
     generate, discriminate, sample_name = _functions(gan)
 

@@ -34,6 +34,11 @@ def _latent_dim_of(generator):
     return None
 
 
+def _clone(model):
+    """A new model of the same architecture (kgan's models, or any serializable one)."""
+    return keras.layers.deserialize(keras.layers.serialize(model))
+
+
 @keras.saving.register_keras_serializable(package="kgan")
 class GAN(keras.Model):
     """A generator and a discriminator trained adversarially with `fit`.
@@ -74,6 +79,12 @@ class GAN(keras.Model):
             samples at once, concatenated along the last axis (channels for images,
             features for vectors), so its input has `pack` times the channels. 1 is
             no packing; the batch size must be a multiple of it.
+        ema: decay of an exponential moving average of the generator's weights
+            (Karras et al. 2018; Yazıcı et al., ICLR 2019), kept in `ema_generator`
+            and used by `generate` and export. The decay warms up as
+            `min(ema, (1 + t) / (10 + t))` over generator step t, as
+            `tf.train.ExponentialMovingAverage` does with `num_updates`. Non-trainable
+            weights (batch statistics) are copied. 0 is off.
 
     Example:
         >>> gan = GAN(DCGANGenerator((8, 8, 1), 32), DCGANDiscriminator((8, 8, 1)))
@@ -98,6 +109,7 @@ class GAN(keras.Model):
         seed=None,
         pack=1,
         augment=(),
+        ema=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -138,6 +150,9 @@ class GAN(keras.Model):
         if unknown:
             raise KganError(f"unknown augmentation {unknown[0]!r}: choose from {', '.join(POLICIES)}")
         self.augment = augment
+        if not 0.0 <= float(ema) < 1.0:
+            raise KganError(f"ema must be a decay in [0, 1) (0 is off, 0.999 is usual), got {ema!r}")
+        self.ema = float(ema)
 
         latent_dim = latent_dim or _latent_dim_of(generator)
         if latent_dim is None:
@@ -177,7 +192,17 @@ class GAN(keras.Model):
                 raise KganError("build the conditional discriminator (give it keras.Input layers) before GAN(...)")
             shape = tuple(self.generator.compute_output_shape((None, self.latent_dim)))
             self.discriminator.build(shape[:-1] + (shape[-1] * self.pack,))
+        self.ema_generator = None
+        if self.ema:
+            self.ema_generator = _clone(self.generator)
+            self.ema_generator.set_weights(self.generator.get_weights())
+            self.ema_generator.trainable = False
         self.built = True
+
+    @property
+    def sampler(self):
+        """The generator that samples: `ema_generator` when `ema` is on, else `generator`."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
 
     def build(self, input_shape=None):
         self._build_models()
@@ -359,7 +384,29 @@ class GAN(keras.Model):
             g_loss = self._generator_loss(labels, batch, training=True)
             scaled = self.g_optimizer.scale_loss(g_loss * scale)
         self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
+        if self.ema_generator is not None:
+            self._update_ema()
         return self._update_metrics(d_loss, g_loss, real_score, fake_score)
+
+    def _update_ema(self):
+        """ema_w <- ema_w + (1 - decay) (w - ema_w), on every replica's copy alike."""
+        step = tf.cast(self.g_optimizer.iterations, tf.float32)
+        decay = tf.minimum(self.ema, (1.0 + step) / (10.0 + step))
+        trainable = {id(v) for v in self.generator.trainable_weights}
+        pairs = [
+            (average.value, weight.value, id(weight) in trainable)
+            for average, weight in zip(self.ema_generator.weights, self.generator.weights)
+        ]
+
+        def update(distribution, pairs):
+            for average, weight, is_trainable in pairs:
+                if is_trainable:
+                    fn = lambda a, w: a.assign_add(tf.cast(1.0 - decay, a.dtype) * (w - a))  # noqa: E731
+                else:
+                    fn = lambda a, w: a.assign(w)  # noqa: E731
+                distribution.extended.update(average, fn, args=(weight,), group=False)
+
+        tf.__internal__.distribute.interim.maybe_merge_call(update, tf.distribute.get_strategy(), pairs)
 
     def test_step(self, data):
         real, labels = self._unpack(data)
@@ -387,7 +434,7 @@ class GAN(keras.Model):
         return np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
 
     def generate(self, n, seed=None, labels=None, batch_size=256):
-        """Draws `n` samples from the generator (inference mode).
+        """Draws `n` samples from the generator (inference mode; its EMA when `ema` is on).
 
         Args:
             n: number of samples.
@@ -409,7 +456,7 @@ class GAN(keras.Model):
         for start in range(0, n, batch_size):
             z_chunk = tf.constant(z[start : start + batch_size])
             inputs = [z_chunk, tf.constant(labels[start : start + batch_size])] if self.conditional else z_chunk
-            chunks.append(keras.ops.convert_to_numpy(self.generator(inputs, training=False)).astype(np.float32))
+            chunks.append(keras.ops.convert_to_numpy(self.sampler(inputs, training=False)).astype(np.float32))
         return np.concatenate(chunks)
 
     def _labels_for(self, n, labels):
@@ -436,6 +483,7 @@ class GAN(keras.Model):
                 "seed": self.seed,
                 "pack": self.pack,
                 "augment": list(self.augment),
+                "ema": self.ema,
             }
         )
         return config

@@ -37,7 +37,7 @@ class TrainConfig:
         model: `"dcgan"` for images, `"mlp"` for vectors.
         generator / discriminator: extra keyword arguments of the models.
         loss: a name in `kgan.losses.LOSSES`.
-        d_steps, gradient_penalty, r1_penalty, instance_noise, label_smoothing, pack, augment:
+        d_steps, gradient_penalty, r1_penalty, instance_noise, label_smoothing, pack, augment, ema:
             the `kgan.GAN` arguments of the same names.
         latent_dim: size of z.
         batch_size: examples per step.
@@ -77,6 +77,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     pack: int = 1
     augment: tuple = ()
+    ema: float = 0.0
     latent_dim: int = 64
     batch_size: int = 64
     epochs: int = 10
@@ -153,6 +154,8 @@ class TrainConfig:
             raise KganError("packing works with unconditional models only: drop --pack or use another preset")
         if self.augment and self.model != "dcgan":
             raise KganError("DiffAugment (--augment) works on images: drop it for vector data")
+        if not (isinstance(self.ema, (int, float)) and 0.0 <= self.ema < 1.0):
+            raise KganError(f"ema must be a decay in [0, 1) (0 is off, 0.999 is usual), got {self.ema!r}")
         if self.lr_schedule not in ("constant", "linear"):
             raise KganError(f"lr_schedule must be 'constant' or 'linear', got {self.lr_schedule!r}")
         if self.image_size is not None and self.image_size < 4:
@@ -205,6 +208,7 @@ def build_gan(config, info):
         seed=config.seed,
         pack=config.pack,
         augment=tuple(config.augment),
+        ema=config.ema,
     )
 
     def adam(lr, steps):

@@ -115,3 +115,71 @@ def test_minibatch_std_discriminators_train_and_round_trip(tmp_path, family):
     gan.compile("adam", "adam", jit_compile=True)
     history = gan.fit(tf.data.Dataset.from_tensor_slices(data).batch(8), epochs=1, verbose=0)
     assert np.isfinite(history.history["d_loss"]).all()
+
+
+class _Recorder(keras.callbacks.Callback):
+    """Keeps the generator's weights after every step."""
+
+    def __init__(self, generator):
+        super().__init__()
+        self.generator, self.steps = generator, []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps.append([w.numpy().copy() for w in self.generator.weights])
+
+
+def test_ema_is_the_warmed_up_running_average_of_the_generator():
+    keras.utils.set_random_seed(0)
+    generator = DCGANGenerator((8, 8, 1), 4, filters=4)  # BatchNorm: moving statistics are copied
+    gan = GAN(generator, DCGANDiscriminator((8, 8, 1), filters=4), ema=0.3, seed=0)
+    gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2), jit_compile=True)
+    average = [w.numpy().copy() for w in generator.weights]
+    np.testing.assert_array_equal(gan.ema_generator.get_weights()[0], average[0])  # starts at the generator
+    recorder = _Recorder(generator)
+    data = np.random.default_rng(0).uniform(-1, 1, (48, 8, 8, 1)).astype(np.float32)
+    gan.fit(tf.data.Dataset.from_tensor_slices(data).batch(8), epochs=1, verbose=0, callbacks=[recorder])
+    trainable = [any(w is v for v in generator.trainable_weights) for w in generator.weights]
+    for t, weights in enumerate(recorder.steps):  # t: the generator's step counter when it ran
+        decay = min(0.3, (1.0 + t + 1) / (10.0 + t + 1))  # warm-up, then the cap
+        average = [a + (1 - decay) * (w - a) if keep else w for a, w, keep in zip(average, weights, trainable)]
+    assert len(recorder.steps) == 6 and not all(trainable) and decay == 0.3
+    for expected, got in zip(average, gan.ema_generator.get_weights()):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    z = gan.latents(4, seed=3)
+    np.testing.assert_allclose(gan.generate(4, seed=3), gan.ema_generator(z, training=False), atol=1e-6)
+    assert np.abs(gan.generate(4, seed=3) - generator(z, training=False).numpy()).max() > 1e-3
+
+
+def test_ema_is_saved_exported_and_carried_on(tmp_path):
+    from kgan.inference import GeneratorRuntime
+
+    config = kgan.get_preset("ring8").replace(epochs=2, steps_per_epoch=20, ema=0.9, out=str(tmp_path / "run"),
+                                              export_dir=str(tmp_path / "onnx"))
+    result = kgan.train(config, verbose=0, log=lambda *_: None)
+    runtime = GeneratorRuntime(tmp_path / "onnx")
+    assert runtime.metadata["kgan.ema"] == "0.9"
+    np.testing.assert_allclose(runtime.generate(16, seed=5), result.gan.generate(16, seed=5), atol=1e-5)
+    live = result.gan.generator(result.gan.latents(16, seed=5), training=False).numpy()
+    assert np.abs(runtime.generate(16, seed=5) - live).max() > 1e-4  # the export is the average, not the live one
+
+    restored = kgan.load_model(result.files["model"])
+    saved = result.gan.ema_generator.get_weights()
+    assert restored.ema == 0.9
+    for a, b in zip(restored.ema_generator.get_weights(), saved):
+        np.testing.assert_array_equal(a, b)
+    # Training on moves the saved average one step toward the generator (still warming up: 41 < 80 steps).
+    assert int(restored.g_optimizer.iterations) == 40
+    decay = min(0.9, 42 / 51)
+    recorder = _Recorder(restored.generator)
+    points = kgan.data.sample_mixture("ring8", 256)[0]
+    restored.fit(points, batch_size=256, epochs=1, verbose=0, callbacks=[recorder])
+    for a, w, got in zip(saved, recorder.steps[0], restored.ema_generator.get_weights()):
+        np.testing.assert_allclose(got, a + (1 - decay) * (w - a), rtol=1e-5, atol=1e-6)
+
+
+def test_ema_argument_is_checked():
+    with pytest.raises(KganError, match=r"ema must be a decay in \[0, 1\)"):
+        GAN(MLPGenerator(2, 3), MLPDiscriminator(2), ema=1.0)
+    with pytest.raises(KganError, match=r"ema must be a decay in \[0, 1\)"):
+        kgan.get_preset("ring8").replace(ema=-0.1).validate()
+    assert GAN(MLPGenerator(2, 3), MLPDiscriminator(2)).sampler is not None

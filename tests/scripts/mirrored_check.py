@@ -1,4 +1,6 @@
-"""Trains one SGD step on 1 replica and on 2 logical CPU replicas; prints JSON.
+"""Trains SGD steps on 1 replica and on 2 logical CPU replicas; prints JSON.
+
+The weights compared include the generator's moving average.
 
 Run in a fresh process: logical devices must be configured before TensorFlow starts.
 """
@@ -29,10 +31,10 @@ def run(strategy, loss, steps):
         # No BatchNorm: per-replica batch statistics would differ by design.
         generator = DCGANGenerator((8, 8, 1), latent_dim=4, filters=4, batch_norm=False)
         discriminator = DCGANDiscriminator((8, 8, 1), filters=4)
-        gan = GAN(generator, discriminator, loss=loss, gradient_penalty=1.0 if loss == "wasserstein" else 0.0, seed=3)
+        gan = GAN(generator, discriminator, loss=loss, gradient_penalty=1.0 if loss == "wasserstein" else 0.0, seed=3, ema=0.5)
         gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1), jit_compile=False)
     history = gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
-    weights = [v.numpy() for v in generator.weights + discriminator.weights]
+    weights = [v.numpy() for v in generator.weights + discriminator.weights + gan.ema_generator.weights]
     return weights, {k: float(v[-1]) for k, v in history.history.items()}
 
 

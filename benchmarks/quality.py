@@ -1,0 +1,185 @@
+"""PacGAN's Tables 1 and 2 with kgan: mode coverage of a vanilla GAN, PacGAN2-4 and kgan's presets.
+
+    python benchmarks/quality.py [--datasets ring8 grid25 stacked-digits] [--seeds 0 1 2 3 4]
+                                 [--jobs 2] [--results quality.json] [--readme README.md]
+
+Every row trains the data set's preset with the same budget (epochs, steps, batch,
+learning-rate schedule) and changes one thing: "GAN" is the preset without packing or
+weight averaging, "PacGANm" packs m samples into the discriminator, and "kgan preset"
+is the preset as `kgan train --preset NAME` runs it. Each run is scored by
+`kgan.evaluate` on its saved model: 2,500 samples for ring8 / grid25 (modes, % high
+quality, reverse KL), 26,000 for stacked digits (modes of 1,000, KL to uniform), as in
+the paper. Figures are mean ± standard error over the seeds.
+
+Runs go to a pool of `--jobs` processes with one TensorFlow thread each, and every
+finished run is appended to `--results` (JSON lines), so an interrupted benchmark
+starts again where it stopped. `--readme` rewrites the block between
+`<!-- quality:begin -->` and `<!-- quality:end -->` with the tables.
+"""
+
+import argparse
+import concurrent.futures
+import json
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+# The paper's figures (Lin et al., "PacGAN", NeurIPS 2018): Table 1 (2-D mixtures,
+# mean ± s.e. over 10 runs) and Table 2 (stacked MNIST, mean ± s.e.).
+PUBLISHED = {
+    "ring8": {
+        "GAN": "6.3 ± 0.5 / 98.2 ± 0.2 % / 0.45 ± 0.09",
+        "PacGAN2": "7.9 ± 0.1 / 95.6 ± 2.0 % / 0.07 ± 0.03",
+        "PacGAN3": "7.8 ± 0.1 / 97.7 ± 0.3 % / 0.10 ± 0.02",
+        "PacGAN4": "7.8 ± 0.1 / 95.9 ± 1.4 % / 0.07 ± 0.02",
+    },
+    "grid25": {
+        "GAN": "17.3 ± 0.8 / 94.8 ± 0.7 % / 0.70 ± 0.07",
+        "PacGAN2": "23.8 ± 0.7 / 91.3 ± 0.8 % / 0.13 ± 0.04",
+        "PacGAN3": "24.6 ± 0.4 / 94.2 ± 0.4 % / 0.06 ± 0.02",
+        "PacGAN4": "24.8 ± 0.2 / 93.6 ± 0.6 % / 0.04 ± 0.01",
+    },
+    "stacked-digits": {
+        "GAN": "99.0 / 3.40 (DCGAN)",
+        "PacGAN2": "1000.0 ± 0.0 / 0.06 ± 0.003",
+        "PacGAN3": "1000.0 ± 0.0 / 0.06 ± 0.003",
+        "PacGAN4": "1000.0 ± 0.0 / 0.07 ± 0.005",
+    },
+}
+VARIANTS = ("GAN", "PacGAN2", "PacGAN3", "PacGAN4", "kgan preset")
+SAMPLES = {"ring8": 2500, "grid25": 2500, "stacked-digits": 26_000}
+
+
+def variant_config(dataset, variant):
+    """The preset of `dataset` changed as `variant` says."""
+    import kgan
+
+    preset = kgan.get_preset(dataset)
+    if variant == "kgan preset":
+        return preset
+    pack = 1 if variant == "GAN" else int(variant.removeprefix("PacGAN"))
+    return preset.replace(pack=pack, ema=0.0)
+
+
+def run_one(dataset, variant, seed):
+    """Trains and scores one (data set, variant, seed); runs in a worker process."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    import kgan
+    from kgan.evaluate import evaluate
+
+    config = variant_config(dataset, variant)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = kgan.train(config.replace(seed=seed, out=os.path.join(tmp, "run"), export=False),
+                            verbose=0, log=lambda *_: None)
+        report = evaluate(os.path.join(tmp, "run"), samples=SAMPLES[dataset])
+    keys = ("modes", "high_quality", "reverse_kl", "kl")
+    return {"dataset": dataset, "variant": variant, "seed": seed, "seconds": round(result.seconds, 1),
+            "pack": config.pack, "ema": config.ema, **{k: report[k] for k in keys if k in report}}
+
+
+def _done(path):
+    if not path or not os.path.isfile(path):
+        return []
+    with open(path) as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _mean_se(values):
+    values = np.asarray(values, np.float64)
+    se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0
+    return values.mean(), se
+
+
+def tables(rows, seeds):
+    """Markdown tables of `rows` (the results), the paper's figures beside ours."""
+    out = []
+    for dataset in ("ring8", "grid25", "stacked-digits"):
+        mine = [r for r in rows if r["dataset"] == dataset and r["seed"] in seeds]
+        if not mine:
+            continue
+        stacked = dataset == "stacked-digits"
+        total = 1000 if stacked else {"ring8": 8, "grid25": 25}[dataset]
+        title = "Table 2, stacked digits" if stacked else f"Table 1, {dataset}"
+        header = "modes / KL" if stacked else "modes / high quality / reverse KL"
+        out += [f"**{title}** ({total} modes; {header}; mean ± standard error)", "",
+                "| | kgan | seeds | train time / run | paper |", "| --- | --- | --- | --- | --- |"]
+        for variant in VARIANTS:
+            runs = [r for r in mine if r["variant"] == variant]
+            if not runs:
+                continue
+            modes = "{:.1f} ± {:.1f}".format(*_mean_se([r["modes"] for r in runs]))
+            if stacked:
+                figures = modes + " / {:.3f} ± {:.3f}".format(*_mean_se([r["kl"] for r in runs]))
+            else:
+                hq = _mean_se([100 * r["high_quality"] for r in runs])
+                kl = _mean_se([r["reverse_kl"] for r in runs])
+                figures = f"{modes} / {hq[0]:.1f} ± {hq[1]:.1f} % / {kl[0]:.3f} ± {kl[1]:.3f}"
+            name = variant
+            if variant == "kgan preset":
+                name = f"kgan `{dataset}` preset (pack {runs[0]['pack']}, EMA {runs[0]['ema']})"
+            seconds = np.mean([r["seconds"] for r in runs])
+            published = PUBLISHED[dataset].get(variant, "")
+            out.append(f"| {name} | {figures} | {len(runs)} | {seconds:.0f} s | {published} |")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def write_readme(path, text):
+    begin, end = "<!-- quality:begin -->", "<!-- quality:end -->"
+    with open(path) as handle:
+        readme = handle.read()
+    if begin not in readme or end not in readme:
+        sys.exit(f"quality.py: {path} has no {begin} ... {end} block to fill")
+    head, rest = readme.split(begin, 1)
+    tail = rest.split(end, 1)[1]
+    with open(path + ".tmp", "w") as handle:
+        handle.write(f"{head}{begin}\n{text}{end}{tail}")
+    os.replace(path + ".tmp", path)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=["ring8", "grid25", "stacked-digits"],
+                        choices=["ring8", "grid25", "stacked-digits"])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--jobs", type=int, default=2, help="runs at once, one TensorFlow thread each")
+    parser.add_argument("--results", default="quality.jsonl", help="finished runs, one JSON line each")
+    parser.add_argument("--readme", help="README to write the tables into")
+    args = parser.parse_args()
+
+    done = _done(args.results)
+    finished = {(r["dataset"], r["variant"], r["seed"]) for r in done}
+    todo = [(d, v, s) for d in args.datasets for v in args.variants for s in args.seeds if (d, v, s) not in finished]
+    if "stacked-digits" in {d for d, _, _ in todo}:
+        from kgan.metrics.features import DomainFeatures
+
+        DomainFeatures("digits").held_out_accuracy  # train the cached digit classifier once, before the workers
+    started = time.time()
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context, max_tasks_per_child=1) as pool:
+        futures = {pool.submit(run_one, *job): job for job in todo}
+        for future in concurrent.futures.as_completed(futures):
+            row = future.result()
+            done.append(row)
+            with open(args.results, "a") as handle:
+                handle.write(json.dumps(row) + "\n")
+            print(json.dumps(row), flush=True)
+    print(f"{len(todo)} runs in {time.time() - started:.0f} s with {args.jobs} jobs", flush=True)
+    rows = [r for r in done if r["dataset"] in args.datasets and r["variant"] in args.variants]
+    text = tables(rows, set(args.seeds))
+    print(text)
+    if args.readme:
+        write_readme(args.readme, text)
+
+
+if __name__ == "__main__":
+    main()
