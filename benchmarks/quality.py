@@ -4,16 +4,18 @@
                                  [--jobs 2] [--results quality.json] [--readme README.md]
 
 Every row trains the data set's preset with the same budget (epochs, steps, batch,
-learning-rate schedule) and changes one thing: "GAN" is the preset without packing or
-weight averaging, "PacGANm" packs m samples into the discriminator, and "kgan preset"
-is the preset as `kgan train --preset NAME` runs it. Each run is scored by
+learning-rate schedule) and architecture: "GAN" is the preset without its stabilizers
+(no packing, R1 penalty or weight averaging), "PacGANm" is that GAN with m samples
+packed into the discriminator, and "kgan preset" is the preset as
+`kgan train --preset NAME` runs it. Each run is scored by
 `kgan.evaluate` on its saved model: 2,500 samples for ring8 / grid25 (modes, % high
 quality, reverse KL), 26,000 for stacked digits (modes of 1,000, KL to uniform), as in
 the paper. Figures are mean ± standard error over the seeds.
 
-Runs go to a pool of `--jobs` processes with one TensorFlow thread each, and every
-finished run is appended to `--results` (JSON lines), so an interrupted benchmark
-starts again where it stopped. `--readme` rewrites the block between
+Runs go to a pool of `--jobs` processes with one TensorFlow thread each, in the order
+of `--variants`, and every finished run is appended to `--results` (JSON lines,
+`benchmarks/quality.jsonl` by default, kept in the repository), so an interrupted
+benchmark starts again where it stopped and the tables can be rebuilt from it. `--readme` rewrites the block between
 `<!-- quality:begin -->` and `<!-- quality:end -->` with the tables.
 """
 
@@ -62,7 +64,12 @@ def variant_config(dataset, variant):
     if variant == "kgan preset":
         return preset
     pack = 1 if variant == "GAN" else int(variant.removeprefix("PacGAN"))
-    return preset.replace(pack=pack, ema=0.0)
+    return preset.replace(pack=pack, ema=0.0, r1_penalty=0.0)
+
+
+def _same_as_gan(dataset, variant):
+    """True when the preset has no stabilizer, so its row is the GAN row."""
+    return variant == "kgan preset" and variant_config(dataset, variant) == variant_config(dataset, "GAN")
 
 
 def run_one(dataset, variant, seed):
@@ -82,7 +89,7 @@ def run_one(dataset, variant, seed):
         report = evaluate(os.path.join(tmp, "run"), samples=SAMPLES[dataset])
     keys = ("modes", "high_quality", "reverse_kl", "kl")
     return {"dataset": dataset, "variant": variant, "seed": seed, "seconds": round(result.seconds, 1),
-            "pack": config.pack, "ema": config.ema, **{k: report[k] for k in keys if k in report}}
+            "pack": config.pack, "ema": config.ema, "r1_penalty": config.r1_penalty, **{k: report[k] for k in keys if k in report}}
 
 
 def _done(path):
@@ -96,6 +103,13 @@ def _mean_se(values):
     values = np.asarray(values, np.float64)
     se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0
     return values.mean(), se
+
+
+def _stabilizers(row):
+    parts = [f"pack {row['pack']}"] if row["pack"] > 1 else []
+    parts += [f"R1 {row['r1_penalty']:g}"] if row.get("r1_penalty") else []
+    parts += [f"EMA {row['ema']:g}"] if row["ema"] else []
+    return ", ".join(parts) or "no stabilizer"
 
 
 def tables(rows, seeds):
@@ -112,7 +126,8 @@ def tables(rows, seeds):
         out += [f"**{title}** ({total} modes; {header}; mean ± standard error)", "",
                 "| | kgan | seeds | train time / run | paper |", "| --- | --- | --- | --- | --- |"]
         for variant in VARIANTS:
-            runs = [r for r in mine if r["variant"] == variant]
+            same = _same_as_gan(dataset, variant)
+            runs = [r for r in mine if r["variant"] == ("GAN" if same else variant)]
             if not runs:
                 continue
             modes = "{:.1f} ± {:.1f}".format(*_mean_se([r["modes"] for r in runs]))
@@ -124,7 +139,7 @@ def tables(rows, seeds):
                 figures = f"{modes} / {hq[0]:.1f} ± {hq[1]:.1f} % / {kl[0]:.3f} ± {kl[1]:.3f}"
             name = variant
             if variant == "kgan preset":
-                name = f"kgan `{dataset}` preset (pack {runs[0]['pack']}, EMA {runs[0]['ema']})"
+                name = f"kgan `{dataset}` preset ({'the GAN row' if same else _stabilizers(runs[0])})"
             seconds = np.mean([r["seconds"] for r in runs])
             published = PUBLISHED[dataset].get(variant, "")
             out.append(f"| {name} | {figures} | {len(runs)} | {seconds:.0f} s | {published} |")
@@ -152,13 +167,16 @@ def main():
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--jobs", type=int, default=2, help="runs at once, one TensorFlow thread each")
-    parser.add_argument("--results", default="quality.jsonl", help="finished runs, one JSON line each")
+    parser.add_argument("--results", default=os.path.join(os.path.dirname(__file__), "quality.jsonl"),
+                        help="finished runs, one JSON line each (default: benchmarks/quality.jsonl)")
     parser.add_argument("--readme", help="README to write the tables into")
     args = parser.parse_args()
 
     done = _done(args.results)
     finished = {(r["dataset"], r["variant"], r["seed"]) for r in done}
-    todo = [(d, v, s) for d in args.datasets for v in args.variants for s in args.seeds if (d, v, s) not in finished]
+    # In the order given: variants first, so the rows named first fill first.
+    todo = [(d, v, s) for v in args.variants for d in args.datasets for s in args.seeds
+            if (d, v, s) not in finished and not _same_as_gan(d, v)]
     if "stacked-digits" in {d for d, _, _ in todo}:
         from kgan.metrics.features import DomainFeatures
 

@@ -49,6 +49,24 @@ def test_packing_arguments_are_checked():
         GAN(DCGANGenerator((8, 8, 1), 4, num_classes=3), DCGANDiscriminator((8, 8, 2), num_classes=3), pack=2)
 
 
+def test_packing_covers_more_grid25_modes_than_the_same_budget_without_it(tmp_path):
+    # A plain GAN (the grid25 networks without R1, batch 256, 30 x 200 steps) drops modes on
+    # grid25; packing two samples into its discriminator keeps them. Seed 0 measured 16-17
+    # modes (reverse KL about 0.8) without packing and 21-22 (KL 0.09-0.13) with it.
+    from kgan.evaluate import evaluate
+
+    base = kgan.get_preset("grid25").replace(r1_penalty=0.0, batch_size=256, epochs=30, seed=0, export=False)
+    scores = {}
+    for pack in (1, 2):
+        run = str(tmp_path / f"pack{pack}")
+        kgan.train(base.replace(pack=pack, out=run), verbose=0, log=lambda *_: None)
+        scores[pack] = evaluate(run)
+    print("grid25 packing", {pack: {k: scores[pack][k] for k in ("modes", "high_quality", "reverse_kl")}
+                             for pack in scores})
+    assert scores[2]["modes"] >= scores[1]["modes"] + 2, scores
+    assert scores[2]["reverse_kl"] < scores[1]["reverse_kl"] / 3, scores
+
+
 def test_diff_augment_identities_and_moves():
     from kgan.augment import diff_augment
 

@@ -14,14 +14,12 @@ from kgan.models._shapes import check_num_classes, check_positive
 __all__ = ["MLPGenerator", "MLPDiscriminator"]
 
 
-def _hidden(x, hidden_units, activation, prefix, spectral_norm=False, batch_norm=False):
+def _hidden(x, hidden_units, activation, prefix, spectral_norm=False):
     for i, units in enumerate(hidden_units):
-        dense = layers.Dense(units, use_bias=not batch_norm, name=f"{prefix}{i + 1}")
+        dense = layers.Dense(units, name=f"{prefix}{i + 1}")
         if spectral_norm:
             dense = layers.SpectralNormalization(dense, name=f"{prefix}{i + 1}_sn")
         x = dense(x)
-        if batch_norm:
-            x = layers.BatchNormalization(name=f"{prefix}{i + 1}_bn")(x)
         x = layers.LeakyReLU(0.2, name=f"{prefix}{i + 1}_act")(x) if activation == "leaky_relu" else (
             layers.Activation(activation, name=f"{prefix}{i + 1}_act")(x)
         )
@@ -40,8 +38,6 @@ class MLPGenerator(keras.Model):
         num_classes: classes for a conditional generator (a label embedding joined
             to `z`).
         embedding_dim: size of that embedding.
-        batch_norm: batch normalization after each hidden dense layer (the PacGAN
-            paper's 2-D generator).
 
     Example:
         >>> g = MLPGenerator(2, latent_dim=8)
@@ -57,7 +53,6 @@ class MLPGenerator(keras.Model):
         activation="relu",
         num_classes=None,
         embedding_dim=8,
-        batch_norm=False,
         **kwargs,
     ):
         output_dim = check_positive("output_dim", output_dim)
@@ -71,7 +66,7 @@ class MLPGenerator(keras.Model):
             embedded = layers.Embedding(num_classes, embedding_dim, name="label_embedding")(label)
             x = layers.Concatenate(name="z_and_label")([z, embedded])
             inputs = [z, label]
-        x = _hidden(x, hidden_units, activation, "hidden", batch_norm=batch_norm)
+        x = _hidden(x, hidden_units, activation, "hidden")
         sample = layers.Dense(output_dim, dtype="float32", name="sample")(x)
         super().__init__(inputs=inputs, outputs=sample, **kwargs)
         self.output_dim = output_dim
@@ -80,7 +75,6 @@ class MLPGenerator(keras.Model):
         self.activation = activation
         self.num_classes = num_classes
         self.embedding_dim = embedding_dim
-        self.batch_norm = bool(batch_norm)
 
     def get_config(self):
         return {
@@ -92,7 +86,6 @@ class MLPGenerator(keras.Model):
             "activation": self.activation,
             "num_classes": self.num_classes,
             "embedding_dim": self.embedding_dim,
-            "batch_norm": self.batch_norm,
         }
 
     @classmethod
