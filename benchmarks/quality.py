@@ -117,8 +117,6 @@ def tables(rows, seeds):
     out = []
     for dataset in ("ring8", "grid25", "stacked-digits"):
         mine = [r for r in rows if r["dataset"] == dataset and r["seed"] in seeds]
-        if not mine:
-            continue
         stacked = dataset == "stacked-digits"
         total = 1000 if stacked else {"ring8": 8, "grid25": 25}[dataset]
         title = "Table 2, stacked digits" if stacked else f"Table 1, {dataset}"
@@ -128,7 +126,9 @@ def tables(rows, seeds):
         for variant in VARIANTS:
             same = _same_as_gan(dataset, variant)
             runs = [r for r in mine if r["variant"] == ("GAN" if same else variant)]
+            published = PUBLISHED[dataset].get(variant, "")
             if not runs:
+                out.append(f"| {variant} | not run yet | 0 | | {published} |")
                 continue
             modes = "{:.1f} ± {:.1f}".format(*_mean_se([r["modes"] for r in runs]))
             if stacked:
@@ -141,7 +141,6 @@ def tables(rows, seeds):
             if variant == "kgan preset":
                 name = f"kgan `{dataset}` preset ({'the GAN row' if same else _stabilizers(runs[0])})"
             seconds = np.mean([r["seconds"] for r in runs])
-            published = PUBLISHED[dataset].get(variant, "")
             out.append(f"| {name} | {figures} | {len(runs)} | {seconds:.0f} s | {published} |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
@@ -170,13 +169,14 @@ def main():
     parser.add_argument("--results", default=os.path.join(os.path.dirname(__file__), "quality.jsonl"),
                         help="finished runs, one JSON line each (default: benchmarks/quality.jsonl)")
     parser.add_argument("--readme", help="README to write the tables into")
+    parser.add_argument("--tables-only", action="store_true", help="train nothing: tables of the finished runs")
     args = parser.parse_args()
 
     done = _done(args.results)
     finished = {(r["dataset"], r["variant"], r["seed"]) for r in done}
     # In the order given: variants first, so the rows named first fill first.
     todo = [(d, v, s) for v in args.variants for d in args.datasets for s in args.seeds
-            if (d, v, s) not in finished and not _same_as_gan(d, v)]
+            if (d, v, s) not in finished and not _same_as_gan(d, v) and not args.tables_only]
     if "stacked-digits" in {d for d, _, _ in todo}:
         from kgan.metrics.features import DomainFeatures
 

@@ -34,6 +34,7 @@ def test_every_preset_is_valid_and_documented():
         assert config.preset == name and len(config.description) > 40
 
 
+@pytest.mark.slow
 def test_ring8_preset_captures_the_modes_from_the_saved_model(tmp_path):
     # The whole preset: shorter runs sit in the early collapse that GANs on ring8 pass
     # through, so the behaviour worth testing is the preset's.
@@ -42,7 +43,7 @@ def test_ring8_preset_captures_the_modes_from_the_saved_model(tmp_path):
     samples = kgan.load_model(result.files["model"]).generate(2500, seed=0)
     metrics = mixture_mode_metrics(samples, mixture_means("ring8"), mixture_std("ring8"))
     print("ring8", metrics, f"{result.seconds:.0f} s")
-    assert metrics["modes"] >= 7 and metrics["high_quality"] >= 0.8, metrics
+    assert metrics["modes"] == 8 and metrics["high_quality"] >= 0.9, metrics
     history = json.loads(open(result.files["history"]).read())
     assert history["epoch"] == list(range(1, config.epochs + 1))
 
