@@ -192,8 +192,9 @@ class GAN(keras.Model):
                 raise KganError("build the conditional discriminator (give it keras.Input layers) before GAN(...)")
             shape = tuple(self.generator.compute_output_shape((None, self.latent_dim)))
             self.discriminator.build(shape[:-1] + (shape[-1] * self.pack,))
-        self.ema_generator = None
-        if self.ema:
+        if not self.ema:
+            self.ema_generator = None
+        elif getattr(self, "ema_generator", None) is None:  # built once: a rebuild keeps the average
             self.ema_generator = _clone(self.generator)
             self.ema_generator.set_weights(self.generator.get_weights())
             self.ema_generator.trainable = False
