@@ -84,11 +84,6 @@ PRESETS["grid25"] = PRESETS["ring8"].replace(
         "too but leaves the samples blurred at this budget (benchmarks/quality.py)."
     ),
     dataset="grid25",
-    r1_penalty=0.1,
-    batch_size=512,
-    epochs=45,
-    pack=1,
-    ema=0.0,
 )
 
 
