@@ -3,14 +3,16 @@
     python benchmarks/quality.py [--datasets ring8 grid25 stacked-digits] [--seeds 0 1 2 3 4]
                                  [--jobs 2] [--results quality.json] [--readme README.md]
 
-Every row trains the data set's preset with the same budget (epochs, steps, batch,
-learning-rate schedule) and architecture: "GAN" is the preset without its stabilizers
-(no packing, R1 penalty or weight averaging), "PacGANm" is that GAN with m samples
-packed into the discriminator, and "kgan preset" is the preset as
-`kgan train --preset NAME` runs it. Each run is scored by
+Every row trains the data set's preset networks with its batch and optimizer: "GAN" is
+the preset without its stabilizers (no packing, R1 penalty or weight averaging) for
+BASELINE_EPOCHS x 200 steps, "PacGANm" is that GAN with m samples packed into the
+discriminator, and "kgan preset" is the preset as `kgan train --preset NAME` runs it
+(its own number of steps, shown in the tables). Each run is scored by
 `kgan.evaluate` on its saved model: 2,500 samples for ring8 / grid25 (modes, % high
 quality, reverse KL), 26,000 for stacked digits (modes of 1,000, KL to uniform), as in
-the paper. Figures are mean ± standard error over the seeds.
+the paper. Figures are mean ± standard error over the seeds. A "real data" row scores
+the data set's own samples the same way (seeds 1000 + seed): the best a generator can
+reach under this protocol, e.g. the KL that 26,000 draws of a uniform 1,000 modes give.
 
 Runs go to a pool of `--jobs` processes with one TensorFlow thread each, in the order
 of `--variants`, and every finished run is appended to `--results` (JSON lines,
@@ -53,6 +55,8 @@ PUBLISHED = {
     },
 }
 VARIANTS = ("GAN", "PacGAN2", "PacGAN3", "PacGAN4", "kgan preset")
+# Epochs (of 200 steps) of the GAN and PacGAN rows; the presets may train longer.
+BASELINE_EPOCHS = {"ring8": 45, "grid25": 45, "stacked-digits": 30}
 SAMPLES = {"ring8": 2500, "grid25": 2500, "stacked-digits": 26_000}
 
 
@@ -65,7 +69,8 @@ def variant_config(dataset, variant):
         return preset
     pack = 1 if variant == "GAN" else int(variant.removeprefix("PacGAN"))
     # Packs split the batch evenly: PacGAN3 trains on 510 (ring8, grid25) or 63 (stacked) samples a step.
-    return preset.replace(pack=pack, batch_size=preset.batch_size // pack * pack, ema=0.0, r1_penalty=0.0)
+    return preset.replace(pack=pack, batch_size=preset.batch_size // pack * pack, epochs=BASELINE_EPOCHS[dataset],
+                          ema=0.0, r1_penalty=0.0)
 
 
 def _same_as_gan(dataset, variant):
@@ -91,6 +96,24 @@ def run_one(dataset, variant, seed):
     keys = ("modes", "high_quality", "reverse_kl", "kl")
     return {"dataset": dataset, "variant": variant, "seed": seed, "seconds": round(result.seconds, 1),
             "pack": config.pack, "batch_size": config.batch_size, "ema": config.ema, "r1_penalty": config.r1_penalty, **{k: report[k] for k in keys if k in report}}
+
+
+def real_rows(dataset, seeds):
+    """The data set's own samples scored as a generator's are: the floor of each figure."""
+    from kgan.data import MIXTURES, load_arrays, mixture_means, mixture_std
+    from kgan.evaluate import stacked_mode_metrics
+    from kgan.metrics import mixture_mode_metrics
+    from kgan.metrics.features import DomainFeatures
+
+    rows = []
+    for seed in seeds:
+        x = load_arrays(dataset, num_examples=SAMPLES[dataset], seed=1000 + seed)[0]
+        if dataset in MIXTURES:
+            report = mixture_mode_metrics(x, mixture_means(dataset), mixture_std(dataset))
+        else:
+            report = stacked_mode_metrics(x, DomainFeatures("digits"))
+        rows.append({"dataset": dataset, "variant": "real data", "seed": seed, **report})
+    return rows
 
 
 def _done(path):
@@ -123,13 +146,15 @@ def tables(rows, seeds):
         title = "Table 2, stacked digits" if stacked else f"Table 1, {dataset}"
         header = "modes / KL" if stacked else "modes / high quality / reverse KL"
         out += [f"**{title}** ({total} modes; {header}; mean ± standard error)", "",
-                "| | kgan | seeds | train time / run | paper |", "| --- | --- | --- | --- | --- |"]
-        for variant in VARIANTS:
+                "| | kgan | seeds | steps | train time / run | paper |", "| --- | --- | --- | --- | --- | --- |"]
+        for variant in ("real data", *VARIANTS):
             same = _same_as_gan(dataset, variant)
             runs = [r for r in mine if r["variant"] == ("GAN" if same else variant)]
             published = PUBLISHED[dataset].get(variant, "")
+            if not runs and variant == "real data":
+                continue
             if not runs:
-                out.append(f"| {variant} | not run yet | 0 | | {published} |")
+                out.append(f"| {variant} | not run yet | 0 | | | {published} |")
                 continue
             modes = "{:.1f} ± {:.1f}".format(*_mean_se([r["modes"] for r in runs]))
             if stacked:
@@ -144,8 +169,13 @@ def tables(rows, seeds):
                 name += f" (batch {batch})"
             if variant == "kgan preset":
                 name = f"kgan `{dataset}` preset ({'the GAN row' if same else _stabilizers(runs[0])})"
-            seconds = np.mean([r["seconds"] for r in runs])
-            out.append(f"| {name} | {figures} | {len(runs)} | {seconds:.0f} s | {published} |")
+            if variant == "real data":
+                name, steps, seconds = "real data (the floor)", "", "no training"
+            else:
+                config = variant_config(dataset, "GAN" if same else variant)
+                steps = f"{config.epochs * config.steps_per_epoch:,}"
+                seconds = "{:.0f} s".format(np.mean([r["seconds"] for r in runs]))
+            out.append(f"| {name} | {figures} | {len(runs)} | {steps} | {seconds} | {published} |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 
@@ -199,6 +229,7 @@ def main():
             print(json.dumps(row), flush=True)
     print(f"{len(todo)} runs in {time.time() - started:.0f} s with {args.jobs} jobs", flush=True)
     rows = [r for r in done if r["dataset"] in args.datasets and r["variant"] in args.variants]
+    rows += [r for d in args.datasets for r in real_rows(d, args.seeds)]
     text = tables(rows, set(args.seeds))
     print(text)
     if args.readme:
