@@ -306,9 +306,14 @@ def _add_evaluate(subparsers):
     )
     parser.add_argument("source", metavar="RUN_DIR|MODEL.onnx", help="a run directory, export folder or .onnx file")
     parser.add_argument("--dataset", help="data set to compare with (default: the one it was trained on)")
-    parser.add_argument("--samples", type=_positive_int, help="generated samples (default 2500 for 2-D, 1000 for images)")
+    parser.add_argument("--samples", type=_positive_int,
+                        help="generated samples (default 2500 for 2-D, 10000 for stacked digits, 1000 for images)")
     parser.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--inception-weights", metavar="FILE|imagenet",
+                        help="score images in InceptionV3 features, as published FIDs are: a local weights file of "
+                        "keras.applications.InceptionV3(include_top=False), or imagenet to download them "
+                        "(default: the data set's own classifier, offline)")
     parser.set_defaults(func=_run_evaluate)
 
 
@@ -320,7 +325,8 @@ def _run_evaluate(args):
     _import_tensorflow_quietly()
     from kgan.evaluate import evaluate, format_report, write_json
 
-    report = evaluate(args.source, dataset=args.dataset, samples=args.samples, seed=args.seed)
+    report = evaluate(args.source, dataset=args.dataset, samples=args.samples, seed=args.seed,
+                      inception_weights=args.inception_weights)
     print(format_report(report))
     if args.json:
         write_json(report, args.json)

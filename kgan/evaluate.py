@@ -49,7 +49,7 @@ def _dataset_for(facts, dataset):
     raise KganError("cannot tell which data set this model was trained on: pass --dataset NAME")
 
 
-def evaluate(source, dataset=None, samples=None, seed=0, features_root=None):
+def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inception_weights=None):
     """Scores a run directory or an exported generator against its data set.
 
     Args:
@@ -58,6 +58,8 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None):
         samples: generated samples (default 2,500 for 2-D mixtures, 1,000 for images).
         seed: latent seed.
         features_root: cache folder of the domain classifiers.
+        inception_weights: score images in InceptionV3 features instead (a local weights
+            file, or "imagenet" to download them), as published FIDs are.
 
     Returns:
         a dict of metrics (see the module docstring).
@@ -71,6 +73,8 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None):
     if samples is not None and int(samples) <= 1:
         raise KganError(f"--samples must be at least 2, got {samples}")
     report = {"source": os.fspath(source), "dataset": dataset, "seed": seed}
+    if inception_weights and (dataset in MIXTURES or dataset == "stacked-digits"):
+        raise KganError(f"{dataset} is scored by its modes, not in InceptionV3 features: leave out --inception-weights")
     if dataset in MIXTURES:
         n = int(samples or 2500)
         points = sample(n, seed)
@@ -83,7 +87,13 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None):
         n = int(samples or 10_000)
         report.update(samples=n, **stacked_mode_metrics(sample(n, seed), DomainFeatures("digits", root=features_root)))
         return report
-    extractor = DomainFeatures(dataset, root=features_root)
+    domain = DomainFeatures(dataset, root=features_root)
+    if inception_weights:
+        from kgan.metrics.features import InceptionFeatures
+
+        extractor, features = InceptionFeatures(inception_weights), "InceptionV3 pool3"
+    else:
+        extractor, features = domain, f"domain classifier ({domain.held_out_accuracy:.3f} held-out accuracy)"
     n = int(samples or 1000)
     labels = None
     if facts["num_classes"]:
@@ -91,8 +101,8 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None):
     generated = sample(n, seed, labels)
     if generated.ndim != 4:
         raise KganError(f"{dataset} holds images but the model generates vectors: pass the right --dataset")
-    held_x, _ = extractor.held_out
-    train_x, _ = extractor.train
+    held_x, _ = domain.held_out
+    train_x, _ = domain.train
     real_features = extractor(held_x)
     fake_features = extractor(generated)
     floor_features = extractor(train_x[: max(len(held_x), min(n, len(train_x)))])
@@ -100,7 +110,7 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None):
     report.update(
         samples=n,
         real_held_out=len(held_x),
-        features=f"domain classifier ({extractor.held_out_accuracy:.3f} held-out accuracy)",
+        features=features,
         fid=frechet_distance(real_features, fake_features),
         fid_floor=frechet_distance(real_features, floor_features),
         kid=kid,
@@ -109,7 +119,7 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None):
         **density_coverage(real_features, fake_features),
     )
     if labels is not None:
-        report["class_accuracy"] = float(np.mean(extractor.predict(generated) == labels))
+        report["class_accuracy"] = float(np.mean(domain.predict(generated) == labels))
     return report
 
 

@@ -95,6 +95,63 @@ def test_quality_metrics_callback_joins_history_and_tensorboard(tmp_path):
     assert {"epoch_ring8_modes", "epoch_ring8_high_quality", "epoch_ring8_reverse_kl"} <= tags
 
 
+def test_inception_features_come_from_a_local_weights_file(tmp_path):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from kgan.metrics.features import InceptionFeatures
+
+    keras.utils.set_random_seed(0)
+    model = keras.applications.InceptionV3(include_top=False, pooling="avg", weights=None, input_shape=(299, 299, 3))
+    path = str(tmp_path / "inception.weights.h5")
+    model.save_weights(path)
+    images = np.random.default_rng(0).uniform(-1, 1, (2, 8, 8, 1)).astype(np.float32)
+    features = InceptionFeatures(path)(images)  # a fresh model, the file's weights
+    expected = model(tf.image.resize(np.repeat(images, 3, axis=-1), (299, 299)), training=False)
+    assert features.shape == (2, 2048)
+    np.testing.assert_allclose(features, np.asarray(expected), rtol=1e-4, atol=1e-5)
+
+
+def test_evaluate_scores_images_in_the_inception_features_it_is_given(tmp_path, monkeypatch):
+    import numpy as np
+
+    from kgan.metrics import features, frechet_distance
+
+    seen = {}
+
+    class Pixels:  # stands in for InceptionV3, whose ImageNet weights need the network
+        def __init__(self, weights):
+            seen["weights"] = weights
+
+        def __call__(self, images):
+            return np.asarray(images, np.float32).reshape(len(images), -1)
+
+    monkeypatch.setattr(features, "InceptionFeatures", Pixels)
+    config = kgan.get_preset("digits").replace(epochs=1, out=str(tmp_path / "digits"), export=False)
+    kgan.train(config, verbose=0, log=lambda *_: None)
+    root = str(tmp_path / "features")
+    report = evaluate(str(tmp_path / "digits"), samples=200, features_root=root, inception_weights="w.h5")
+    assert seen["weights"] == "w.h5" and report["features"] == "InceptionV3 pool3"
+    domain = features.DomainFeatures("digits", root=root)
+    held, train = domain.held_out[0], domain.train[0]
+    pixels = Pixels(None)
+    assert report["fid_floor"] == pytest.approx(frechet_distance(pixels(held), pixels(train[: len(held)])), rel=1e-6)
+    assert report["fid"] > 2 * report["fid_floor"]
+    assert report["fid"] != pytest.approx(evaluate(str(tmp_path / "digits"), samples=200, features_root=root)["fid"],
+                                          rel=1e-2)
+
+
+def test_inception_weights_that_cannot_be_used_get_one_line(tmp_path, ring_run):
+    from kgan.metrics.features import InceptionFeatures
+
+    with pytest.raises(KganError, match="--inception-weights FILE") as caught:
+        InceptionFeatures(str(tmp_path / "missing.weights.h5"))
+    assert "\n" not in str(caught.value)
+    with pytest.raises(KganError, match="ring8 is scored by its modes"):
+        evaluate(str(ring_run / "ring"), inception_weights="imagenet")
+
+
 def test_stacked_digit_modes(tmp_path):
     import numpy as np
 

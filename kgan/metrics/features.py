@@ -114,13 +114,16 @@ class InceptionFeatures:
     def __init__(self, weights="imagenet"):
         import keras
 
+        fix = ("pass a local weights file (--inception-weights FILE), or leave the flag out for the domain "
+               "classifier's features")
+        if weights != "imagenet" and not os.path.isfile(weights):
+            raise KganError(f"no InceptionV3 weights file at {weights}: {fix}")
         try:
             self.model = keras.applications.InceptionV3(include_top=False, pooling="avg", weights=weights,
                                                         input_shape=(299, 299, 3))
         except Exception as error:
             raise KganError(
-                f"cannot load InceptionV3 weights ({str(error).splitlines()[0][:120]}): give a local weights file, "
-                "or use the domain features (--features domain)"
+                f"cannot load InceptionV3 weights ({str(error).splitlines()[0][:160]}): {fix}"
             ) from None
 
     def __call__(self, images):
