@@ -1,7 +1,7 @@
 """PacGAN's Tables 1 and 2 with kgan: mode coverage of a vanilla GAN, PacGAN2-4 and kgan's presets.
 
     python benchmarks/quality.py [--datasets ring8 grid25 stacked-digits] [--seeds 0 1 2 3 4]
-                                 [--jobs 2] [--results quality.json] [--readme README.md]
+                                 [--jobs 2] [--results quality.jsonl] [--readme README.md]
 
 Every row trains the data set's preset networks with its batch and optimizer: "GAN" is
 the preset without its stabilizers (no packing, R1 penalty or weight averaging) for
@@ -95,7 +95,8 @@ def run_one(dataset, variant, seed):
         report = evaluate(os.path.join(tmp, "run"), samples=SAMPLES[dataset])
     keys = ("modes", "high_quality", "reverse_kl", "kl")
     return {"dataset": dataset, "variant": variant, "seed": seed, "seconds": round(result.seconds, 1),
-            "pack": config.pack, "batch_size": config.batch_size, "ema": config.ema, "r1_penalty": config.r1_penalty, **{k: report[k] for k in keys if k in report}}
+            "pack": config.pack, "batch_size": config.batch_size, "ema": config.ema, "r1_penalty": config.r1_penalty,
+            **{k: report[k] for k in keys if k in report}}
 
 
 def real_rows(dataset, seeds):
@@ -105,13 +106,13 @@ def real_rows(dataset, seeds):
     from kgan.metrics import mixture_mode_metrics
     from kgan.metrics.features import DomainFeatures
 
-    rows = []
+    rows, digits = [], None if dataset in MIXTURES else DomainFeatures("digits")
     for seed in seeds:
         x = load_arrays(dataset, num_examples=SAMPLES[dataset], seed=1000 + seed)[0]
-        if dataset in MIXTURES:
+        if digits is None:
             report = mixture_mode_metrics(x, mixture_means(dataset), mixture_std(dataset))
         else:
-            report = stacked_mode_metrics(x, DomainFeatures("digits"))
+            report = stacked_mode_metrics(x, digits)
         rows.append({"dataset": dataset, "variant": "real data", "seed": seed, **report})
     return rows
 
@@ -163,16 +164,15 @@ def tables(rows, seeds):
                 hq = _mean_se([100 * r["high_quality"] for r in runs])
                 kl = _mean_se([r["reverse_kl"] for r in runs])
                 figures = f"{modes} / {hq[0]:.1f} ± {hq[1]:.1f} % / {kl[0]:.3f} ± {kl[1]:.3f}"
-            name = variant
-            batch = runs[0].get("batch_size", variant_config(dataset, "GAN").batch_size)
-            if batch != variant_config(dataset, "GAN").batch_size:
-                name += f" (batch {batch})"
-            if variant == "kgan preset":
-                name = f"kgan `{dataset}` preset ({'the GAN row' if same else _stabilizers(runs[0])})"
             if variant == "real data":
                 name, steps, seconds = "real data (the floor)", "", "no training"
             else:
                 config = variant_config(dataset, "GAN" if same else variant)
+                name = variant
+                if config.batch_size != variant_config(dataset, "GAN").batch_size:
+                    name += f" (batch {config.batch_size})"
+                if variant == "kgan preset":
+                    name = f"kgan `{dataset}` preset ({'the GAN row' if same else _stabilizers(runs[0])})"
                 steps = f"{config.epochs * config.steps_per_epoch:,}"
                 seconds = "{:.0f} s".format(np.mean([r["seconds"] for r in runs]))
             out.append(f"| {name} | {figures} | {len(runs)} | {steps} | {seconds} | {published} |")

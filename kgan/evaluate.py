@@ -87,13 +87,15 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inc
         n = int(samples or 10_000)
         report.update(samples=n, **stacked_mode_metrics(sample(n, seed), DomainFeatures("digits", root=features_root)))
         return report
-    domain = DomainFeatures(dataset, root=features_root)
-    if inception_weights:
-        from kgan.metrics.features import InceptionFeatures
+    if inception_weights:  # no domain classifier to train: only the data set's split is needed
+        from kgan.metrics.features import InceptionFeatures, labelled_split
 
         extractor, features = InceptionFeatures(inception_weights), "InceptionV3 pool3"
+        train_x, _, held_x, _, _ = labelled_split(dataset)
     else:
-        extractor, features = domain, f"domain classifier ({domain.held_out_accuracy:.3f} held-out accuracy)"
+        extractor = DomainFeatures(dataset, root=features_root)
+        features = f"domain classifier ({extractor.held_out_accuracy:.3f} held-out accuracy)"
+        (train_x, _), (held_x, _) = extractor.train, extractor.held_out
     n = int(samples or 1000)
     labels = None
     if facts["num_classes"]:
@@ -101,8 +103,6 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inc
     generated = sample(n, seed, labels)
     if generated.ndim != 4:
         raise KganError(f"{dataset} holds images but the model generates vectors: pass the right --dataset")
-    held_x, _ = domain.held_out
-    train_x, _ = domain.train
     real_features = extractor(held_x)
     fake_features = extractor(generated)
     floor_features = extractor(train_x[: max(len(held_x), min(n, len(train_x)))])
@@ -119,7 +119,8 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inc
         **density_coverage(real_features, fake_features),
     )
     if labels is not None:
-        report["class_accuracy"] = float(np.mean(domain.predict(generated) == labels))
+        judge = extractor if isinstance(extractor, DomainFeatures) else DomainFeatures(dataset, root=features_root)
+        report["class_accuracy"] = float(np.mean(judge.predict(generated) == labels))
     return report
 
 

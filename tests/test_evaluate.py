@@ -133,6 +133,7 @@ def test_evaluate_scores_images_in_the_inception_features_it_is_given(tmp_path, 
     root = str(tmp_path / "features")
     report = evaluate(str(tmp_path / "digits"), samples=200, features_root=root, inception_weights="w.h5")
     assert seen["weights"] == "w.h5" and report["features"] == "InceptionV3 pool3"
+    assert not os.path.exists(os.path.join(root, "digits"))  # no domain classifier was trained for it
     domain = features.DomainFeatures("digits", root=root)
     held, train = domain.held_out[0], domain.train[0]
     pixels = Pixels(None)
@@ -150,6 +151,10 @@ def test_inception_weights_that_cannot_be_used_get_one_line(tmp_path, ring_run):
     assert "\n" not in str(caught.value)
     with pytest.raises(KganError, match="ring8 is scored by its modes"):
         evaluate(str(ring_run / "ring"), inception_weights="imagenet")
+    bad = subprocess.run([sys.executable, "-m", "kgan", "evaluate", str(ring_run / "ring"), "--inception-weights",
+                          str(tmp_path / "missing.weights.h5")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().splitlines()[-1].startswith("kgan: error: ring8 is scored by its modes")
 
 
 def test_stacked_digit_modes(tmp_path):

@@ -14,7 +14,7 @@ import numpy as np
 
 from kgan.errors import KganError
 
-__all__ = ["DomainFeatures", "InceptionFeatures", "held_out_split"]
+__all__ = ["DomainFeatures", "InceptionFeatures", "held_out_split", "labelled_split"]
 
 FEATURES_ROOT = os.path.join("saved_models", "_features")
 
@@ -25,6 +25,16 @@ def held_out_split(x, y, fraction=0.2, seed=0):
     cut = int(round(len(x) * (1.0 - fraction)))
     train, held = order[:cut], order[cut:]
     return x[train], y[train], x[held], y[held]
+
+
+def labelled_split(dataset, seed=0):
+    """`(x_train, y_train, x_held, y_held, name)` of a labelled image data set, split as `DomainFeatures` does."""
+    from kgan.data import load_arrays
+
+    x, y, kind, name = load_arrays(dataset, seed=seed)
+    if kind != "image" or y is None:
+        raise KganError(f"domain features need a labelled image data set; {name} is not one")
+    return (*held_out_split(x, y, seed=seed), name)
 
 
 class DomainFeatures:
@@ -43,16 +53,12 @@ class DomainFeatures:
     def __init__(self, dataset="digits", root=None, epochs=30, seed=0):
         import keras
 
-        from kgan.data import load_arrays
         from kgan.images import atomic_write_bytes
 
-        x, y, kind, name = load_arrays(dataset, seed=seed)
-        if kind != "image" or y is None:
-            raise KganError(f"domain features need a labelled image data set; {name} is not one")
-        x_train, y_train, x_held, y_held = held_out_split(x, y, seed=seed)
+        x_train, y_train, x_held, y_held, name = labelled_split(dataset, seed=seed)
         self.held_out = (x_held, y_held)
         self.train = (x_train, y_train)
-        self.num_classes = int(y.max()) + 1
+        self.num_classes = int(max(y_train.max(), y_held.max())) + 1
         folder = os.path.join(root or FEATURES_ROOT, name)
         path = os.path.join(folder, "classifier.keras")
         info_path = os.path.join(folder, "info.json")
@@ -62,7 +68,7 @@ class DomainFeatures:
                 self.held_out_accuracy = json.load(handle)["held_out_accuracy"]
         else:
             keras.utils.set_random_seed(seed)
-            self.classifier = self._build(x.shape[1:], self.num_classes)
+            self.classifier = self._build(x_train.shape[1:], self.num_classes)
             self.classifier.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=0)
             self.held_out_accuracy = float(self.classifier.evaluate(x_held, y_held, verbose=0, return_dict=True)
                                            ["accuracy"])
