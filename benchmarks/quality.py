@@ -95,7 +95,7 @@ def run_one(dataset, variant, seed):
         report = evaluate(os.path.join(tmp, "run"), samples=SAMPLES[dataset])
     keys = ("modes", "high_quality", "reverse_kl", "kl")
     return {"dataset": dataset, "variant": variant, "seed": seed, "seconds": round(result.seconds, 1),
-            "pack": config.pack, "batch_size": config.batch_size, "ema": config.ema, "r1_penalty": config.r1_penalty,
+            "steps": int(result.gan.g_optimizer.iterations), "pack": config.pack, "batch_size": config.batch_size, "ema": config.ema, "r1_penalty": config.r1_penalty,
             **{k: report[k] for k in keys if k in report}}
 
 
@@ -173,7 +173,7 @@ def tables(rows, seeds):
                     name += f" (batch {config.batch_size})"
                 if variant == "kgan preset":
                     name = f"kgan `{dataset}` preset ({'the GAN row' if same else _stabilizers(runs[0])})"
-                steps = f"{config.epochs * config.steps_per_epoch:,}"
+                steps = " / ".join(f"{s:,}" for s in sorted({r["steps"] for r in runs}))  # as the runs trained
                 seconds = "{:.0f} s".format(np.mean([r["seconds"] for r in runs]))
             out.append(f"| {name} | {figures} | {len(runs)} | {steps} | {seconds} | {published} |")
         out.append("")
