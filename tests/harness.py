@@ -1,16 +1,55 @@
-"""Shared checks: serialization round trip and `.keras` save/reload (keras-hub test_case style)."""
+"""Shared checks: serialization round trips, `.keras` save/reload, XLA, export parity (keras-hub test_case style)."""
 
+import inspect
 import json
 import os
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 
-def assert_config_round_trip(model):
-    """get_config -> from_config gives a model with the same JSON config and weight shapes."""
+def _plain(value):
+    """A JSON-comparable form of an argument: tuples as lists, Keras objects serialized."""
+    if isinstance(value, (keras.layers.Layer, keras.Model)):
+        return json.loads(json.dumps(keras.layers.serialize(value)))
+    return json.loads(json.dumps(value))
+
+
+def _constructor_arguments(cls):
+    skipped = (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    return {name: p for name, p in inspect.signature(cls.__init__).parameters.items()
+            if name != "self" and p.kind not in skipped}
+
+
+def assert_arguments_kept(model, arguments):
+    """Each argument in `arguments` is in `model.get_config()` with the value that was passed."""
+    config = model.get_config()
+    for name, value in arguments.items():
+        assert name in config, f"get_config() drops {name!r}"
+        assert _plain(config[name]) == _plain(value), f"{name}: passed {value!r}, config has {config[name]!r}"
+
+
+def assert_config_round_trip(model, arguments, allow_default=()):
+    """get_config -> from_config keeps every constructor argument as it was passed.
+
+    Args:
+        model: a model built from `arguments`.
+        arguments: every argument of `type(model).__init__`, each set to a value other
+            than its default (a dropped argument would then come back as the default
+            and fail), except the names in `allow_default`.
+    """
+    expected = _constructor_arguments(type(model))
+    missing = sorted(set(expected) - set(arguments))
+    assert not missing, f"the round trip must set every constructor argument; missing {missing}"
+    for name, value in arguments.items():
+        default = expected[name].default
+        if name not in allow_default and default is not inspect.Parameter.empty:
+            assert _plain(value) != _plain(default), f"{name} is at its default {default!r}: pick another value"
+    assert_arguments_kept(model, arguments)
     config = model.get_config()
     clone = model.__class__.from_config(config)
+    assert_arguments_kept(clone, arguments)
     assert json.dumps(clone.get_config(), sort_keys=True) == json.dumps(config, sort_keys=True)
     assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
     return clone
@@ -26,3 +65,92 @@ def assert_keras_round_trip(model, inputs, tmp_path, atol=1e-6):
     actual = keras.ops.convert_to_numpy(restored(inputs, training=False))
     np.testing.assert_allclose(actual, expected, atol=atol)
     return restored
+
+
+def _compiled_steps(function, seen):
+    """(jit_compile, times traced) of each tf.function reachable from a Keras step function."""
+    if id(function) in seen:
+        return []
+    seen.add(id(function))
+    found = []
+    if hasattr(function, "experimental_get_tracing_count"):
+        found.append((function._jit_compile, function.experimental_get_tracing_count()))
+        function = function.python_function
+    for cell in getattr(function, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if callable(value):
+            found += _compiled_steps(value, seen)
+    return found
+
+
+def assert_trained_under_xla(model):
+    """The model's `fit` ran a train step compiled with `jit_compile=True` (XLA), not only asked for it."""
+    steps = _compiled_steps(model.train_function, set())
+    assert any(jit and traced for jit, traced in steps), f"no XLA-compiled train step ran: {steps}"
+
+
+def assert_close(actual, expected, max_tol, mean_tol, what=""):
+    """Max and mean |difference| under two thresholds (the keras-hub export-parity check)."""
+    diff = np.abs(np.asarray(actual, np.float64) - np.asarray(expected, np.float64))
+    assert diff.shape == np.shape(expected), (what, diff.shape, np.shape(expected))
+    assert diff.max() <= max_tol and diff.mean() <= mean_tol, f"{what}: max {diff.max():.3g}, mean {diff.mean():.3g}"
+
+
+def onnx_outputs(path, feeds):
+    """Runs an ONNX file in onnxruntime on named feeds (int labels as int64); returns its first output."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feeds = {k: (v.astype(np.int64) if np.issubdtype(v.dtype, np.integer) else v.astype(np.float32))
+             for k, v in feeds.items()}
+    return session.run(None, feeds)[0]
+
+
+def assert_export_matches_keras(gan, out_dir, seed=11, n=9, max_tol=1e-4, mean_tol=2e-5):
+    """generator.onnx and discriminator.onnx in `out_dir` against the GAN they came from, on fresh inputs.
+
+    Computed here, not read from the export's manifest, so a wrong parity figure cannot pass.
+    """
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, gan.latent_dim)).astype(np.float32)
+    labels = rng.integers(0, gan.num_classes, n) if gan.conditional else None
+    g_in = [z, labels.astype(np.int32)] if gan.conditional else z
+    expected = keras.ops.convert_to_numpy(gan.sampler(g_in, training=False)).astype(np.float32)
+    feeds = {"z": z, **({"label": labels} if gan.conditional else {})}
+    assert_close(onnx_outputs(os.path.join(out_dir, "generator.onnx"), feeds), expected, max_tol, mean_tol,
+                 "generator")
+    samples = expected + rng.normal(0, 0.1, expected.shape).astype(np.float32)  # not only the generator's own
+    d_in = [samples, labels.astype(np.int32)] if gan.conditional else samples
+    logits = keras.ops.convert_to_numpy(gan.discriminator(d_in, training=False)).reshape(-1)
+    name = "image" if samples.ndim == 4 else "sample"
+    feeds = {name: samples, **({"label": labels} if gan.conditional else {})}
+    assert_close(onnx_outputs(os.path.join(out_dir, "discriminator.onnx"), feeds), logits, max_tol, mean_tol,
+                 "discriminator")
+
+
+class SpyDiscriminator(keras.Model):
+    """A linear discriminator (flatten, dense) that records each input and its logits when run eagerly."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.flatten = keras.layers.Flatten()
+        # Logits near 1.5, so that label smoothing changes the loss visibly.
+        self.dense = keras.layers.Dense(1, bias_initializer=keras.initializers.Constant(1.5))
+        self.seen = []
+
+    def call(self, inputs, training=False):
+        logits = self.dense(self.flatten(inputs))
+        if tf.executing_eagerly():
+            self.seen.append((np.array(inputs), np.array(logits)))
+        return logits
+
+
+def constant_generator(latent_dim=4):
+    """z -> one fixed 8x8 image: the Dense kernel is zero, so the output is the bias whatever z is."""
+    z = keras.Input((latent_dim,))
+    dense = keras.layers.Dense(64, kernel_initializer="zeros",
+                               bias_initializer=keras.initializers.RandomUniform(-0.5, 0.5, seed=3))
+    return keras.Model(z, keras.layers.Reshape((8, 8, 1))(dense(z)))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-gr = pytest.importorskip("gradio")
+gr = pytest.importorskip("gradio", reason="the demo needs the app extra: pip install -e '.[app]'")
 from gradio_client import Client  # noqa: E402
 
 from kgan.demo import NO_MODEL, DemoApp, build_demo, launch  # noqa: E402
@@ -59,10 +59,19 @@ def test_generate_endpoint_returns_count_images_of_the_model_size(client):
 
 
 def test_labels_truncation_and_filtered_sampling(client, served):
+    from kgan.inference import GeneratorRuntime
+
     model = str(served["root"] / "digits3" / "generator.onnx")
     score = lambda items: [float(i["caption"].split()[1]) for i in items]  # noqa: E731
     # The 16 candidates that oversampling 4x draws for 4 samples are the first 16 of the seed.
     candidates = client.predict(seed=1, count=16, label=2, truncation=0.7, model=model, api_name="/generate")
+    # They are the runtime's samples for that label and truncation, which differ from other settings'.
+    runtime = GeneratorRuntime(model)
+    expected = runtime.generate(16, seed=1, labels=2, truncation=0.7)[..., 0]
+    np.testing.assert_array_equal(np.stack([decode(item) for item in candidates]), expected)
+    for label, truncation in ((0, 0.7), (2, 1.0)):
+        assert np.abs(runtime.generate(16, seed=1, labels=label, truncation=truncation)[..., 0].astype(int)
+                      - expected).max() > 0, (label, truncation)
     best = client.predict(seed=1, count=4, label=2, truncation=0.7, model=model, oversample=4, api_name="/generate")
     assert sorted(score(best)) == sorted(score(candidates))[-4:]
     kept = [decode(item) for item in best]
@@ -108,20 +117,41 @@ def test_a_model_deleted_after_start(client, served):
 
 
 def test_load_50_requests_at_concurrency_5(served):
+    from kgan.inference import GeneratorRuntime
+
     clients = [Client(served["url"], verbose=False, analytics_enabled=False) for _ in range(5)]
+    # What one request costs alone, and the generator's own share of it (16 images and their scores).
+    alone = []
+    for seed in range(5):
+        start = time.perf_counter()
+        clients[0].predict(seed=seed, count=16, api_name="/generate")
+        alone.append(time.perf_counter() - start)
+    runtime = GeneratorRuntime(str(served["root"] / "digits3" / "generator.onnx"))
+    model = []
+    for seed in range(20):
+        start = time.perf_counter()
+        runtime.score(runtime.generate(16, seed=seed))
+        model.append(time.perf_counter() - start)
+    print(f"one request alone: median {statistics.median(alone) * 1000:.0f} ms (of 5); generator and "
+          f"discriminator for 16 images: median {statistics.median(model) * 1000:.2f} ms (of 20)")
 
     def one(i):
         start = time.perf_counter()
-        items = clients[i % 5].predict(seed=i, count=16, api_name="/generate")
-        return time.perf_counter() - start, len(items)
+        try:
+            items = clients[i % 5].predict(seed=i, count=16, api_name="/generate")
+        except Exception as error:  # counted, not raised: the run goes on and reports every failure
+            return time.perf_counter() - start, 0, repr(error)[:200]
+        return time.perf_counter() - start, len(items), None
 
     with ThreadPoolExecutor(max_workers=5) as pool:
         results = list(pool.map(one, range(50)))
+    errors = [error for _, _, error in results if error]
     latencies = sorted(r[0] * 1000 for r in results)
     p50 = statistics.median(latencies)
     p95 = latencies[int(0.95 * len(latencies)) - 1]
-    print(f"load: 50 requests, concurrency 5, errors 0, p50 {p50:.0f} ms, p95 {p95:.0f} ms")
-    assert all(count == 16 for _, count in results)
+    print(f"load: {len(results)} requests, concurrency 5, errors {len(errors)}, p50 {p50:.0f} ms, p95 {p95:.0f} ms")
+    assert errors == [] and len(results) == 50
+    assert all(count == 16 for _, count, _ in results)
 
 
 def test_no_exported_model_says_which_command_makes_one():
@@ -152,7 +182,8 @@ def test_demo_command_bad_model_is_one_line(tmp_path):
 def test_in_a_real_browser(served, tmp_path):
     from browser import CHROMIUM, exercise_demo
 
-    assert os.path.exists(CHROMIUM), "install Debian's chromium: apt-get install -y chromium"
+    if not os.path.exists(CHROMIUM):  # under CI (KGAN_NO_SKIPS=1) this skip is a failure
+        pytest.skip(f"no browser at {CHROMIUM}: install Debian's chromium (apt-get install -y chromium)")
     report = exercise_demo(served["url"], str(tmp_path))
     assert report["gallery_images"] >= 16 and report["min_natural_width"] > 0
     assert report["gif_natural_width"] > 0

@@ -35,10 +35,26 @@ def test_image_metrics_sit_above_their_floor(tmp_path):
     kgan.train(config, verbose=0, log=lambda *_: None)
     root = str(tmp_path / "features")
     report = evaluate(str(tmp_path / "digits"), samples=300, features_root=root)
-    for key in ("fid", "fid_floor", "kid", "kid_std", "precision", "recall", "density", "coverage"):
-        assert key in report
+    # Each figure is its metric on the classifier's features of the held-out digits and of the
+    # run's 300 samples for seed 0, recomputed here from those features.
+    import numpy as np
+
+    from kgan.export import load_run
+    from kgan.metrics import density_coverage, frechet_distance, kernel_distance, precision_recall
+    from kgan.metrics.features import DomainFeatures
+
+    extractor = DomainFeatures("digits", root=root)
+    real = extractor(extractor.held_out[0])
+    fake = extractor(load_run(str(tmp_path / "digits"))[0].generate(300, seed=0))
+    kid, kid_std = kernel_distance(real, fake, subset_size=min(1000, len(real)))
+    expected = {"fid": frechet_distance(real, fake), "kid": kid, "kid_std": kid_std,
+                **precision_recall(real, fake), **density_coverage(real, fake)}
+    assert {k: report[k] for k in expected} == pytest.approx(expected, rel=1e-5, abs=1e-9)
+    assert report["samples"] == 300 and report["real_held_out"] == len(real)
     # One epoch of training is far from the data; real against real is the floor.
-    assert report["fid"] > 2 * report["fid_floor"]
+    assert report["fid"] > 2 * report["fid_floor"] and report["kid"] > 3 * report["kid_std"]
+    assert 0 <= report["precision"] <= 1 and 0 <= report["recall"] <= 1 and 0 <= report["coverage"] <= 1
+    assert np.isfinite(report["density"]) and report["density"] >= 0
     info = json.loads(open(os.path.join(root, "digits", "info.json")).read())
     assert info["held_out_accuracy"] > 0.9
     again = evaluate(str(tmp_path / "digits"), samples=300, features_root=root)  # the cached classifier
@@ -179,4 +195,16 @@ def test_stacked_digits_preset_is_scored_by_evaluate(tmp_path):
                                                        out=str(tmp_path / "stacked"), export=False)
     kgan.train(config, verbose=0, log=lambda *_: None)
     report = evaluate(str(tmp_path / "stacked"), samples=500, features_root=str(tmp_path / "features"))
-    assert report["num_modes"] == 1000 and 1 <= report["modes"] <= 500 and report["kl"] >= 0
+    # The modes and KL of the run's 500 samples for seed 0, read by the same digit classifier here.
+    import numpy as np
+
+    from kgan.export import load_run
+    from kgan.metrics.features import DomainFeatures
+
+    images = load_run(str(tmp_path / "stacked"))[0].generate(500, seed=0)
+    classifier = DomainFeatures("digits", root=str(tmp_path / "features"))
+    digits = [classifier.predict(images[..., c : c + 1]) for c in range(3)]
+    counts = np.bincount(100 * digits[0] + 10 * digits[1] + digits[2], minlength=1000)
+    frequencies = counts[counts > 0] / 500
+    assert report["num_modes"] == 1000 and report["modes"] == int((counts > 0).sum())
+    assert report["kl"] == pytest.approx(float(np.sum(frequencies * np.log(frequencies * 1000))), rel=1e-9)

@@ -9,6 +9,7 @@ import onnx
 import pytest
 
 from conftest import FAMILIES, make_gan
+from harness import assert_export_matches_keras
 from kgan import export as export_lib
 from kgan.errors import KganError
 from kgan.export import export_model, load_run
@@ -20,6 +21,7 @@ IDS = [f"{f}-{'conditional' if c else 'plain'}" for f, c in FAMILIES]
 @pytest.mark.parametrize("family, conditional", FAMILIES, ids=IDS)
 def test_export_parity_names_and_metadata(exported, family, conditional):
     gan, result = exported(family, conditional)
+    assert_export_matches_keras(gan, result.out_dir)  # measured here, not read from the manifest
     manifest = result.manifest
     for role in ("generator", "discriminator"):
         figures = manifest["parity"][role]
@@ -76,7 +78,8 @@ def test_fp16_and_int8_variants(exported):
     gan, result = exported("dcgan", False)
     variants = result.manifest["variants"]
     assert 0 < variants["fp16"]["max_abs_error_vs_fp32"] < 0.01
-    assert 0 < variants["int8"]["max_abs_error_vs_fp32"] < 0.2
+    scale = float(np.abs(gan.generate(64, seed=1)).max())
+    assert 0 < variants["int8"]["max_abs_error_vs_fp32"] < 0.1 * scale  # outputs of this tiny model peak near 0.4
     for name in ("fp16", "int8"):
         assert variants[name]["latency_ms_batch1"] > 0
         path = os.path.join(result.out_dir, f"generator.{name}.onnx")

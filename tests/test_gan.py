@@ -8,9 +8,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from harness import (
+    SpyDiscriminator,
+    assert_arguments_kept,
+    assert_config_round_trip,
+    assert_trained_under_xla,
+    constant_generator,
+)
 from kgan.errors import KganError
 from kgan.gan import GAN
-from kgan.losses import LOSSES
+from kgan.losses import LOSSES, SMOOTHABLE_LOSSES
+from kgan.models import DCGANDiscriminator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -47,6 +55,8 @@ def test_train_step_updates_both_networks(tiny_dcgan, digits_images, jit_compile
     assert int(gan.g_optimizer.iterations) == 8
     assert int(gan.d_optimizer.iterations) == 16
     assert gan.jit_compile is jit_compile
+    if jit_compile:
+        assert_trained_under_xla(gan)
 
 
 @pytest.mark.parametrize("loss", list(LOSSES))
@@ -65,6 +75,75 @@ def test_every_loss_trains_with_its_regularizers(tiny_dcgan, digits_images, loss
     )
     history = gan.fit(dataset_of(digits_images[0]), epochs=1, verbose=0)
     assert all(np.isfinite(v).all() for v in history.history.values())
+    assert_trained_under_xla(gan)
+
+
+def one_frozen_step(digits_images, **kwargs):
+    """One eager train step with learning rate 0: (logs, the fixed fake image, what D saw, the GAN)."""
+    generator = constant_generator()
+    gan = GAN(generator, SpyDiscriminator(), seed=0, **kwargs)
+    gan.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0), run_eagerly=True)
+    real = digits_images[0]
+    gan.discriminator.build(real.shape)
+    gan.discriminator.seen.clear()
+    logs = {k: float(v) for k, v in gan.train_step(tf.constant(real)).items()}
+    fake = np.asarray(generator.layers[1].bias).reshape(8, 8, 1)
+    return logs, fake, gan.discriminator.seen, gan
+
+
+def _loss_values(loss, real_logits, fake_logits, g_logits, label_smoothing=0.0):
+    g_fn, d_fn = LOSSES[loss]
+    kwargs = {"label_smoothing": label_smoothing} if label_smoothing else {}
+    return float(d_fn(real_logits, fake_logits, **kwargs)), float(g_fn(g_logits))
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_training_computes_the_chosen_loss_with_noise_and_smoothing(digits_images, loss):
+    # The step's logged losses against the loss pair computed directly on the logits the
+    # discriminator gave for the inputs it was shown; the inputs against the real batch and
+    # the generator's (fixed) output plus instance noise of the configured std.
+    smoothing = 0.2 if loss in SMOOTHABLE_LOSSES else 0.0
+    logs, fake, seen, _ = one_frozen_step(digits_images, loss=loss, instance_noise=0.1, label_smoothing=smoothing)
+    real = digits_images[0]
+    assert len(seen) == 3  # real and fake in the discriminator step, fake in the generator step
+    (real_in, real_logits), (fake_in, fake_logits), (g_in, g_logits) = seen
+    for shown, clean in ((real_in, real), (fake_in, fake), (g_in, fake)):
+        noise = shown - clean
+        assert noise.std() == pytest.approx(0.1, rel=0.05) and abs(noise.mean()) < 0.01  # step 0: the full std
+    expected = _loss_values(loss, real_logits, fake_logits, g_logits, smoothing)
+    assert (logs["d_loss"], logs["g_loss"]) == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    assert (logs["real_score"], logs["fake_score"]) == pytest.approx((real_logits.mean(), fake_logits.mean()),
+                                                                    rel=1e-5)
+    # The check has teeth: any other loss, or no smoothing, would log other values.
+    for other in LOSSES:
+        if other != loss:
+            assert np.abs(np.subtract(_loss_values(other, real_logits, fake_logits, g_logits), expected)).max() > 1e-3
+    if smoothing:
+        assert abs(_loss_values(loss, real_logits, fake_logits, g_logits)[0] - expected[0]) > 1e-2
+
+
+@pytest.mark.parametrize("penalty", ["r1_penalty", "gradient_penalty"])
+def test_penalties_are_added_with_their_weight(digits_images, penalty):
+    # The discriminator is linear, so its input gradient is its kernel w for every example:
+    # R1 adds gamma / 2 * ||w||^2, the gradient penalty lambda * (||w|| - 1)^2.
+    logs, fake, seen, gan = one_frozen_step(digits_images, **{penalty: 3.0})
+    real = digits_images[0]
+    assert len(seen) == 4  # real, fake, the penalty's input, and the generator step's fake
+    (real_in, real_logits), (fake_in, fake_logits), (penalty_in, _), (g_in, g_logits) = seen
+    norm = float(np.linalg.norm(np.asarray(gan.discriminator.dense.kernel)))
+    base = _loss_values("non_saturating", real_logits, fake_logits, g_logits)[0]
+    if penalty == "r1_penalty":
+        np.testing.assert_array_equal(penalty_in, real)  # on the real batch
+        expected = base + 0.5 * 3.0 * norm**2
+    else:
+        # On the segments from fake to real, at one uniform alpha per example.
+        alpha = (penalty_in - fake).reshape(len(real), -1) / (real - fake).reshape(len(real), -1)
+        per_example = np.median(alpha, axis=1)
+        np.testing.assert_allclose(alpha, np.repeat(per_example[:, None], 64, axis=1), atol=1e-4)
+        assert per_example.min() >= 0 and per_example.max() <= 1 and per_example.std() > 0.1
+        expected = base + 3.0 * (norm - 1.0) ** 2
+    assert abs(expected - base) > 1e-2
+    assert logs["d_loss"] == pytest.approx(expected, rel=1e-5)
 
 
 def test_penalties_raise_the_discriminator_loss(tiny_dcgan, digits_images):
@@ -98,6 +177,14 @@ def test_conditional_gan_trains_and_generates_by_label(tiny_dcgan, digits_images
     sevens = gan.generate(3, seed=0, labels=7)
     threes = gan.generate(3, seed=0, labels=[3, 3, 3])
     assert sevens.shape == (3, 8, 8, 1) and np.abs(sevens - threes).max() > 0
+    # Each label reaches the generator as itself (an off-by-one mapping would give another class's images).
+    z = gan.latents(3, seed=0)
+    for label, images in ((7, sevens), (3, threes)):
+        direct = generator([z, np.full(3, label, np.int32)], training=False)
+        np.testing.assert_allclose(images, direct, atol=1e-6)
+    cycled = gan.generate(12, seed=0)  # the default cycles 0..9
+    direct = generator([gan.latents(12, seed=0), np.arange(12, dtype=np.int32) % 10], training=False)
+    np.testing.assert_allclose(cycled, direct, atol=1e-6)
     with pytest.raises(KganError, match=r"labels must be in \[0, 9\]"):
         gan.generate(2, labels=10)
 
@@ -176,24 +263,30 @@ def test_bad_gan_arguments(tiny_dcgan, kwargs, message):
 @pytest.mark.parametrize("num_classes", [None, 10])
 def test_keras_round_trip_restores_everything_and_training_continues(tiny_dcgan, digits_images, tmp_path, num_classes):
     generator, discriminator = tiny_dcgan(num_classes=num_classes)
-    gan = compiled(generator, discriminator, loss="hinge", r1_penalty=0.5, instance_noise=0.05)
+    arguments = dict(loss="least_squares", d_steps=2, gradient_penalty=1.0, r1_penalty=0.5, instance_noise=0.05,
+                     instance_noise_steps=500, label_smoothing=0.1, latent_dim=8, num_classes=num_classes, seed=1,
+                     augment=["translation"], ema=0.5)
+    gan = GAN(generator, discriminator, **arguments)
+    gan.compile(keras.optimizers.Adam(1e-3, 0.5), keras.optimizers.Adam(1e-3, 0.5), jit_compile=False)
     data = dataset_of(*digits_images) if num_classes else dataset_of(digits_images[0])
     gan.fit(data, epochs=1, verbose=0)
     path = os.path.join(tmp_path, "gan.keras")
     gan.save(path)
     restored = keras.models.load_model(path)
     assert isinstance(restored, GAN)
-    assert (restored.loss_name, restored.r1_penalty, restored.instance_noise) == ("hinge", 0.5, 0.05)
+    assert_arguments_kept(restored, arguments)
+    assert (restored.loss_name, restored.d_steps, restored.label_smoothing) == ("least_squares", 2, 0.1)
     assert restored.num_classes == num_classes
     np.testing.assert_allclose(restored.generate(6, seed=2), gan.generate(6, seed=2), atol=1e-6)
-    # Optimizer state: step counters and Adam moments.
-    for original, loaded in ((gan.g_optimizer, restored.g_optimizer), (gan.d_optimizer, restored.d_optimizer)):
-        assert int(loaded.iterations) == int(original.iterations) == 4
+    # Optimizer state: step counters (two discriminator steps per generator step) and Adam moments.
+    for original, loaded, steps in ((gan.g_optimizer, restored.g_optimizer, 4), (gan.d_optimizer,
+                                                                                 restored.d_optimizer, 8)):
+        assert int(loaded.iterations) == int(original.iterations) == steps
         assert float(loaded.learning_rate) == pytest.approx(1e-3)
         for a, b in zip(original.variables, loaded.variables):
             np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-7)
     restored.fit(data, epochs=1, verbose=0)
-    assert int(restored.g_optimizer.iterations) == 8
+    assert int(restored.g_optimizer.iterations) == 8 and int(restored.d_optimizer.iterations) == 16
 
 
 def test_standard_callbacks(tiny_dcgan, digits_images, tmp_path):
@@ -221,10 +314,20 @@ def test_standard_callbacks(tiny_dcgan, digits_images, tmp_path):
 
 
 def test_config_round_trip(tiny_dcgan):
-    generator, discriminator = tiny_dcgan()
-    gan = GAN(generator, discriminator, loss="least_squares", d_steps=3, label_smoothing=0.2, seed=4)
-    clone = GAN.from_config(gan.get_config())
-    assert json.dumps(clone.get_config(), sort_keys=True) == json.dumps(gan.get_config(), sort_keys=True)
+    # Every argument away from its default, each compared with what was passed.
+    generator, _ = tiny_dcgan()
+    discriminator = DCGANDiscriminator((8, 8, 2), filters=4)  # packed: two samples' channels
+    arguments = dict(generator=generator, discriminator=discriminator, loss="least_squares", d_steps=3,
+                     gradient_penalty=2.0, r1_penalty=0.5, instance_noise=0.1, instance_noise_steps=77,
+                     label_smoothing=0.2, latent_dim=8, num_classes=None, seed=4, pack=2,
+                     augment=["color", "cutout"], ema=0.9)
+    gan = GAN(**arguments)
+    # num_classes stays None: packing is for unconditional GANs (the conditional case is below).
+    clone = assert_config_round_trip(gan, arguments, allow_default=("num_classes",))
+    assert clone.pack == 2 and clone.augment == ("color", "cutout") and clone.ema_generator is not None
+    conditional, conditional_d = tiny_dcgan(num_classes=10)
+    assert_arguments_kept(GAN.from_config(GAN(conditional, conditional_d, num_classes=10).get_config()),
+                          {"num_classes": 10})
 
 
 @pytest.mark.parametrize("loss", ["non_saturating", "wasserstein"])

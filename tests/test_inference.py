@@ -51,13 +51,17 @@ def test_chunked_runs_equal_one_run(exported):
     np.testing.assert_array_equal(whole, chunked)
 
 
-def test_score_matches_the_keras_discriminator(exported):
-    gan, result = exported("dcgan", True)
+@pytest.mark.parametrize("family, conditional", FAMILIES, ids=IDS)
+def test_score_matches_the_keras_discriminator(exported, family, conditional):
+    gan, result = exported(family, conditional)
     runtime = GeneratorRuntime(os.path.join(result.out_dir, "generator.onnx"))
-    images = gan.generate(9, seed=3, labels=[1] * 9)
-    expected = np.asarray(gan.discriminator([images, np.ones(9, np.int32)], training=False)).reshape(-1)
-    np.testing.assert_allclose(runtime.score(images, labels=1), expected, atol=1e-4)
-    assert runtime.score(runtime.generate(9, seed=3, labels=1), labels=1).shape == (9,)
+    labels = [1] * 9 if conditional else None
+    samples = gan.generate(9, seed=3, labels=labels)
+    d_in = [samples, np.ones(9, np.int32)] if conditional else samples
+    expected = np.asarray(gan.discriminator(d_in, training=False)).reshape(-1)
+    np.testing.assert_allclose(runtime.score(samples, labels=1 if conditional else None), expected, atol=1e-4)
+    if family == "dcgan":  # uint8 images are scored as the [-1, 1] floats they stand for
+        assert runtime.score(runtime.generate(9, seed=3, labels=labels), labels=labels).shape == (9,)
 
 
 def test_interpolation_walks_from_seed_to_seed(exported):
@@ -83,15 +87,21 @@ def test_model_card(exported):
     _, result = exported("dcgan", True)
     card = GeneratorRuntime(result.out_dir).describe()
     assert card["num_classes"] == 3 and card["discriminator"] is True
-    assert card["parity"]["keras_vs_onnxruntime"] <= 1e-4
+    # The card shows the figures the export measured (their truth is checked in test_export.py).
+    assert card["parity"] == result.manifest["parity"]["generator"]
 
 
 def test_fp16_and_int8_files_load_as_generators(exported):
+    # Judged against the fp32 output's own scale (these tiny models peak near 0.4, not 1): measured
+    # max errors are 0.06 % (fp16) and 5 % (int8) of it; a variant off by a constant factor fails the slope.
     _, result = exported("dcgan", False)
-    fp32 = GeneratorRuntime(result.out_dir).sample(8, seed=0)
-    for name, tolerance in (("fp16", 0.01), ("int8", 0.2)):
-        variant = GeneratorRuntime(os.path.join(result.out_dir, f"generator.{name}.onnx")).sample(8, seed=0)
-        assert np.abs(variant - fp32).max() < tolerance
+    fp32 = GeneratorRuntime(result.out_dir).sample(64, seed=0)
+    scale = np.abs(fp32).max()
+    for name, tolerance in (("fp16", 0.01), ("int8", 0.1)):
+        variant = GeneratorRuntime(os.path.join(result.out_dir, f"generator.{name}.onnx")).sample(64, seed=0)
+        assert np.abs(variant - fp32).max() < tolerance * scale, name
+        slope = float((variant * fp32).sum() / (fp32 * fp32).sum())  # least squares through the origin
+        assert slope == pytest.approx(1.0, abs=0.05), name
 
 
 def _plain_onnx(path):

@@ -41,7 +41,8 @@ def test_frechet_distance_from_samples():
 def test_singular_covariances_stay_finite():
     a = np.zeros((50, 3))
     a[:, 0] = np.random.default_rng(2).normal(size=50)
-    assert np.isfinite(frechet_distance(a, a + 1.0))
+    # Same (singular) covariance, means 1 apart in each of 3 dimensions: exactly 3.
+    assert frechet_distance(a, a + 1.0) == pytest.approx(3.0, abs=1e-4)
 
 
 def test_kernel_distance_separates_distributions():
@@ -52,7 +53,11 @@ def test_kernel_distance_separates_distributions():
     assert abs(same) < 3 * same_std + 1e-3
     assert shifted > 0.1 and shifted > 20 * abs(same)
     identical, _ = kernel_distance(a, a, num_subsets=5, subset_size=600)
-    assert identical == pytest.approx(0.0, abs=1e-9) or identical < 0  # unbiased: a tiny negative is possible
+    # For X = Y the unbiased estimate is (2 / m) (mean off-diagonal k - mean diagonal k): a small negative.
+    kernel = (a @ a.T / a.shape[1] + 1.0) ** 3
+    off_diagonal = (kernel.sum() - np.trace(kernel)) / (600 * 599)
+    assert identical == pytest.approx(2.0 / 600 * (off_diagonal - np.trace(kernel) / 600), rel=1e-9)
+    assert -0.1 < identical < 0
 
 
 def test_precision_recall_on_constructed_sets():
@@ -65,6 +70,30 @@ def test_precision_recall_on_constructed_sets():
     corner = real[real[:, 0] > 1.0]
     collapsed = precision_recall(real, corner)
     assert collapsed["precision"] == 1.0 and collapsed["recall"] < 0.5
+
+
+# Points on a line, worked by hand. Real 0, 1, 3, 7, 20: k=1 radii 1, 1, 2, 4, 13; k=2 radii 3, 2, 3, 6, 17.
+# Fake 0.5, 5, 12, -2: k=1 radii 2.5, 4.5, 7, 2.5; k=2 radii 4.5, 7, 11.5, 7.
+LINE_REAL = np.array([[0.0, 0], [1, 0], [3, 0], [7, 0], [20, 0]])
+LINE_FAKE = np.array([[0.5, 0], [5, 0], [12, 0], [-2, 0]])
+
+
+@pytest.mark.parametrize("k, precision, recall", [
+    (1, 0.75, 0.8),  # -2 lies in no real ball; 20 is 8 from 12, whose radius is 7
+    (2, 1.0, 1.0),   # -2 is 2 from 0 (radius 3); 20 is 8 from 12 (radius 11.5)
+])
+def test_precision_recall_by_hand(k, precision, recall):
+    assert precision_recall(LINE_REAL, LINE_FAKE, k=k) == {"precision": precision, "recall": recall}
+
+
+@pytest.mark.parametrize("k, density", [
+    (1, (2 + 2 + 1 + 0) / 4),      # real balls holding 0.5, 5, 12, -2: {0, 1}, {3, 7}, {20}, none
+    (2, (3 + 3 + 2 + 1) / (2 * 4)),  # {0, 1, 3}, {3, 7, 20}, {7, 20}, {0}
+])
+def test_density_and_coverage_by_hand(k, density):
+    assert density_coverage(LINE_REAL, LINE_FAKE, k=k) == {"density": pytest.approx(density), "coverage": 1.0}
+    # Without the fake at 12, the ball around 20 holds no fake.
+    assert density_coverage(LINE_REAL, np.delete(LINE_FAKE, 2, axis=0), k=1)["coverage"] == pytest.approx(4 / 5)
 
 
 def test_density_and_coverage():

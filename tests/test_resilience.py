@@ -137,6 +137,16 @@ def test_mixed_precision_trains_and_exports_float32(tmp_path, precision):
     manifest = json.loads((tmp_path / "onnx" / "manifest.json").read_text())
     assert manifest["parity"]["generator"]["keras_vs_onnxruntime"] <= 1e-4
     assert keras.mixed_precision.global_policy().name == "float32"  # restored
+    # The float32 export against the mixed-precision model that was trained, not against its float32 copy.
+    from kgan.inference import GeneratorRuntime
+
+    runtime = GeneratorRuntime(tmp_path / "onnx")
+    trained = result.gan.generate(16, seed=4)
+    exported = runtime.sample(16, seed=4)
+    tolerance = {"mixed_float16": 0.01, "mixed_bfloat16": 0.05}[precision]  # half-precision round-off
+    assert np.abs(exported - trained).max() < tolerance and np.abs(exported - trained).mean() < tolerance / 5
+    logits = np.asarray(result.gan.discriminator(trained, training=False), np.float32).reshape(-1)
+    assert np.abs(runtime.score(trained) - logits).max() < 5 * tolerance * max(1.0, np.abs(logits).max())
 
 
 def test_mirrored_strategy_from_the_command_line(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import kgan
+from harness import assert_trained_under_xla
 from kgan.errors import KganError
 from kgan.gan import GAN
 from kgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
@@ -29,6 +30,7 @@ def test_packed_gan_trains_under_xla_and_exports_without_a_scorer(tmp_path):
     config = kgan.get_preset("digits").replace(epochs=1, steps_per_epoch=3, pack=4, xla=True,
                                                out=str(tmp_path / "run"), export_dir=str(tmp_path / "onnx"))
     result = kgan.train(config, verbose=0, log=lambda *_: None)
+    assert_trained_under_xla(result.gan)
     assert result.gan.discriminator.input_shape == (None, 8, 8, 4)
     assert np.isfinite(result.history["d_loss"]).all()
     assert sorted(os.listdir(tmp_path / "onnx")) == ["generator.onnx", "manifest.json"]
@@ -49,6 +51,7 @@ def test_packing_arguments_are_checked():
         GAN(DCGANGenerator((8, 8, 1), 4, num_classes=3), DCGANDiscriminator((8, 8, 2), num_classes=3), pack=2)
 
 
+@pytest.mark.slow
 def test_packing_covers_more_grid25_modes_than_the_same_budget_without_it(tmp_path):
     # A plain GAN (the grid25 networks without R1, batch 256, 30 x 200 steps) drops modes on
     # grid25; packing two samples into its discriminator keeps them. Seed 0 measured 16-17
@@ -84,6 +87,47 @@ def test_diff_augment_identities_and_moves():
     np.testing.assert_array_equal(cut[~zeros], x.numpy()[~zeros])
 
 
+def test_diff_augment_colour_away_from_the_midpoint():
+    # Zhao et al.'s colour ops, per example: brightness adds u - 0.5, saturation scales the
+    # distance to the pixel's channel mean by 2u, contrast the distance to the image mean by u + 0.5.
+    from kgan.augment import diff_augment
+
+    x = np.random.default_rng(3).uniform(-1, 1, (3, 4, 4, 3)).astype(np.float32)
+    u = np.array([[1.0, 0.5, 0.2],    # brightness: +0.5 for image 0, none for 1, -0.3 for 2
+                  [0.5, 0.0, 1.0],    # saturation: none, grey, doubled
+                  [0.5, 0.5, 0.0]],   # contrast: none, none, halved
+                 np.float32)
+    out = diff_augment(tf.constant(x), ["color"], tf.constant(u)).numpy()
+    np.testing.assert_allclose(out[0], x[0] + 0.5, atol=1e-6)
+    grey = np.repeat(x[1].mean(axis=-1, keepdims=True), 3, axis=-1)
+    np.testing.assert_allclose(out[1], grey, atol=1e-6)
+    shifted = x[2] - 0.3
+    saturated = (shifted - shifted.mean(axis=-1, keepdims=True)) * 2.0 + shifted.mean(axis=-1, keepdims=True)
+    np.testing.assert_allclose(out[2], (saturated - saturated.mean()) * 0.5 + saturated.mean(), atol=1e-5)
+
+
+def test_the_discriminator_sees_every_image_augmented(digits_images):
+    # Cutout leaves a 4x4 hole in each 8x8 image (clipped to at least 2x2 at the border): every
+    # input the discriminator is shown, real and generated, in its own step and in the
+    # generator's, must have one.
+    from harness import SpyDiscriminator, constant_generator
+
+    gan = GAN(constant_generator(), SpyDiscriminator(), augment="cutout", seed=0)
+    gan.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0), run_eagerly=True)
+    gan.discriminator.build((None, 8, 8, 1))
+    gan.discriminator.seen.clear()
+    real = digits_images[0] + 3.0  # no real pixel is 0, so zeros are holes
+    gan.generator.layers[1].bias.assign(np.full(64, 0.5, np.float32))
+    gan.train_step(tf.constant(real))
+    seen = [inputs for inputs, _ in gan.discriminator.seen]
+    assert len(seen) == 3
+    for inputs in seen:
+        for hole in inputs[..., 0] == 0:
+            rows, cols = np.nonzero(hole.any(axis=1))[0], np.nonzero(hole.any(axis=0))[0]
+            assert 4 <= hole.sum() <= 16 and hole.sum() == len(rows) * len(cols)  # one rectangle
+    np.testing.assert_array_equal(seen[0][seen[0] != 0], real[seen[0] != 0])  # the rest is untouched
+
+
 def test_diff_augment_passes_gradients():
     from kgan.augment import diff_augment, draws_needed
 
@@ -97,12 +141,26 @@ def test_diff_augment_passes_gradients():
 
 @pytest.mark.parametrize("augment", [("color", "translation", "cutout"), "translation"])
 def test_augmented_gan_trains_under_xla(digits_images, augment):
+    data = tf.data.Dataset.from_tensor_slices(digits_images[0]).batch(16)
     keras.utils.set_random_seed(0)
     gan = GAN(DCGANGenerator((8, 8, 1), 8, filters=4), DCGANDiscriminator((8, 8, 1), filters=4), augment=augment,
               gradient_penalty=1.0, seed=0)
     gan.compile("adam", "adam", jit_compile=True)
-    history = gan.fit(tf.data.Dataset.from_tensor_slices(digits_images[0]).batch(16), epochs=1, verbose=0)
+    history = gan.fit(data, epochs=1, verbose=0)
     assert np.isfinite(history.history["d_loss"]).all()
+    assert_trained_under_xla(gan)
+    # One step from the same weights and seed, with and without the policy: the latents are drawn
+    # before any augmentation draw, so the first discriminator loss differs only if D saw augmented images.
+    losses = {}
+    for policy in (augment, ()):
+        keras.utils.set_random_seed(0)
+        gan = GAN(DCGANGenerator((8, 8, 1), 8, filters=4), DCGANDiscriminator((8, 8, 1), filters=4), augment=policy,
+                  seed=0)
+        gan.compile("adam", "adam", jit_compile=True)
+        losses[bool(policy)] = gan.fit(data, epochs=1, steps_per_epoch=1, verbose=0).history["d_loss"][0]
+        assert_trained_under_xla(gan)
+    assert abs(losses[True] - losses[False]) > 1e-4, losses
+    gan = GAN(DCGANGenerator((8, 8, 1), 8, filters=4), DCGANDiscriminator((8, 8, 1), filters=4), augment=augment)
     assert GAN.from_config(gan.get_config()).augment == tuple([augment] if isinstance(augment, str) else augment)
     with pytest.raises(KganError, match="unknown augmentation 'flip'"):
         GAN(DCGANGenerator((8, 8, 1), 8, filters=4), DCGANDiscriminator((8, 8, 1), filters=4), augment=["flip"])
@@ -145,6 +203,7 @@ def test_spectral_norm_and_two_time_scales_train_under_xla(tmp_path):
         out=str(tmp_path / "run"), export=False)
     result = kgan.train(config, verbose=0, log=lambda *_: None)
     gan = result.gan
+    assert_trained_under_xla(gan)
     assert np.isfinite(result.history["d_loss"]).all()
     assert float(gan.d_optimizer.learning_rate) == pytest.approx(2 * float(gan.g_optimizer.learning_rate))
     wrapped = [layer for layer in gan.discriminator.layers if isinstance(layer, keras.layers.SpectralNormalization)]

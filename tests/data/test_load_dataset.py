@@ -48,38 +48,76 @@ def test_mixtures_have_their_published_geometry(name, std):
     assert (info.kind, info.shape, info.value_range) == ("vector", (2,), None)
 
 
-def _write_images(folder, count, mode="L", size=12):
+def _write_images(folder, count, mode="L", size=12, seed=0):
+    """Writes `count` random images 0.png, 1.png, ...; returns their uint8 pixels."""
     os.makedirs(folder, exist_ok=True)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     channels = {"L": (size, size), "RGB": (size, size, 3)}[mode]
-    for i in range(count):
-        Image.fromarray(rng.integers(0, 256, channels, dtype=np.uint8), mode).save(os.path.join(folder, f"{i}.png"))
+    pixels = [rng.integers(0, 256, channels, dtype=np.uint8) for _ in range(count)]
+    for i, array in enumerate(pixels):
+        Image.fromarray(array, mode).save(os.path.join(folder, f"{i}.png"))
+    return pixels
+
+
+def _scaled(pixels):
+    """uint8 [0, 255] -> float32 [-1, 1], as every image source must give them."""
+    return np.asarray(pixels, np.float32) / 127.5 - 1.0
 
 
 def test_image_folder_is_read_and_resized(tmp_path):
-    _write_images(tmp_path / "faces", 10, mode="RGB")
-    dataset, info = load_dataset(str(tmp_path / "faces"), batch_size=4, image_size=8)
+    pixels = _write_images(tmp_path / "faces", 10, mode="RGB")
+    dataset, info = load_dataset(str(tmp_path / "faces"), batch_size=4, image_size=8, shuffle=False)
     assert info.shape == (8, 8, 3) and info.num_examples == 10 and info.name == "faces"
     batch = next(iter(dataset)).numpy()
-    assert batch.shape == (4, 8, 8, 3) and -1.0 <= batch.min() and batch.max() <= 1.0
+    # Files in name order, each resized as Pillow resizes it, then mapped to [-1, 1].
+    expected = _scaled([np.asarray(Image.fromarray(p).resize((8, 8), Image.BILINEAR)) for p in pixels[:4]])
+    np.testing.assert_allclose(batch, expected, atol=1e-6)
+    same_size, _ = load_dataset(str(tmp_path / "faces"), batch_size=10, shuffle=False)
+    np.testing.assert_allclose(next(iter(same_size)).numpy(), _scaled(pixels), atol=1e-6)
 
 
 def test_class_subfolders_give_labels(tmp_path):
-    _write_images(tmp_path / "set" / "cats", 3)
-    _write_images(tmp_path / "set" / "dogs", 3)
+    cats = _write_images(tmp_path / "set" / "cats", 3, seed=1)
+    dogs = _write_images(tmp_path / "set" / "dogs", 3, seed=2)
     dataset, info = load_dataset(str(tmp_path / "set"), batch_size=6, labels=True, shuffle=False)
-    _, labels = next(iter(dataset))
-    assert info.num_classes == 2 and sorted(labels.numpy().tolist()) == [0, 0, 0, 1, 1, 1]
+    images, labels = next(iter(dataset))
+    assert info.num_classes == 2
+    # Classes in folder-name order: each image carries its own folder's label.
+    assert labels.numpy().tolist() == [0, 0, 0, 1, 1, 1]
+    np.testing.assert_allclose(images.numpy()[..., 0], _scaled(cats + dogs), atol=1e-6)
+
+
+def _all(dataset):
+    batches = list(dataset)
+    if isinstance(batches[0], tuple):
+        return tuple(np.concatenate([b[i].numpy() for b in batches]) for i in range(2))
+    return np.concatenate([b.numpy() for b in batches])
 
 
 def test_npz_and_npy_files(tmp_path):
     images = np.random.default_rng(0).integers(0, 256, (20, 8, 8), dtype=np.uint8)
-    np.savez(tmp_path / "imgs.npz", x=images, y=np.arange(20) % 4)
-    dataset, info = load_dataset(str(tmp_path / "imgs.npz"), batch_size=5, labels=True)
+    labels = (np.arange(20) * 7) % 4
+    np.savez(tmp_path / "imgs.npz", x=images, y=labels)
+    dataset, info = load_dataset(str(tmp_path / "imgs.npz"), batch_size=5, labels=True, shuffle=False)
     assert info.shape == (8, 8, 1) and info.num_classes == 4
-    np.save(tmp_path / "table.npy", np.random.default_rng(1).normal(size=(30, 5)).astype(np.float32))
-    _, info = load_dataset(str(tmp_path / "table.npy"), batch_size=10)
+    x, y = _all(dataset)
+    np.testing.assert_allclose(x[..., 0], _scaled(images), atol=1e-6)  # uint8 0..255 -> [-1, 1]
+    np.testing.assert_array_equal(y, labels)  # each image keeps its own label
+    # Float images in [0, 1] are mapped to [-1, 1]; in [-1, 1] they are kept as they are.
+    unit = np.random.default_rng(2).uniform(0, 1, (10, 4, 4, 3)).astype(np.float32)
+    np.save(tmp_path / "unit.npy", unit)
+    np.testing.assert_allclose(_all(load_dataset(str(tmp_path / "unit.npy"), batch_size=10, shuffle=False)[0]),
+                               unit * 2 - 1, atol=1e-6)
+    signed = unit * 2 - 1
+    signed[0, 0, 0, 0] = -1.0  # below 0: already in [-1, 1]
+    np.save(tmp_path / "signed.npy", signed)
+    np.testing.assert_array_equal(
+        _all(load_dataset(str(tmp_path / "signed.npy"), batch_size=10, shuffle=False)[0]), signed)
+    table = np.random.default_rng(1).normal(size=(30, 5)).astype(np.float32)
+    np.save(tmp_path / "table.npy", table)
+    dataset, info = load_dataset(str(tmp_path / "table.npy"), batch_size=10, shuffle=False)
     assert (info.kind, info.shape) == ("vector", (5,))
+    np.testing.assert_array_equal(_all(dataset), table)  # vectors as stored
 
 
 def test_keras_dataset_offline_gives_one_clear_line(monkeypatch):

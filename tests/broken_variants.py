@@ -1,0 +1,411 @@
+"""Deliberately broken variants of kgan, each with the tests that must catch it.
+
+A pytest plugin: `KGAN_BREAK=NAME pytest -p broken_variants TEST` runs TEST against the
+variant NAME, patched in at start-up. `tests/test_broken_variants.py` (slow) runs every
+guard under its variant and expects it to fail, so a guard that stops guarding is noticed:
+
+    KGAN_BREAK=loss_ignored python -m pytest -p broken_variants \\
+        "tests/test_gan.py::test_training_computes_the_chosen_loss_with_noise_and_smoothing"
+"""
+
+import os
+import sys
+
+import numpy as np
+
+VARIANTS = {}
+
+
+def variant(*guards):
+    """Registers `apply()` as a variant named after the function, guarded by test node ids."""
+
+    def register(apply):
+        VARIANTS[apply.__name__] = (apply, guards, (apply.__doc__ or "").strip())
+        return apply
+
+    return register
+
+
+def _wrap(owner, name, make):
+    setattr(owner, name, make(getattr(owner, name)))
+
+
+GAN_WIRING = "tests/test_gan.py::test_training_computes_the_chosen_loss_with_noise_and_smoothing"
+
+
+@variant(GAN_WIRING)
+def loss_ignored():
+    """The train step uses the non-saturating loss whatever `loss=` says."""
+    from kgan import gan, losses
+
+    def get_loss_pair(name):
+        losses.get_loss_pair(name)  # unknown names are still refused
+        return losses.LOSSES["non_saturating"]
+
+    gan.losses_lib = type("Losses", (), {"get_loss_pair": staticmethod(get_loss_pair),
+                                         "SMOOTHABLE_LOSSES": losses.SMOOTHABLE_LOSSES})
+
+
+@variant(GAN_WIRING)
+def no_instance_noise():
+    """Instance noise is never added."""
+    from kgan.gan import GAN
+
+    GAN._with_noise = lambda self, samples, std: samples
+
+
+@variant(GAN_WIRING)
+def no_label_smoothing():
+    """The discriminator loss never smooths the real labels."""
+    from kgan.gan import GAN
+
+    def make(original):
+        def broken(self, *args, **kwargs):
+            saved, self.label_smoothing = self.label_smoothing, 0.0
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                self.label_smoothing = saved
+
+        return broken
+
+    _wrap(GAN, "_discriminator_loss", make)
+
+
+@variant("tests/test_gan.py::test_penalties_are_added_with_their_weight")
+def penalty_weight_ignored():
+    """R1 and the gradient penalty are added with weight 1, whatever their coefficient."""
+    from kgan import regularizers
+
+    for name in ("r1_penalty", "gradient_penalty"):
+        _wrap(regularizers, name, lambda f: lambda *a: f(*a) / 3.0)
+
+
+@variant("tests/test_gan.py::test_config_round_trip",
+         "tests/test_gan.py::test_keras_round_trip_restores_everything_and_training_continues")
+def gan_config_drops_arguments():
+    """GAN.get_config drops loss, d_steps and label_smoothing (they come back as defaults)."""
+    from kgan.gan import GAN
+
+    def make(original):
+        def broken(self):
+            config = original(self)
+            for key in ("loss", "d_steps", "label_smoothing"):
+                config.pop(key)
+            return config
+
+        return broken
+
+    _wrap(GAN, "get_config", make)
+
+
+@variant("tests/models/test_dcgan.py::test_serialization_and_keras_round_trip")
+def dcgan_config_drops_dropout():
+    """DCGANDiscriminator.get_config drops dropout."""
+    from kgan.models import DCGANDiscriminator
+
+    _wrap(DCGANDiscriminator, "get_config", lambda f: lambda self: {k: v for k, v in f(self).items() if k != "dropout"})
+
+
+@variant("tests/test_demo.py")
+def gradio_missing():
+    """gradio does not import (the app extra is not installed)."""
+    sys.modules["gradio"] = None
+
+
+@variant("tests/test_demo.py::test_labels_truncation_and_filtered_sampling")
+def demo_forces_label_and_truncation():
+    """The demo draws with label 0 and truncation 1.0 whatever the request says."""
+    from kgan.demo import DemoApp
+
+    def make(original):
+        def broken(self, seed, count, label, truncation, model, oversample):
+            return original(self, seed, count, 0, 1.0, model, oversample)
+
+        return broken
+
+    _wrap(DemoApp, "_draw", make)
+
+
+@variant("tests/test_demo.py::test_load_50_requests_at_concurrency_5")
+def demo_fails_one_request_in_50():
+    """One /generate request in 50 fails."""
+    from kgan.demo import DemoApp
+
+    def make(original):
+        def broken(self, seed, count, *args, **kwargs):
+            if int(seed) == 13 and int(count) == 16:
+                raise RuntimeError("broken variant")
+            return original(self, seed, count, *args, **kwargs)
+
+        return broken
+
+    _wrap(DemoApp, "generate", make)
+
+
+@variant("tests/test_cli.py::test_bad_input_is_one_line_and_exit_2")
+def parser_exits_1():
+    """The command's parser exits with status 1 on bad flags."""
+    from kgan import cli
+
+    cli._Parser.error = lambda self, message: self.exit(1, f"{self.prog}: error: {message}\n")
+
+
+@variant("tests/test_cli.py::test_help_lists_every_flag")
+def help_hides_ema():
+    """`kgan train --help` does not list --ema."""
+    import argparse
+
+    def make(original):
+        def broken(self, *names, **kwargs):
+            if "--ema" in names:
+                kwargs["help"] = argparse.SUPPRESS
+            return original(self, *names, **kwargs)
+
+        return broken
+
+    _wrap(argparse.ArgumentParser, "add_argument", make)
+
+
+@variant("tests/data/test_load_dataset.py::test_image_folder_is_read_and_resized",
+         "tests/data/test_load_dataset.py::test_class_subfolders_give_labels")
+def folder_reader_zeros_reversed_labels():
+    """Image folders read as all-zero images with their labels reversed."""
+    from kgan.data import sources
+
+    def make(original):
+        def broken(path, image_size):
+            x, y = original(path, image_size)
+            return np.zeros_like(x), (None if y is None else y[::-1].copy())
+
+        return broken
+
+    _wrap(sources, "_read_folder", make)
+
+
+@variant("tests/data/test_load_dataset.py::test_npz_and_npy_files")
+def array_files_not_rescaled():
+    """uint8 and [0, 1] float image files are not rescaled to [-1, 1] (uint8 only cast)."""
+    from kgan.data import sources
+
+    def make(original):
+        def broken(path):
+            x, y, kind = original(path)
+            if kind == "image":
+                raw = np.load(path)
+                x = (raw["x"] if path.endswith(".npz") else raw).astype(np.float32).reshape(x.shape)
+            return x, y, kind
+
+        return broken
+
+    _wrap(sources, "_read_array_file", make)
+
+
+@variant("tests/test_stabilizers.py::test_diff_augment_colour_away_from_the_midpoint")
+def colour_is_identity():
+    """DiffAugment's colour op returns its input."""
+    from kgan import augment
+
+    augment._color = lambda x, u: x
+
+
+@variant("tests/test_stabilizers.py::test_augmented_gan_trains_under_xla",
+         "tests/test_stabilizers.py::test_the_discriminator_sees_every_image_augmented")
+def never_augments():
+    """The GAN never augments what its discriminator sees."""
+    from kgan import augment
+
+    augment.diff_augment = lambda images, policy, uniforms: images
+
+
+@variant("tests/test_gan.py::test_train_step_updates_both_networks",
+         "tests/test_stabilizers.py::test_augmented_gan_trains_under_xla")
+def xla_silently_off():
+    """jit_compile=True is reported but the train step is built without XLA."""
+    from kgan.gan import GAN
+
+    def make_train_function(self, force=False):
+        asked = self.jit_compile
+        self.jit_compile = False
+        try:
+            return super(GAN, self).make_train_function(force)
+        finally:
+            self.jit_compile = asked
+
+    GAN.make_train_function = make_train_function
+
+
+@variant("tests/test_gan.py::test_conditional_gan_trains_and_generates_by_label")
+def labels_off_by_one():
+    """generate(labels=k) draws class k + 1."""
+    from kgan.gan import GAN
+
+    _wrap(GAN, "_labels_for", lambda f: lambda self, n, labels: (f(self, n, labels) + 1) % self.num_classes)
+
+
+@variant("tests/test_metrics_features.py::test_precision_recall_by_hand",
+         "tests/test_metrics_features.py::test_density_and_coverage_by_hand")
+def knn_radii_ignore_k():
+    """The k-NN balls have radius 0 (k ignored)."""
+    from kgan.metrics import manifold
+
+    manifold._radii = lambda features, k: np.zeros(len(features))
+
+
+@variant("tests/test_metrics_features.py::test_kernel_distance_separates_distributions")
+def kid_biased():
+    """KID uses the biased MMD estimate (the diagonal kept, divided by m^2)."""
+    from kgan.metrics import kernel
+
+    def biased(x, y):
+        return float(kernel._polynomial(x, x).mean() + kernel._polynomial(y, y).mean()
+                     - 2.0 * kernel._polynomial(x, y).mean())
+
+    kernel._unbiased_mmd2 = biased
+
+
+@variant("tests/test_metrics_features.py::test_singular_covariances_stay_finite")
+def frechet_singular_drops_means():
+    """On singular covariances the Fréchet distance forgets the mean term."""
+    from kgan.metrics import frechet
+
+    def make(original):
+        def broken(mu1, sigma1, mu2, sigma2, eps=1e-6):
+            if np.linalg.matrix_rank(np.atleast_2d(sigma1)) < np.atleast_2d(sigma1).shape[0]:
+                return original(mu2, sigma1, mu2, sigma2, eps)
+            return original(mu1, sigma1, mu2, sigma2, eps)
+
+        return broken
+
+    _wrap(frechet, "frechet_distance_from_moments", make)
+
+
+@variant("tests/test_evaluate.py::test_image_metrics_sit_above_their_floor")
+def evaluate_scores_against_training_data():
+    """Inside evaluate, KID, precision, recall, density and coverage use half the held-out features."""
+    from kgan import metrics
+
+    def make(original):
+        def broken(real, fake, *args, **kwargs):
+            if sys._getframe(1).f_globals.get("__name__") == "kgan.evaluate":  # the test's own calls stay right
+                real = real[: len(real) // 2]
+            return original(real, fake, *args, **kwargs)
+
+        return broken
+
+    for name in ("kernel_distance", "precision_recall", "density_coverage"):
+        _wrap(metrics, name, make)
+
+
+@variant("tests/test_evaluate.py::test_stacked_digits_preset_is_scored_by_evaluate")
+def stacked_modes_from_one_channel():
+    """Stacked-digit modes are read from the first channel only."""
+    from kgan import evaluate
+
+    def make(original):
+        def broken(images, classifier):
+            images = np.asarray(images)
+            return original(np.repeat(images[..., :1], 3, axis=-1), classifier)
+
+        return broken
+
+    _wrap(evaluate, "stacked_mode_metrics", make)
+
+
+def _scale_onnx_output(path, factor):
+    import onnx
+
+    model = onnx.load(path)
+    output = model.graph.output[0]
+    scaled = output.name + "_unscaled"
+    for node in model.graph.node:
+        node.output[:] = [scaled if o == output.name else o for o in node.output]
+    model.graph.initializer.append(onnx.numpy_helper.from_array(np.array(factor, np.float32), "broken_factor"))
+    model.graph.node.append(onnx.helper.make_node("Mul", [scaled, "broken_factor"], [output.name]))
+    onnx.save(model, path)
+
+
+@variant("tests/test_inference.py::test_fp16_and_int8_files_load_as_generators")
+def int8_output_scaled():
+    """The int8 generator gives 0.4 times the right values."""
+    from kgan import export
+
+    def make(original):
+        def broken(gan, fp32_path, out_path, work_dir):
+            original(gan, fp32_path, out_path, work_dir)
+            _scale_onnx_output(out_path, 0.4)
+
+        return broken
+
+    _wrap(export, "_int8", make)
+
+
+@variant("tests/test_export.py::test_export_parity_names_and_metadata")
+def parity_figures_faked():
+    """The ONNX generator is off by 1 %, and the parity check reports zeros without measuring."""
+    from kgan import export
+
+    def to_onnx(function, opset, original=export._to_onnx):
+        model = original(function, opset)
+        import onnx
+
+        for tensor in model.graph.initializer:
+            values = onnx.numpy_helper.to_array(tensor)
+            if values.dtype == np.float32 and values.size > 1:
+                tensor.CopyFrom(onnx.numpy_helper.from_array(values * 1.01, tensor.name))
+        return model
+
+    def parity(gan, role, saved_fn, onnx_model, seed=0):
+        return {"keras_vs_saved_model": 0.0, "keras_vs_onnxruntime": 0.0, "keras_vs_onnx_reference": 0.0,
+                "batches": list(export.PARITY_BATCHES), "reference_batch": export.REFERENCE_BATCH,
+                "tolerance": export.PARITY_TOLERANCE}
+
+    export._to_onnx, export._parity = to_onnx, parity
+
+
+@variant("tests/test_inference.py::test_score_matches_the_keras_discriminator")
+def discriminator_export_wrong():
+    """Unconditional exported discriminators are 1 % off (their parity is not checked)."""
+    from kgan import export
+
+    def make(original):
+        def broken(gan, role, saved_fn, onnx_model, seed=0):
+            figures = original(gan, role, saved_fn, onnx_model, seed)
+            if role == "discriminator" and not gan.conditional:
+                import onnx
+
+                for tensor in onnx_model.graph.initializer:
+                    values = onnx.numpy_helper.to_array(tensor)
+                    if values.dtype == np.float32 and values.size > 1:
+                        tensor.CopyFrom(onnx.numpy_helper.from_array(values * 1.01, tensor.name))
+            return figures
+
+        return broken
+
+    _wrap(export, "_parity", make)
+
+
+@variant("tests/test_resilience.py::test_mixed_precision_trains_and_exports_float32")
+def float32_reload_loses_weights():
+    """The float32 reload of a mixed-precision run scales the generator's and discriminator's weights by 0.9."""
+    from kgan import export
+
+    def make(original):
+        def broken(run_dir):
+            gan, config = original(run_dir)
+            for model in (gan.generator, gan.discriminator):
+                model.set_weights([w * 0.9 for w in model.get_weights()])
+            return gan, config
+
+        return broken
+
+    _wrap(export, "load_run", make)
+
+
+def pytest_configure(config):
+    name = os.environ.get("KGAN_BREAK")
+    if not name:
+        return
+    if name not in VARIANTS:
+        raise SystemExit(f"KGAN_BREAK={name}: no such variant; choose from {', '.join(VARIANTS)}")
+    VARIANTS[name][0]()
