@@ -84,13 +84,13 @@ def penalty_weight_ignored():
 @variant("tests/test_gan.py::test_config_round_trip",
          "tests/test_gan.py::test_keras_round_trip_restores_everything_and_training_continues")
 def gan_config_drops_arguments():
-    """GAN.get_config drops loss, d_steps and label_smoothing (they come back as defaults)."""
+    """GAN.get_config drops d_steps and label_smoothing (they come back as their defaults)."""
     from kgan.gan import GAN
 
     def make(original):
         def broken(self):
             config = original(self)
-            for key in ("loss", "d_steps", "label_smoothing"):
+            for key in ("d_steps", "label_smoothing"):
                 config.pop(key)
             return config
 
@@ -212,10 +212,20 @@ def colour_is_identity():
 @variant("tests/test_stabilizers.py::test_augmented_gan_trains_under_xla",
          "tests/test_stabilizers.py::test_the_discriminator_sees_every_image_augmented")
 def never_augments():
-    """The GAN never augments what its discriminator sees."""
-    from kgan import augment
+    """The GAN never applies its augmentation policy to what its discriminator sees."""
+    from kgan.gan import GAN
 
-    augment.diff_augment = lambda images, policy, uniforms: images
+    def make(original):
+        def broken(self, samples, labels, training):
+            saved, self.augment = self.augment, ()
+            try:
+                return original(self, samples, labels, training)
+            finally:
+                self.augment = saved
+
+        return broken
+
+    _wrap(GAN, "_discriminate", make)
 
 
 @variant("tests/test_gan.py::test_train_step_updates_both_networks",
@@ -253,15 +263,16 @@ def knn_radii_ignore_k():
 
 
 @variant("tests/test_metrics_features.py::test_kernel_distance_separates_distributions")
-def kid_biased():
-    """KID uses the biased MMD estimate (the diagonal kept, divided by m^2)."""
+def kid_off_diagonal_over_m_squared():
+    """KID divides the off-diagonal kernel sums by m^2 instead of m (m - 1)."""
     from kgan.metrics import kernel
 
-    def biased(x, y):
-        return float(kernel._polynomial(x, x).mean() + kernel._polynomial(y, y).mean()
-                     - 2.0 * kernel._polynomial(x, y).mean())
+    def wrong(x, y):
+        m = len(x)
+        k_xx, k_yy, k_xy = kernel._polynomial(x, x), kernel._polynomial(y, y), kernel._polynomial(x, y)
+        return float((k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / m**2 - 2.0 * k_xy.mean())
 
-    kernel._unbiased_mmd2 = biased
+    kernel._unbiased_mmd2 = wrong
 
 
 @variant("tests/test_metrics_features.py::test_singular_covariances_stay_finite")
