@@ -84,17 +84,48 @@ def _seeded_weights(model, seed=0):
         variable.assign(values.astype(np.float32))
 
 
+def _numpy_generator_8x8(generator, z):
+    """The 8x8 DCGAN generator in inference mode, written out in NumPy from its layers' definitions.
+
+    Dense -> batch norm -> ReLU -> 4x4 map -> transposed convolution (stride 2, "same": the
+    adjoint of a stride-2 convolution padded 1 before) -> batch norm -> ReLU -> 3x3
+    convolution ("same") -> tanh.
+    """
+
+    def weights(name):
+        return [np.asarray(w, np.float64) for w in generator.get_layer(name).weights]
+
+    def batch_norm(x, name):
+        gamma, beta, mean, variance = weights(name)
+        return (x - mean) / np.sqrt(variance + generator.get_layer(name).epsilon) * gamma + beta
+
+    (project,) = weights("project")
+    x = np.maximum(batch_norm(z.astype(np.float64) @ project, "project_bn"), 0).reshape(len(z), 4, 4, -1)
+    (kernel,) = weights("up1")  # [kh, kw, out, in]
+    size, k = 4, kernel.shape[0]
+    full = np.zeros((len(z), 2 * (size - 1) + k, 2 * (size - 1) + k, kernel.shape[2]))
+    for i in range(size):
+        for j in range(size):
+            full[:, 2 * i : 2 * i + k, 2 * j : 2 * j + k] += np.einsum("bc,hwoc->bhwo", x[:, i, j], kernel)
+    x = np.maximum(batch_norm(full[:, 1:9, 1:9], "up1_bn"), 0)
+    kernel, bias = weights("image")  # [kh, kw, in, out]
+    padded = np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)])
+    out = sum(np.einsum("bhwc,co->bhwo", padded[:, di : di + 8, dj : dj + 8], kernel[di, dj])
+              for di in range(3) for dj in range(3))
+    return np.tanh(out + bias)
+
+
 def test_golden_slice_of_a_seeded_generator():
     # Weights come from numpy, not from Keras initializers, so the numbers pin the
     # architecture and its arithmetic, not an initializer's random stream. GOLDEN was
-    # recorded from this code (not derived independently): it guards against drift, not
-    # against a bug that was there when it was recorded.
+    # recorded from Keras and agrees with the NumPy derivation above.
     generator = DCGANGenerator((8, 8, 1), latent_dim=4, filters=2)
     _seeded_weights(generator)
     z = np.random.default_rng(1).standard_normal((2, 4)).astype(np.float32)
     output = keras.ops.convert_to_numpy(generator(z, training=False))
-    expected = np.array(GOLDEN, np.float32)
-    np.testing.assert_allclose(output[0, 2, :, 0], expected, atol=1e-5)
+    np.testing.assert_allclose(output, _numpy_generator_8x8(generator, z), atol=1e-5)
+    np.testing.assert_allclose(_numpy_generator_8x8(generator, z)[0, 2, :, 0], GOLDEN, atol=1e-5)
+    np.testing.assert_allclose(output[0, 2, :, 0], np.array(GOLDEN, np.float32), atol=1e-5)
 
 
 GOLDEN = [-0.358861, -0.059076, 0.002717, -0.088142, -0.179964, -0.00021, -0.026228, 0.078494]
