@@ -39,11 +39,11 @@ def child(args):
         def on_train_end(self, logs=None):
             marks["end"] = time.perf_counter()
 
-    config = kgan.TrainConfig.from_run(args.out) if args.resume else kgan.get_preset(args.preset).replace(
+    config = kgan.TrainConfig.from_run(args.out) if args.resume else kgan.get_preset(args.preset).with_flags(
         epochs=args.epochs, out=args.out, export=False, strategy=args.strategy,
         devices=2 if args.strategy == "mirrored" else None, precision=args.precision)
     if args.resume:
-        config = config.replace(epochs=args.epochs)
+        config = config.with_flags(epochs=args.epochs)
     result = kgan.train(config, callbacks=[Clock()], verbose=0, log=lambda *_: None, resume=args.resume)
     # Steady state: every epoch after the first (tracing) one.
     starts = marks["epochs"] + [marks["end"]]

@@ -121,10 +121,10 @@ def _run_train(args):
 
     if args.resume:
         run_dir = args.out or get_preset(args.preset).run_dir
-        config = TrainConfig.from_run(run_dir).replace(epochs=args.epochs, backup_every=args.backup_every)
+        config = TrainConfig.from_run(run_dir).with_flags(epochs=args.epochs, backup_every=args.backup_every)
         result = train(config, verbose=0 if args.quiet else 1, resume=True)
         return _report_training(result)
-    config = get_preset(args.preset).replace(
+    config = get_preset(args.preset).with_flags(
         dataset=args.dataset,
         loss=args.loss,
         epochs=args.epochs,
@@ -339,8 +339,7 @@ def _add_presets(subparsers):
 
 
 def _run_presets(args):
-    _import_tensorflow_quietly()
-    from kgan.presets import PRESETS
+    from kgan.presets import PRESETS  # a table of configurations: no TensorFlow needed
 
     for name, config in PRESETS.items():
         print(f"{name:20s} {config.description}")

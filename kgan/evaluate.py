@@ -15,6 +15,11 @@ from kgan.errors import KganError
 
 __all__ = ["evaluate", "format_report"]
 
+# Neighbours of the k-NN metrics: improved precision / recall (Kynkäänniemi et al. use 3)
+# and density / coverage (Naeem et al. use 5). Each set needs more samples than k.
+PRECISION_RECALL_K = 3
+DENSITY_COVERAGE_K = 5
+
 
 def _sampler(source):
     """`(sample(n, seed, labels) -> float array, facts dict)` for a run dir or an ONNX model."""
@@ -97,6 +102,9 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inc
         features = f"domain classifier ({extractor.held_out_accuracy:.3f} held-out accuracy)"
         (train_x, _), (held_x, _) = extractor.train, extractor.held_out
     n = int(samples or 1000)
+    if n <= DENSITY_COVERAGE_K:
+        raise KganError(f"--samples must be more than {DENSITY_COVERAGE_K} for images (density and coverage use "
+                        f"{DENSITY_COVERAGE_K} nearest neighbours), got {n}; 1,000 is the default")
     labels = None
     if facts["num_classes"]:
         labels = np.arange(n) % facts["num_classes"]
@@ -115,8 +123,8 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inc
         fid_floor=frechet_distance(real_features, floor_features),
         kid=kid,
         kid_std=kid_std,
-        **precision_recall(real_features, fake_features),
-        **density_coverage(real_features, fake_features),
+        **precision_recall(real_features, fake_features, k=PRECISION_RECALL_K),
+        **density_coverage(real_features, fake_features, k=DENSITY_COVERAGE_K),
     )
     if labels is not None:
         judge = extractor if isinstance(extractor, DomainFeatures) else DomainFeatures(dataset, root=features_root)

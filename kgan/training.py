@@ -17,7 +17,6 @@ import numpy as np
 
 from kgan import images
 from kgan.errors import KganError
-from kgan.losses import LOSSES
 
 __all__ = ["TrainConfig", "TrainResult", "train", "build_gan", "PRECISIONS"]
 
@@ -100,8 +99,12 @@ class TrainConfig:
     export_dir: str | None = None
 
     def replace(self, **changes):
-        """A copy with the non-None `changes` applied."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with `changes` applied; None sets a field to None."""
+        return dataclasses.replace(self, **changes)
+
+    def with_flags(self, **flags):
+        """A copy with the flags that were given applied: None means "not given" (how CLI flags override)."""
+        return self.replace(**{k: v for k, v in flags.items() if v is not None})
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -128,6 +131,8 @@ class TrainConfig:
 
     def validate(self):
         """Raises `KganError` for a configuration that cannot train."""
+        from kgan.losses import LOSSES  # imports Keras: not needed to list or read configurations
+
         if self.loss not in LOSSES:
             raise KganError(f"unknown loss {self.loss!r}: choose one of {', '.join(LOSSES)}")
         if self.model not in ("dcgan", "mlp"):

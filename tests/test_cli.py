@@ -133,3 +133,16 @@ def test_help_names_every_loss():
     from kgan.losses import LOSSES
 
     assert [name.split(" ")[0] for name in LOSS_NAMES.split(", ")] == list(LOSSES)
+
+
+def test_presets_lists_every_preset_without_tensorflow():
+    code = ("import sys; from kgan.cli import main; main(['presets']); "
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                            env=dict(os.environ, PYTHONPATH=ROOT))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1] == "[]"
+    from kgan.presets import PRESETS
+
+    assert [line.split()[0] for line in lines[:-1]] == list(PRESETS)

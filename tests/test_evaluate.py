@@ -57,6 +57,8 @@ def test_image_metrics_sit_above_their_floor(tmp_path):
     assert np.isfinite(report["density"]) and report["density"] >= 0
     info = json.loads(open(os.path.join(root, "digits", "info.json")).read())
     assert info["held_out_accuracy"] > 0.9
+    with pytest.raises(KganError, match=r"--samples must be more than 5 for images .* got 3"):
+        evaluate(str(tmp_path / "digits"), samples=3, features_root=root)
     again = evaluate(str(tmp_path / "digits"), samples=300, features_root=root)  # the cached classifier
     assert again["fid"] == pytest.approx(report["fid"], rel=1e-6)
 

@@ -74,3 +74,13 @@ def test_conditional_digits_follow_their_labels(tmp_path):
     accuracy = float((classifier.predict(as_features(samples)) == labels).mean())
     print("digits-conditional accuracy", accuracy)
     assert accuracy > 0.8
+
+
+def test_replace_sets_any_value_and_flags_override_only_when_given():
+    from kgan.presets import get_preset
+
+    config = get_preset("digits").replace(steps_per_epoch=50, lr=1e-3)
+    cleared = config.replace(steps_per_epoch=None)  # back to one pass over the data
+    assert cleared.steps_per_epoch is None and cleared.lr == 1e-3
+    flagged = config.with_flags(steps_per_epoch=None, epochs=3)  # None: the flag was not given
+    assert (flagged.steps_per_epoch, flagged.epochs, flagged.lr) == (50, 3, 1e-3)
