@@ -17,7 +17,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error that points at --help."""
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+        # One form for every error line, the parser's and the library's: `kgan: error: ...`.
+        self.exit(2, f"kgan: error: {message}; see {self.prog} --help\n")
 
 
 def _positive_int(text):
@@ -283,15 +284,18 @@ def _run_demo(args):
     from kgan.errors import KganError
 
     try:
+        import gradio  # noqa: F401  kgan.demo imports it only when the app is built
+
         from kgan.demo import find_models, launch
     except ImportError as error:
         raise KganError(f"the demo needs gradio ({error.name} is missing): pip install 'kgan[app]'") from None
     models = find_models(args.export_root, args.model)
-    print(f"kgan: serving {len(models)} model(s) on http://{args.host}:{args.port} (Ctrl-C stops)")
     try:
-        launch(args.model, host=args.host, port=args.port, export_root=args.export_root, block=True)
+        demo, url = launch(args.model, host=args.host, port=args.port, export_root=args.export_root, block=False)
     except OSError as error:
         raise KganError(f"cannot serve on {args.host}:{args.port} ({error}); choose another --port") from None
+    print(f"kgan: serving {len(models)} model(s) on {url} (Ctrl-C stops)", flush=True)  # once the port is bound
+    demo.block_thread()
     return 0
 
 

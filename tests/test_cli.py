@@ -85,7 +85,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
         code = exit_info.code
     assert code == 2
     err = capsys.readouterr().err
-    assert message in err
+    assert message in err and err.startswith("kgan: error: ")  # one form for the parser's errors and the library's
     assert err.count("\n") == 1 and "Traceback" not in err
     assert not out.exists()
 
@@ -146,3 +146,14 @@ def test_presets_lists_every_preset_without_tensorflow():
     from kgan.presets import PRESETS
 
     assert [line.split()[0] for line in lines[:-1]] == list(PRESETS)
+
+
+def test_demo_without_the_app_extra_is_one_line(tmp_path):
+    blocked = tmp_path / "site" / "gradio"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text("raise ImportError('No module named gradio', name='gradio')\n")
+    result = subprocess.run([sys.executable, "-m", "kgan", "demo"], capture_output=True, text=True, cwd=ROOT,
+                            timeout=120, env=dict(os.environ, PYTHONPATH=f"{tmp_path / 'site'}{os.pathsep}{ROOT}"))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "kgan: error: the demo needs gradio (gradio is missing): pip install 'kgan[app]'"]

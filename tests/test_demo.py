@@ -179,6 +179,26 @@ def test_demo_command_bad_model_is_one_line(tmp_path):
     ]
 
 
+def test_demo_command_announces_the_address_once_it_serves(served):
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "kgan", "demo", "--model", str(served["root"] / "digits3"),
+                                "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, PYTHONPATH=ROOT))
+    try:
+        line = process.stdout.readline()  # waits for the announcement
+        assert line.startswith("kgan: serving 1 model(s) on http://127.0.0.1:") and f":{port}" in line, line
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as page:  # already answering
+            assert page.status == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
 def test_in_a_real_browser(served, tmp_path):
     from browser import CHROMIUM, exercise_demo
 
