@@ -104,3 +104,50 @@ def test_density_and_coverage():
     half = density_coverage(real, rng.normal(size=(1000, 2)) * 0.3)
     assert half["coverage"] < 0.5  # fakes crowd the centre and miss the rest
     assert density_coverage(real, real + 50.0) == {"density": 0.0, "coverage": 0.0}
+
+
+def test_a_fake_on_the_edge_of_a_ball_is_inside():
+    # Both papers count a sample inside a ball when its distance is at most the radius.
+    real = np.array([[0.0, 0.0], [1.0, 0.0]])  # k=1 radii: 1 and 1
+    edge = np.array([[2.0, 0.0], [-1.0, 0.0]])  # exactly 1 from one real point, 2 from the other
+    assert precision_recall(real, edge, k=1)["precision"] == 1.0
+    assert density_coverage(real, edge, k=1) == {"density": 1.0, "coverage": 1.0}
+
+
+def test_kernel_distance_subsets_follow_the_seed_and_the_smaller_set():
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(size=(50, 4)), rng.normal(size=(400, 4)) + 0.5
+    first = kernel_distance(a, b, num_subsets=10, subset_size=1000, seed=3)  # subsets of 50: the smaller set
+    assert first == kernel_distance(a, b, num_subsets=10, subset_size=1000, seed=3)
+    assert first != kernel_distance(a, b, num_subsets=10, subset_size=1000, seed=4)
+    assert kernel_distance(b, a, num_subsets=10, subset_size=1000, seed=3)[0] > 0
+
+
+BAD_FEATURES = [
+    (np.zeros((10, 2)), np.zeros((10, 3)), "same d"),  # different widths
+    (np.zeros((10, 2)), np.zeros(10), "same d"),  # one set not [n, d]
+    (np.zeros(10), np.zeros((10, 2)), "same d"),
+]
+
+
+@pytest.mark.parametrize("real, fake, message", BAD_FEATURES)
+def test_feature_metrics_refuse_arrays_that_are_not_two_feature_sets(real, fake, message):
+    for metric in (frechet_distance, kernel_distance, precision_recall, density_coverage):
+        with pytest.raises(ValueError, match=message):
+            metric(real, fake)
+
+
+def test_feature_metrics_need_enough_examples():
+    two, one = np.random.default_rng(7).normal(size=(2, 3)), np.zeros((1, 3))
+    assert np.isfinite(frechet_distance(two, two + 1.0)) and np.isfinite(kernel_distance(two, two)[0])
+    for metric in (frechet_distance, kernel_distance):
+        with pytest.raises(ValueError, match="2"):
+            metric(two, one)
+    four = np.random.default_rng(8).normal(size=(4, 3))
+    assert precision_recall(four, four, k=3) == {"precision": 1.0, "recall": 1.0}  # k + 1 examples suffice
+    with pytest.raises(ValueError, match="more than k=3"):
+        precision_recall(four[:3], four, k=3)
+    with pytest.raises(ValueError, match="more than k=3"):
+        density_coverage(four, four[:3], k=3)
+    with pytest.raises(ValueError, match="moments of different sizes"):
+        frechet_distance_from_moments(np.zeros(2), np.eye(2), np.zeros(3), np.eye(3))

@@ -153,3 +153,115 @@ def test_bad_sources(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(KganError, match="cannot read .*notes.txt"):
         load_dataset(str(tmp_path / "notes.txt"))
+
+
+def test_keras_datasets_are_rescaled_with_a_channel_axis(monkeypatch):
+    import keras
+
+    from kgan.data import load_arrays
+
+    images = np.random.default_rng(3).integers(0, 256, (6, 28, 28), dtype=np.uint8)
+    labels = np.arange(6, dtype=np.uint8).reshape(6, 1)  # cifar10 keeps labels as [n, 1]
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda: ((images, labels), (None, None)))
+    x, y, kind, name = load_arrays("mnist")
+    assert (kind, name, x.shape, x.dtype) == ("image", "mnist", (6, 28, 28, 1), np.float32)
+    np.testing.assert_allclose(x[..., 0], _scaled(images), atol=1e-6)
+    assert y.dtype == np.int64 and y.tolist() == list(range(6))
+    colour = np.random.default_rng(4).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", lambda: ((colour, labels[:2]), (None, None)))
+    x, _, _, _ = load_arrays("cifar10")
+    np.testing.assert_allclose(x, _scaled(colour), atol=1e-6)  # already has its channel axis
+
+
+def test_offline_keras_dataset_names_the_cache_folder(monkeypatch):
+    import keras
+
+    def offline():
+        raise Exception("URL fetch failure\nsecond line")
+
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", offline)
+    with pytest.raises(KganError) as error:
+        load_dataset("fashion_mnist")
+    cache = os.path.join(os.path.expanduser("~"), ".keras", "datasets")
+    assert f"cannot load 'fashion_mnist': it is not in {cache}" in str(error.value)
+    assert "(URL fetch failure);" in str(error.value)
+
+
+@pytest.mark.parametrize("x_key, y_key", [("images", "labels"), ("x_train", "y_train"), ("arr_0", None)])
+def test_npz_files_with_other_common_key_names(tmp_path, x_key, y_key):
+    images = np.random.default_rng(5).integers(0, 256, (8, 4, 4, 3), dtype=np.uint8)
+    arrays = {x_key: images, **({y_key: np.arange(8) % 2} if y_key else {})}
+    np.savez(tmp_path / "set.npz", **arrays)
+    from kgan.data import load_arrays
+
+    x, y, kind, _ = load_arrays(str(tmp_path / "set.npz"))
+    assert kind == "image"
+    np.testing.assert_allclose(x, _scaled(images), atol=1e-6)
+    assert (y is None) if y_key is None else y.tolist() == [0, 1] * 4
+    np.savez(tmp_path / "odd.npz", pictures=images)
+    with pytest.raises(KganError, match=r"has arrays \['pictures'\]: name the data 'x'"):
+        load_arrays(str(tmp_path / "odd.npz"))
+
+
+@pytest.mark.parametrize("low, high, expected", [
+    (0.0, 1.0, "unit"), (0.25, 1.0, "unit"),  # within [0, 1]: mapped to [-1, 1]
+    (-1.0, 1.0, "kept"), (-1.0, 0.5, "kept"),  # within [-1, 1] and below 0: kept
+    (-1.5, 1.0, "error"), (0.0, 1.5, "error"), (-1.0, 1.01, "error"),
+])
+def test_float_image_files_by_their_range(tmp_path, low, high, expected):
+    from kgan.data import load_arrays
+
+    x = np.random.default_rng(6).uniform(low, high, (4, 4, 4, 1)).astype(np.float32)
+    x.flat[0], x.flat[1] = low, high  # the range is exactly [low, high]
+    np.save(tmp_path / "f.npy", x)
+    if expected == "error":
+        with pytest.raises(KganError, match=r"float images must be in \[0, 1\] or \[-1, 1\]"):
+            load_arrays(str(tmp_path / "f.npy"))
+        return
+    got = load_arrays(str(tmp_path / "f.npy"))[0]
+    np.testing.assert_allclose(got, x * 2 - 1 if expected == "unit" else x, atol=1e-6)
+
+
+def test_arrays_that_are_neither_vectors_nor_images(tmp_path):
+    from kgan.data import load_arrays
+
+    np.save(tmp_path / "two.npy", np.zeros((4, 8, 8, 2), np.float32))
+    with pytest.raises(KganError, match=r"expected vectors \[n, d\] or images"):
+        load_arrays(str(tmp_path / "two.npy"))
+    np.save(tmp_path / "five.npy", np.zeros((2, 3, 4, 4, 1), np.float32))
+    with pytest.raises(KganError, match=r"got shape \(2, 3, 4, 4, 1\)"):
+        load_arrays(str(tmp_path / "five.npy"))
+
+
+def test_folders_skip_what_is_not_an_image(tmp_path):
+    pixels = _write_images(tmp_path / "set", 3)
+    (tmp_path / "set" / "notes.txt").write_text("not an image")
+    (tmp_path / "set" / "sub.png").mkdir()  # a folder named like an image
+    os.makedirs(tmp_path / "set" / ".thumbnails")
+    Image.fromarray(np.zeros((12, 12), np.uint8)).save(tmp_path / "set" / ".thumbnails" / "t.png")
+    from kgan.data import load_arrays
+
+    x, y, _, _ = load_arrays(str(tmp_path / "set"))
+    assert y is None
+    np.testing.assert_allclose(x[..., 0], _scaled(pixels), atol=1e-6)
+    # Class folders: hidden ones are not classes.
+    _write_images(tmp_path / "classes" / "a", 2)
+    _write_images(tmp_path / "classes" / "b", 2)
+    Image.fromarray(np.zeros((12, 12), np.uint8)).save(tmp_path / "classes" / "stray.txt.png")
+    os.makedirs(tmp_path / "classes" / ".cache")
+    x, y, _, _ = load_arrays(str(tmp_path / "classes"))
+    assert y is None and len(x) == 1  # a loose image at the top: the folder is one flat set
+    os.remove(tmp_path / "classes" / "stray.txt.png")
+    _, y, _, _ = load_arrays(str(tmp_path / "classes"))
+    assert y.tolist() == [0, 0, 1, 1]
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "I", "I;16"])
+def test_single_channel_image_modes_read_as_grey(tmp_path, mode):
+    folder = tmp_path / mode.replace(";", "")
+    folder.mkdir()
+    Image.new(mode, (8, 8)).save(folder / "a.png")
+    from kgan.data import load_arrays
+
+    x = load_arrays(str(folder))[0]
+    assert x.shape == (1, 8, 8, 1)
