@@ -392,10 +392,6 @@ def _import_tensorflow_quietly():
         import tensorflow as tf
 
         tf.config.list_physical_devices("GPU")  # device discovery logs here too
-    # Grappler's remapper fails to fuse Conv2D + BiasAdd + LeakyReLU inside the
-    # discriminator's gradient and logs an error each time it tries; the step runs
-    # the same (measured no slower) without the pass.
-    tf.config.optimizer.set_experimental_options({"remapping": False})
 
 
 def main(argv=None):

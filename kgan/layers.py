@@ -3,7 +3,26 @@
 import keras
 from keras import ops
 
-__all__ = ["MinibatchStdDev"]
+__all__ = ["LeakyReLU", "MinibatchStdDev"]
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class LeakyReLU(keras.layers.LeakyReLU):
+    """Keras's LeakyReLU computed as `max(x, negative_slope * x)` (the same for slopes in [0, 1]).
+
+    TensorFlow's grappler fuses Conv2D or MatMul + BiasAdd + LeakyRelu in the forward pass,
+    then cannot rewrite the gradient, which needs the unfused BiasAdd, and logs
+    "remapper failed: ... LeakyReluGrad ... missing node" on every trace. Written as a
+    maximum, the activation gives the remapper nothing to fuse, so training is quiet.
+    """
+
+    def __init__(self, negative_slope=0.3, **kwargs):
+        if not 0.0 <= negative_slope <= 1.0:
+            raise ValueError(f"negative_slope must be in [0, 1], got {negative_slope!r}")
+        super().__init__(negative_slope=negative_slope, **kwargs)
+
+    def call(self, inputs):
+        return ops.maximum(inputs, ops.cast(self.negative_slope, inputs.dtype) * inputs)
 
 
 @keras.saving.register_keras_serializable(package="kgan")

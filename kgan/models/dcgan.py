@@ -9,7 +9,7 @@ named: the generator takes `z` (and `label`), the discriminator `image` (and
 import keras
 from keras import layers
 
-from kgan.layers import MinibatchStdDev
+from kgan.layers import LeakyReLU, MinibatchStdDev
 from kgan.models._heads import add_projection
 from kgan.models._shapes import check_image_shape, check_num_classes, check_positive, num_doublings
 
@@ -18,7 +18,7 @@ __all__ = ["DCGANGenerator", "DCGANDiscriminator"]
 
 def _activation(name, label):
     if name == "leaky_relu":
-        return layers.LeakyReLU(0.2, name=label)
+        return LeakyReLU(0.2, name=label)
     return layers.Activation(name, name=label)
 
 
@@ -187,7 +187,7 @@ class DCGANDiscriminator(keras.Model):
             else:
                 x = wrap(layers.Conv2D(f, 3, padding="same", name=f"conv{i + 1}"))(x)
                 x = layers.MaxPooling2D(2, padding="same", name=f"pool{i + 1}")(x)
-            x = layers.LeakyReLU(0.2, name=f"down{i + 1}_act")(x)
+            x = LeakyReLU(0.2, name=f"down{i + 1}_act")(x)
             if dropout:
                 x = layers.Dropout(dropout, name=f"down{i + 1}_dropout")(x)
         if minibatch_std:

@@ -7,7 +7,7 @@ conditional models, which take a list `[x, label]`.
 import keras
 from keras import layers
 
-from kgan.layers import MinibatchStdDev
+from kgan.layers import LeakyReLU, MinibatchStdDev
 from kgan.models._heads import add_projection
 from kgan.models._shapes import check_num_classes, check_positive
 
@@ -20,7 +20,7 @@ def _hidden(x, hidden_units, activation, prefix, spectral_norm=False):
         if spectral_norm:
             dense = layers.SpectralNormalization(dense, name=f"{prefix}{i + 1}_sn")
         x = dense(x)
-        x = layers.LeakyReLU(0.2, name=f"{prefix}{i + 1}_act")(x) if activation == "leaky_relu" else (
+        x = LeakyReLU(0.2, name=f"{prefix}{i + 1}_act")(x) if activation == "leaky_relu" else (
             layers.Activation(activation, name=f"{prefix}{i + 1}_act")(x)
         )
     return x
