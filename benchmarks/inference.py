@@ -3,8 +3,12 @@
     python benchmarks/inference.py [--run saved_models/digits] [--repeats 50]
 
 Exports the run (with fp16 and int8 variants) into a temporary folder, then times
-each runtime on batches of 1 and 64, interleaving them round by round so that load
-on the machine touches all alike; prints medians and ratios to ORT fp32. Also times
+each runtime on batches of 1 and 64, interleaving them round by round (in a new random
+order each round) so that load on the machine touches all alike; prints medians and
+ratios to ORT fp32. A runtime timed right after a TensorFlow call shares the cores with
+TensorFlow's still-spinning worker threads, so the onnxruntime models are also timed on
+their own, interleaved only with each other: what an edge install, which has no
+TensorFlow, sees. Also times
 `import kgan.inference` plus session creation in fresh processes, and sums the
 installed size of the edge environment (numpy, Pillow, onnxruntime and what they
 need) against the training one (kgan's dependencies).
@@ -65,18 +69,30 @@ def runtimes(run_dir, out_dir):
     return make
 
 
-def measure(make, batches, repeats):
+def measure(make, batches, repeats, only=None, seed=0):
+    """Median ms of each runtime (or of those named in `only`), in a shuffled order each round."""
+    rng = np.random.default_rng(seed)
     table = {}
     for batch in batches:
-        fns = make(batch)
+        fns = {name: fn for name, fn in make(batch).items() if only is None or name in only}
         for fn in fns.values():  # warm up: tracing, graph building, allocations
             fn(), fn()
         times = {name: [] for name in fns}
         for _ in range(repeats):
-            for name, fn in fns.items():
-                times[name].append(_timed(fn))
+            for name in rng.permutation(list(fns)):
+                times[name].append(_timed(fns[name]))
         table[batch] = {name: statistics.median(values) for name, values in times.items()}
     return table
+
+
+def print_table(title, table):
+    print(title)
+    print("| runtime | batch 1 (ms) | ratio | batch 64 (ms) | ratio |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name in table[1]:
+        one, many = table[1][name], table[64][name]
+        print(f"| {name} | {one:.3f} | {one / table[1]['ORT fp32']:.1f} | {many:.3f} | "
+              f"{many / table[64]['ORT fp32']:.1f} |")
 
 
 def import_and_load_seconds(export_dir, runs=5):
@@ -127,16 +143,12 @@ def main():
         raise SystemExit(f"no {args.run}/model.keras: run `kgan train` first")
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "export")
-        table = measure(runtimes(args.run, out), (1, 64), args.repeats)
+        make = runtimes(args.run, out)
+        table = measure(make, (1, 64), args.repeats)
+        alone = measure(make, (1, 64), args.repeats, only=("ORT fp32", "ORT fp16", "ORT int8"))
         load = import_and_load_seconds(out)
-    names = list(table[1])
-    print(f"generator latency, median of {args.repeats} interleaved runs (ms); ratio = time / ORT fp32")
-    print(f"| runtime | batch 1 (ms) | ratio | batch 64 (ms) | ratio |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for name in names:
-        one, many = table[1][name], table[64][name]
-        print(f"| {name} | {one:.3f} | {one / table[1]['ORT fp32']:.1f} | {many:.3f} | "
-              f"{many / table[64]['ORT fp32']:.1f} |")
+    print_table(f"generator latency, median of {args.repeats} interleaved runs (ms); ratio = time / ORT fp32", table)
+    print_table(f"\nonnxruntime alone, no TensorFlow call in between (median of {args.repeats}, ms)", alone)
     print(f"\nimport kgan.inference + session creation: {load:.3f} s (median of 5 fresh processes)")
     edge = installed_mb(["numpy", "pillow", "onnxruntime"])
     training = installed_mb(["tensorflow", "keras", "numpy", "pillow", "scikit-learn"])

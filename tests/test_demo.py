@@ -179,7 +179,7 @@ def test_demo_command_bad_model_is_one_line(tmp_path):
     ]
 
 
-def test_demo_command_announces_the_address_once_it_serves(served):
+def test_demo_command_announces_the_address_once_it_serves(served, tmp_path):
     import socket
     import urllib.request
 
@@ -188,7 +188,7 @@ def test_demo_command_announces_the_address_once_it_serves(served):
         port = probe.getsockname()[1]
     process = subprocess.Popen([sys.executable, "-m", "kgan", "demo", "--model", str(served["root"] / "digits3"),
                                 "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=dict(os.environ, PYTHONPATH=ROOT))
+                               env=dict(os.environ, PYTHONPATH=ROOT), cwd=str(tmp_path))  # no export/ folder here
     try:
         line = process.stdout.readline()  # waits for the announcement
         assert line.startswith("kgan: serving 1 model(s) on http://127.0.0.1:") and f":{port}" in line, line
