@@ -5,13 +5,12 @@
 Exports the run (with fp16 and int8 variants) into a temporary folder, then times
 each runtime on batches of 1 and 64, interleaving them round by round (in a new random
 order each round) so that load on the machine touches all alike; prints medians and
-ratios to ORT fp32. A runtime timed right after a TensorFlow call shares the cores with
-TensorFlow's still-spinning worker threads, so the onnxruntime models are also timed on
-their own, interleaved only with each other: what an edge install, which has no
-TensorFlow, sees. Also times
-`import kgan.inference` plus session creation in fresh processes, and sums the
-installed size of the edge environment (numpy, Pillow, onnxruntime and what they
-need) against the training one (kgan's dependencies).
+ratios to ORT fp32. An onnxruntime call timed right after a TensorFlow call is slower
+than on its own, so the onnxruntime models are also timed interleaved only with each
+other: what an edge install, which has no TensorFlow, sees. Also times `import
+kgan.inference` plus session creation in fresh processes, and sums the installed size of
+the edge environment (numpy, Pillow, onnxruntime and what they need) against the
+training one (kgan's dependencies).
 """
 
 import argparse

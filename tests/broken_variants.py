@@ -30,6 +30,33 @@ def _wrap(owner, name, make):
     setattr(owner, name, make(getattr(owner, name)))
 
 
+def _with_attribute(owner, method, attribute, value):
+    """Makes `owner.method` run with `self.<attribute>` set to `value`."""
+
+    def make(original):
+        def broken(self, *args, **kwargs):
+            saved = getattr(self, attribute)
+            setattr(self, attribute, value)
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                setattr(self, attribute, saved)
+
+        return broken
+
+    _wrap(owner, method, make)
+
+
+def _scale_weights(onnx_model, factor):
+    """Multiplies every float weight tensor (not the scalars) of an ONNX model by `factor`."""
+    import onnx
+
+    for tensor in onnx_model.graph.initializer:
+        values = onnx.numpy_helper.to_array(tensor)
+        if values.dtype == np.float32 and values.size > 1:
+            tensor.CopyFrom(onnx.numpy_helper.from_array(values * factor, tensor.name))
+
+
 GAN_WIRING = "tests/test_gan.py::test_training_computes_the_chosen_loss_with_noise_and_smoothing"
 
 
@@ -59,17 +86,7 @@ def no_label_smoothing():
     """The discriminator loss never smooths the real labels."""
     from kgan.gan import GAN
 
-    def make(original):
-        def broken(self, *args, **kwargs):
-            saved, self.label_smoothing = self.label_smoothing, 0.0
-            try:
-                return original(self, *args, **kwargs)
-            finally:
-                self.label_smoothing = saved
-
-        return broken
-
-    _wrap(GAN, "_discriminator_loss", make)
+    _with_attribute(GAN, "_discriminator_loss", "label_smoothing", 0.0)
 
 
 @variant("tests/test_gan.py::test_penalties_are_added_with_their_weight")
@@ -215,17 +232,7 @@ def never_augments():
     """The GAN never applies its augmentation policy to what its discriminator sees."""
     from kgan.gan import GAN
 
-    def make(original):
-        def broken(self, samples, labels, training):
-            saved, self.augment = self.augment, ()
-            try:
-                return original(self, samples, labels, training)
-            finally:
-                self.augment = saved
-
-        return broken
-
-    _wrap(GAN, "_discriminate", make)
+    _with_attribute(GAN, "_discriminate", "augment", ())
 
 
 @variant("tests/test_gan.py::test_train_step_updates_both_networks",
@@ -234,15 +241,7 @@ def xla_silently_off():
     """jit_compile=True is reported but the train step is built without XLA."""
     from kgan.gan import GAN
 
-    def make_train_function(self, force=False):
-        asked = self.jit_compile
-        self.jit_compile = False
-        try:
-            return super(GAN, self).make_train_function(force)
-        finally:
-            self.jit_compile = asked
-
-    GAN.make_train_function = make_train_function
+    _with_attribute(GAN, "make_train_function", "jit_compile", False)
 
 
 @variant("tests/test_gan.py::test_conditional_gan_trains_and_generates_by_label")
@@ -358,12 +357,7 @@ def parity_figures_faked():
 
     def to_onnx(function, opset, original=export._to_onnx):
         model = original(function, opset)
-        import onnx
-
-        for tensor in model.graph.initializer:
-            values = onnx.numpy_helper.to_array(tensor)
-            if values.dtype == np.float32 and values.size > 1:
-                tensor.CopyFrom(onnx.numpy_helper.from_array(values * 1.01, tensor.name))
+        _scale_weights(model, 1.01)
         return model
 
     def parity(gan, role, saved_fn, onnx_model, seed=0):
@@ -383,12 +377,7 @@ def discriminator_export_wrong():
         def broken(gan, role, saved_fn, onnx_model, seed=0):
             figures = original(gan, role, saved_fn, onnx_model, seed)
             if role == "discriminator" and not gan.conditional:
-                import onnx
-
-                for tensor in onnx_model.graph.initializer:
-                    values = onnx.numpy_helper.to_array(tensor)
-                    if values.dtype == np.float32 and values.size > 1:
-                        tensor.CopyFrom(onnx.numpy_helper.from_array(values * 1.01, tensor.name))
+                _scale_weights(onnx_model, 1.01)
             return figures
 
         return broken
