@@ -143,10 +143,13 @@ def test_mixed_precision_trains_and_exports_float32(tmp_path, precision):
     runtime = GeneratorRuntime(tmp_path / "onnx")
     trained = result.gan.generate(16, seed=4)
     exported = runtime.sample(16, seed=4)
-    tolerance = {"mixed_float16": 0.01, "mixed_bfloat16": 0.05}[precision]  # half-precision round-off
-    assert np.abs(exported - trained).max() < tolerance and np.abs(exported - trained).mean() < tolerance / 5
+    # Half-precision round-off, measured at float16 / bfloat16: generator 2.3e-4 / 1.5e-3 at most,
+    # discriminator 7.6e-6 / 8.5e-5 on logits near 0.009; the bounds leave about 12x room.
+    g_tolerance, d_tolerance = {"mixed_float16": (3e-3, 1e-4), "mixed_bfloat16": (2e-2, 1e-3)}[precision]
+    assert np.abs(exported - trained).max() < g_tolerance and np.abs(exported - trained).mean() < g_tolerance / 5
     logits = np.asarray(result.gan.discriminator(trained, training=False), np.float32).reshape(-1)
-    assert np.abs(runtime.score(trained) - logits).max() < 5 * tolerance * max(1.0, np.abs(logits).max())
+    assert np.abs(logits).max() > 5 * d_tolerance  # a discriminator export giving zeros would fail
+    np.testing.assert_allclose(runtime.score(trained), logits, rtol=0, atol=d_tolerance)
 
 
 def test_mirrored_strategy_from_the_command_line(tmp_path):
