@@ -30,6 +30,8 @@ _LAZY = {
     "train": "kgan.training",
     "TrainConfig": "kgan.training",
     "KganError": "kgan.errors",
+    "SampleSpec": "kgan.samples",
+    "LatentPrior": "kgan.latent",
 }
 
 __all__ = ["__version__", "load_model", *_LAZY]

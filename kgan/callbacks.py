@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from kgan import images
+from kgan.samples import get_kind
 
 __all__ = ["SampleGrid", "HistoryWriter", "StopOnNonFinite", "NonFiniteLoss", "QualityMetrics"]
 
@@ -15,8 +16,9 @@ __all__ = ["SampleGrid", "HistoryWriter", "StopOnNonFinite", "NonFiniteLoss", "Q
 class SampleGrid(keras.callbacks.Callback):
     """Writes `samples/epoch_NNN.png` at the end of every `every` epochs.
 
-    Images become a grid (conditional models: one column per class); 2-D samples
-    become a scatter plot over the real data. The latents are fixed by `seed`, so
+    Each kind of sample is drawn by its `kgan.samples` kind: images become a grid
+    (conditional models: one column per class); 2-D samples a scatter plot over the
+    real data. The latents are fixed by `seed`, so
     successive grids show the same draws improving.
 
     Args:
@@ -45,12 +47,11 @@ class SampleGrid(keras.callbacks.Callback):
 
     def render(self):
         gan = self.model
-        if len(gan.sample_shape) == 1:
-            samples = gan.generate(self.vector_samples, seed=self.seed)
-            return images.scatter_plot(samples, self.reference, extent=self._extent())
-        samples = gan.generate(self.num_samples, seed=self.seed)
+        spec, kind = gan.sample_spec, get_kind(gan.sample_spec)
+        samples = gan.generate(self.vector_samples if kind.cloud else self.num_samples, seed=self.seed)
         columns = gan.num_classes if gan.conditional else None
-        return images.make_grid(images.to_uint8(samples), columns=columns, scale=self.scale)
+        return kind.picture(samples, spec, columns=columns, reference=self.reference, extent=self._extent(),
+                            scale=self.scale)
 
     def _extent(self):
         if self.reference is None:

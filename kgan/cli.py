@@ -61,7 +61,8 @@ def _add_train(subparsers):
         description=(
             "Train a GAN from a preset, overriding any of its settings. Writes DIR/model.keras, "
             "DIR/config.json, DIR/history.json and DIR/samples/epoch_NNN.png (DIR defaults to "
-            "saved_models/<preset>)."
+            "saved_models/<preset>, or saved_models/<data set name> when --dataset replaces the preset's data, "
+            "which makes the run's preset custom)."
         ),
     )
     parser.add_argument("--preset", default="digits", help="named configuration (default: digits); see `kgan presets`")
@@ -84,7 +85,8 @@ def _add_train(subparsers):
                         help="sample from an exponential moving average of the generator's weights, e.g. 0.999 "
                         "(0: off)")
     parser.add_argument("--seed", type=int, help="seed of weights, data order and latents (default 0)")
-    parser.add_argument("--out", metavar="DIR", help="run directory (default: saved_models/<preset>)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="run directory (default: saved_models/<preset>, or saved_models/<data set name>)")
     parser.add_argument(
         "--no-export", action="store_true", help="do not export to SavedModel and ONNX when training ends"
     )
@@ -121,7 +123,7 @@ def _run_train(args):
     from kgan.training import TrainConfig, train
 
     if args.resume:
-        run_dir = args.out or get_preset(args.preset).run_dir
+        run_dir = args.out or get_preset(args.preset).with_flags(dataset=args.dataset).run_dir
         config = TrainConfig.from_run(run_dir).with_flags(epochs=args.epochs, backup_every=args.backup_every)
         result = train(config, verbose=0 if args.quiet else 1, resume=True)
         return _report_training(result)
@@ -216,6 +218,9 @@ def _add_generate(subparsers):
     parser.add_argument("--npy", metavar="FILE", help="also save the raw float32 samples")
     parser.add_argument("--gif", metavar="FILE", help="also write a latent walk from --seed to --seed + 1")
     parser.add_argument("--steps", type=_positive_int, default=24, help="frames of the --gif walk (default 24)")
+    parser.add_argument("--sampler", metavar="NAME[:K=V,...]",
+                        help="choose samples with the exported discriminator: topk (keep the best-scored n of k x n; "
+                        "topk:k=8 sets k, default 4)")
     parser.set_defaults(func=_run_generate)
 
 
@@ -223,6 +228,8 @@ def _run_generate(args):
     from kgan import images
     from kgan.errors import KganError
     from kgan.inference import GeneratorRuntime
+    from kgan.samplers import get_sampler
+    from kgan.samples import get_kind
 
     output = args.output or (None if (args.npy or args.gif) else "generated.png")
     targets = [p for p in (output, args.npy, args.gif) if p]
@@ -230,20 +237,20 @@ def _run_generate(args):
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise KganError(f"cannot write {path}: the folder {folder} does not exist; create it first")
+    sampler = get_sampler(args.sampler)
     runtime = GeneratorRuntime(args.model)
+    spec, kind = runtime.sample_spec, get_kind(runtime.sample_spec)
     labels = args.label
-    samples = runtime.sample(args.num, seed=args.seed, labels=labels, truncation=args.truncation)
-    columns = runtime.num_classes if runtime.conditional and labels is None else None
-    scale = 4 if runtime.kind == "image" and runtime.output_shape[0] < 32 else 1
-
-    def picture(batch):
-        if runtime.kind != "image":
-            return images.scatter_plot(batch)
-        return images.make_grid(images.to_uint8(batch, runtime.value_range), columns=columns, scale=scale)
+    if sampler is None:
+        samples = runtime.sample(args.num, seed=args.seed, labels=labels, truncation=args.truncation)
+    else:
+        chosen = runtime.generate_with(sampler, args.num, seed=args.seed, labels=labels, truncation=args.truncation)
+        samples = kind.from_display(chosen["samples"], spec)
+    columns = runtime.num_classes if runtime.conditional and labels is None and sampler is None else None
 
     written = []
     if output:
-        images.save_png(picture(samples), output)
+        images.save_png(kind.picture(samples, spec, columns=columns), output)
         written.append(output)
     if args.npy:
         import io
@@ -255,15 +262,13 @@ def _run_generate(args):
         images.atomic_write_bytes(args.npy, buffer.getvalue())
         written.append(args.npy)
     if args.gif:
-        frames = runtime.interpolate(args.seed, args.seed + 1, steps=args.steps, n=args.num, labels=labels,
-                                     truncation=args.truncation)
-        if runtime.kind == "image":
-            pictures = [images.make_grid(f, columns=columns, scale=scale) for f in frames]
-        else:
-            pictures = [images.scatter_plot(f) for f in frames]
-        images.save_gif(pictures, args.gif)
+        walk = runtime.interpolate(args.seed, args.seed + 1, steps=args.steps, n=args.num, labels=labels,
+                                   truncation=args.truncation)
+        images.save_gif(kind.frames(kind.from_display(walk, spec), spec, columns=columns), args.gif)
         written.append(args.gif)
-    print(f"kgan: {args.num} samples from {runtime.path} on {', '.join(runtime.providers)}: {', '.join(written)}")
+    chosen_by = f", chosen by {sampler!r}" if sampler else ""
+    print(f"kgan: {args.num} samples from {runtime.path} on {', '.join(runtime.providers)}{chosen_by}: "
+          f"{', '.join(written)}")
     return 0
 
 

@@ -22,12 +22,15 @@ import numpy as np  # noqa: E402
 from kgan import images  # noqa: E402
 from kgan.errors import KganError  # noqa: E402
 from kgan.inference import GeneratorRuntime  # noqa: E402
+from kgan.samplers import TopK  # noqa: E402
+from kgan.samples import get_kind  # noqa: E402
 
 __all__ = ["find_models", "build_demo", "launch", "MAX_COUNT", "VECTOR_SAMPLES"]
 
 MAX_COUNT = 64
 MAX_OVERSAMPLE = 8
 VECTOR_SAMPLES = 2500
+WALK_POINTS = 500
 NO_MODEL = (
     "No exported model found. Make one with `kgan train` (it exports to export/<preset>/) "
     "or `kgan export RUN_DIR`, then restart the demo or pass --model."
@@ -121,6 +124,7 @@ class DemoApp:
         self.workdir = tempfile.mkdtemp(prefix="kgan-demo-")
 
     def _draw(self, seed, count, label, truncation, model, oversample):
+        """`(runtime, samples as generate gives them, scores or None)`; best-of-k with the discriminator."""
         import gradio as gr
 
         runtime = self.runtimes.get(model)
@@ -129,38 +133,28 @@ class DemoApp:
         oversample = _int("oversample", oversample if oversample is not None else 1, 1, MAX_OVERSAMPLE)
         label = _labels(runtime, label)
         truncation = _truncation(truncation)
-        if runtime.kind != "image":
-            return runtime, runtime.sample(VECTOR_SAMPLES, seed=seed, labels=label, truncation=truncation), None
         try:
-            candidates = runtime.generate(count * oversample, seed=seed, labels=label, truncation=truncation)
+            if get_kind(runtime.sample_spec).cloud:  # one picture of many samples: nothing to choose
+                return runtime, runtime.generate(VECTOR_SAMPLES, seed=seed, labels=label, truncation=truncation), None
+            if not runtime.has_discriminator:
+                return runtime, runtime.generate(count, seed=seed, labels=label, truncation=truncation), None
+            chosen = runtime.generate_with(TopK(oversample), count, seed=seed, labels=label, truncation=truncation)
         except KganError as error:
             raise gr.Error(str(error)) from None
-        scores = None
-        if runtime.has_discriminator:
-            scores = runtime.score(candidates, labels=label)
-            if oversample > 1:
-                keep = np.sort(np.argsort(-scores, kind="stable")[:count])
-                candidates, scores = candidates[keep], scores[keep]
-        return runtime, candidates, scores
+        return runtime, chosen["samples"], chosen["scores"]
 
     def generate(self, seed, count, label=-1, truncation=1.0, model=None, oversample=1):
         """The gallery: `count` PNG images (one scatter plot for 2-D models)."""
-        runtime, samples, scores = self._draw(seed, count, label, truncation, model or self._default(), oversample)
-        if runtime.kind != "image":
-            return [(images.scatter_plot(samples), f"{len(samples)} samples")]
-        captions = [f"D {s:+.2f}" for s in scores] if scores is not None else [f"#{i}" for i in range(len(samples))]
-        return [(image[..., 0] if image.shape[-1] == 1 else image, caption) for image, caption in zip(samples, captions)]
+        runtime, shown, scores = self._draw(seed, count, label, truncation, model or self._default(), oversample)
+        captions = [f"D {s:+.2f}" for s in scores] if scores is not None else [f"#{i}" for i in range(len(shown))]
+        return get_kind(runtime.sample_spec).gallery(shown, runtime.sample_spec, captions)
 
     def grid(self, seed, count, label=-1, truncation=1.0, model=None, oversample=1):
         """A downloadable grid PNG of the same samples."""
-        runtime, samples, _ = self._draw(seed, count, label, truncation, model or self._default(), oversample)
-        if runtime.kind != "image":
-            picture = images.scatter_plot(samples)
-        else:
-            scale = 4 if runtime.output_shape[0] < 32 else 1
-            picture = images.make_grid(samples, scale=scale)
+        runtime, shown, _ = self._draw(seed, count, label, truncation, model or self._default(), oversample)
+        spec, kind = runtime.sample_spec, get_kind(runtime.sample_spec)
         path = os.path.join(self.workdir, f"grid-seed{int(float(seed))}.png")
-        images.save_png(picture, path)
+        images.save_png(kind.picture(kind.from_display(shown, spec), spec), path)
         return path
 
     def interpolate(self, seed_a, seed_b, steps=24, count=8, label=-1, truncation=1.0, model=None):
@@ -172,14 +166,10 @@ class DemoApp:
         count = _int("count", count, 1, 16)
         label = _labels(runtime, label)
         truncation = _truncation(truncation)
-        if runtime.kind == "image":
-            frames = runtime.interpolate(seed_a, seed_b, steps=steps, n=count, labels=label, truncation=truncation)
-            scale = max(1, 64 // runtime.output_shape[0])
-            pictures = [images.make_grid(f, columns=count, scale=scale) for f in frames]
-        else:
-            frames = runtime.interpolate(seed_a, seed_b, steps=steps, n=500, labels=label, truncation=truncation)
-            extent = (float(frames.min()) - 0.5, float(frames.max()) + 0.5)
-            pictures = [images.scatter_plot(f, size=256, extent=extent) for f in frames]
+        spec, kind = runtime.sample_spec, get_kind(runtime.sample_spec)
+        n = WALK_POINTS if kind.cloud else count
+        walk = runtime.interpolate(seed_a, seed_b, steps=steps, n=n, labels=label, truncation=truncation)
+        pictures = kind.frames(kind.from_display(walk, spec), spec, columns=count)
         path = os.path.join(self.workdir, f"walk-{seed_a}-{seed_b}-{steps}-{count}.gif")
         images.save_gif(pictures, path, duration_ms=90)
         return path
@@ -200,6 +190,7 @@ class DemoApp:
             "| --- | --- |",
             f"| preset | {info['preset']} |",
             f"| kind | {info['kind']} |",
+            f"| inputs | {', '.join(info['inputs'])} |",
             f"| latent size | {info['latent_dim']} |",
             f"| classes | {info['num_classes'] or 'unconditional'} |",
             f"| output shape | {' x '.join(map(str, info['output_shape']))} |",

@@ -32,12 +32,14 @@ def _sampler(source):
             "preset": runtime.metadata.get("kgan.preset"),
             "num_classes": runtime.num_classes,
             "dataset": (runtime.manifest or {}).get("dataset"),
+            "sample_spec": runtime.sample_spec,
         }
         return (lambda n, seed, labels=None: runtime.sample(n, seed=seed, labels=labels)), facts
     from kgan.export import load_run
 
     gan, config = load_run(path)
-    facts = {"preset": config.get("preset"), "num_classes": gan.num_classes, "dataset": config.get("dataset")}
+    facts = {"preset": config.get("preset"), "num_classes": gan.num_classes, "dataset": config.get("dataset"),
+             "sample_spec": gan.sample_spec}
     return (lambda n, seed, labels=None: gan.generate(n, seed=seed, labels=labels)), facts
 
 
@@ -69,29 +71,51 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inc
     Returns:
         a dict of metrics (see the module docstring).
     """
-    from kgan.data import MIXTURES, mixture_means, mixture_std
-    from kgan.metrics import (density_coverage, frechet_distance, kernel_distance, mixture_mode_metrics,
-                              precision_recall)
+    from kgan.data import MIXTURES
+    from kgan.samples import get_kind
 
     sample, facts = _sampler(source)
     dataset = _dataset_for(facts, dataset)
     if samples is not None and int(samples) <= 1:
         raise KganError(f"--samples must be at least 2, got {samples}")
+    from kgan.data.sources import BUILTIN
+
+    if dataset not in BUILTIN and not os.path.exists(dataset):
+        raise KganError(f"unknown data set {dataset!r}: choose one of {', '.join(BUILTIN)}, or give a path")
+    spec = facts["sample_spec"]
+    holds = "vector" if dataset in MIXTURES else "image"
+    if spec.kind != holds:
+        raise KganError(f"{dataset} holds {holds}s but the model generates {spec.kind}s: pass the right --dataset")
     report = {"source": os.fspath(source), "dataset": dataset, "seed": seed}
-    if inception_weights and (dataset in MIXTURES or dataset == "stacked-digits"):
+    report.update(get_kind(spec).evaluate(sample, dataset, samples, seed, facts, features_root=features_root,
+                                          inception_weights=inception_weights))
+    return report
+
+
+def mixture_report(sample, dataset, samples, seed, facts, features_root=None, inception_weights=None):
+    """Modes captured (of `num_modes`), % high quality and reverse KL of 2-D samples."""
+    from kgan.data import mixture_means, mixture_std
+    from kgan.metrics import mixture_mode_metrics
+
+    if inception_weights:
         raise KganError(f"{dataset} is scored by its modes, not in InceptionV3 features: leave out --inception-weights")
-    if dataset in MIXTURES:
-        n = int(samples or 2500)
-        points = sample(n, seed)
-        report.update(samples=n, **mixture_mode_metrics(points, mixture_means(dataset), mixture_std(dataset)))
-        report["num_modes"] = len(mixture_means(dataset))
-        return report
+    n = int(samples or 2500)
+    report = dict(samples=n, **mixture_mode_metrics(sample(n, seed), mixture_means(dataset), mixture_std(dataset)))
+    report["num_modes"] = len(mixture_means(dataset))
+    return report
+
+
+def image_report(sample, dataset, samples, seed, facts, features_root=None, inception_weights=None):
+    """FID, KID, precision / recall, density / coverage (and class accuracy) of images; modes of stacked digits."""
+    from kgan.metrics import density_coverage, frechet_distance, kernel_distance, precision_recall
     from kgan.metrics.features import DomainFeatures
 
     if dataset == "stacked-digits":
+        if inception_weights:
+            raise KganError(f"{dataset} is scored by its modes, not in InceptionV3 features: leave out "
+                            "--inception-weights")
         n = int(samples or 10_000)
-        report.update(samples=n, **stacked_mode_metrics(sample(n, seed), DomainFeatures("digits", root=features_root)))
-        return report
+        return dict(samples=n, **stacked_mode_metrics(sample(n, seed), DomainFeatures("digits", root=features_root)))
     if inception_weights:  # no domain classifier to train: only the data set's split is needed
         from kgan.metrics.features import InceptionFeatures, labelled_split
 
@@ -109,13 +133,11 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inc
     if facts["num_classes"]:
         labels = np.arange(n) % facts["num_classes"]
     generated = sample(n, seed, labels)
-    if generated.ndim != 4:
-        raise KganError(f"{dataset} holds images but the model generates vectors: pass the right --dataset")
     real_features = extractor(held_x)
     fake_features = extractor(generated)
     floor_features = extractor(train_x[: max(len(held_x), min(n, len(train_x)))])
     kid, kid_std = kernel_distance(real_features, fake_features, subset_size=min(1000, len(held_x)))
-    report.update(
+    report = dict(
         samples=n,
         real_held_out=len(held_x),
         features=features,
@@ -152,13 +174,15 @@ def stacked_mode_metrics(images, digit_classifier):
 
 
 def format_report(report):
-    """The report as an aligned two-column table."""
-    width = max(len(k) for k in report)
-    lines = []
+    """The report as an aligned two-column table; modes read "captured of total"."""
+    shown = {}
     for key, value in report.items():
-        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
-        lines.append(f"{key:<{width}}  {shown}")
-    return "\n".join(lines)
+        if key == "num_modes" and "modes" in report:
+            shown["modes"] = f"{report['modes']} of {value}"
+        elif key != "modes" or "num_modes" not in report:
+            shown[key] = f"{value:.4f}" if isinstance(value, float) else str(value)
+    width = max(len(k) for k in shown)
+    return "\n".join(f"{key:<{width}}  {value}" for key, value in shown.items())
 
 
 def write_json(report, path):

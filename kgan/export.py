@@ -1,13 +1,15 @@
-"""Export a trained GAN's generator and discriminator to SavedModel and ONNX.
+"""Export a trained GAN's models to SavedModel and ONNX, each checked against Keras.
 
-What is exported is a plain function of each network with an explicit signature, not
-the GAN wrapper: the generator takes `z` (float32 `[batch, latent_dim]`) and, when
-conditional, `label` (int64 `[batch]`) and returns `image` (float32 NHWC in [-1, 1])
-or `sample` (2-D / vector generators); the discriminator takes `image` / `sample`
-(and `label`) and returns `logit` (float32 `[batch]`). Every export is checked: Keras,
-the SavedModel, onnxruntime and ONNX's reference evaluator must agree to within
-`PARITY_TOLERANCE` on batches of 1 and 37, or the export fails and writes nothing.
-The figures go into `manifest.json` and into each model's `metadata_props`.
+Each exported model is an `ExportSpec`: a role, a callable over named tensors, a named,
+batch-dynamic input signature and named outputs with their comparison. The registered
+builders (`EXPORTS`) make today's two: the generator takes the latent prior's inputs
+(`z` float32 `[batch, latent_dim]`, and `label` int64 `[batch]` when conditional) and
+returns the sample spec's tensor (`image` float32 NHWC in [-1, 1], or `sample` for
+vectors); the discriminator takes that tensor (and `label`) and returns `logit` (float32
+`[batch]`). One loop writes them all: SavedModel endpoints, ONNX conversion, the parity
+check (Keras, the SavedModel, onnxruntime and ONNX's reference evaluator agree within
+each output's tolerance on batches of 1 and 37, or the export fails and writes
+nothing), metadata and `manifest.json`. A new exported model is one more builder.
 """
 
 import contextlib
@@ -23,7 +25,8 @@ import numpy as np
 
 from kgan.errors import KganError
 
-__all__ = ["PARITY_TOLERANCE", "ExportResult", "export_model", "load_run"]
+__all__ = ["PARITY_TOLERANCE", "ExportResult", "ExportSpec", "Output", "EXPORTS", "register_export", "export_specs",
+           "export_model", "load_run"]
 
 PARITY_TOLERANCE = 1e-4
 PARITY_BATCHES = (1, 37)
@@ -68,17 +71,17 @@ def _float32_policy():
 
 
 def _as_float32(gan):
-    """The GAN itself, or a float32 copy of a mixed-precision one (same weights)."""
-    from kgan.gan import GAN
-
-    if all(m.dtype_policy.name == "float32" for m in (gan.generator, gan.discriminator)):
+    """The GAN itself, or a float32 copy of a mixed-precision one with every weight of every
+    model it holds (generator, discriminator, EMA generator, and any a subclass adds)."""
+    layers = gan._flatten_layers(include_self=False)
+    if all(layer.dtype_policy.name == "float32" for layer in layers):
         return gan
     with _float32_policy():
-        copy = GAN.from_config(gan.get_config())
-    copy.generator.set_weights(gan.generator.get_weights())
-    copy.discriminator.set_weights(gan.discriminator.get_weights())
-    if gan.ema_generator is not None:
-        copy.ema_generator.set_weights(gan.ema_generator.get_weights())
+        copy = type(gan).from_config(gan.get_config())
+    if len(copy.weights) != len(gan.weights):
+        raise KganError("the float32 copy of the mixed-precision GAN has other weights: export it in float32")
+    for target, source in zip(copy.weights, gan.weights):
+        target.assign(source)
     return copy
 
 
@@ -108,61 +111,174 @@ def load_run(run_dir):
     return gan, config
 
 
-# -- the exported functions ----------------------------------------------------
+# -- what is exported ---------------------------------------------------------
 
 
-def _signatures(gan):
+@dataclasses.dataclass
+class Output:
+    """One named output of an exported model and how parity compares it.
+
+    Args:
+        shape: its shape, `"batch"` first.
+        dtype: `"float32"`, or an integer type compared exactly.
+        tolerance: largest |difference| against Keras; None is `PARITY_TOLERANCE`,
+            0 means exact (integer outputs).
+    """
+
+    shape: list
+    dtype: str = "float32"
+    tolerance: float | None = None
+
+    @property
+    def limit(self):
+        if self.tolerance is not None:
+            return self.tolerance
+        return PARITY_TOLERANCE if self.dtype.startswith("float") else 0.0
+
+
+@dataclasses.dataclass
+class ExportSpec:
+    """One exported model: a role, a callable over named tensors, its signature and its check.
+
+    Args:
+        role: `"generator"`, `"discriminator"`, ... ; the file is `<role>.onnx`.
+        call: `call(feeds) -> {output name: tensor}` for a dict of named tensors; traced
+            into the SavedModel endpoint and the ONNX graph, and run eagerly as the Keras
+            reference of the parity check.
+        inputs: `{name: (shape with None for the batch, dtype)}` in input order.
+        outputs: `{name: Output}`.
+        feeds: `feeds(batch, rng) -> {name: numpy array}`, the parity check's inputs.
+        endpoint: the SavedModel endpoint (`serving_default` for the generator).
+        models: the Keras models `call` uses (tracked by the SavedModel).
+    """
+
+    role: str
+    call: object
+    inputs: dict
+    outputs: dict
+    feeds: object
+    endpoint: str
+    models: list
+
+    @property
+    def file(self):
+        return f"{self.role}.onnx"
+
+    def function(self):
+        """`call` as a tf.function with a named, batch-dynamic input signature."""
+        import tensorflow as tf
+
+        names = list(self.inputs)
+        signature = [tf.TensorSpec(shape, dtype, name=name) for name, (shape, dtype) in self.inputs.items()]
+        call = self.call
+
+        @tf.function(input_signature=signature)
+        def exported(*tensors):
+            return call(dict(zip(names, tensors)))
+
+        return exported
+
+    def keras_outputs(self, feeds):
+        import tensorflow as tf
+
+        outputs = self.call({k: tf.constant(v) for k, v in feeds.items()})
+        return {k: np.asarray(v) for k, v in outputs.items()}
+
+    def describe(self):
+        """The manifest's entry: file, inputs and outputs with shapes and dtypes."""
+        return {
+            "file": self.file,
+            "inputs": {k: {"shape": ["batch", *shape[1:]], "dtype": dtype} for k, (shape, dtype) in self.inputs.items()},
+            "outputs": {k: {"shape": list(o.shape), "dtype": o.dtype} for k, o in self.outputs.items()},
+        }
+
+
+EXPORTS = []
+
+
+def register_export(builder):
+    """Adds `builder(gan) -> ExportSpec or None` to what every export writes, in order."""
+    EXPORTS.append(builder)
+    return builder
+
+
+def export_specs(gan):
+    """The `ExportSpec`s of a GAN: one per registered builder that applies to it."""
+    return [spec for spec in (builder(gan) for builder in EXPORTS) if spec is not None]
+
+
+def _keras_feeds(feeds):
+    """Integer inputs as the Keras models take them (int32)."""
     import tensorflow as tf
 
-    sample_shape = list(gan.sample_shape)
-    sample_name = "image" if len(sample_shape) == 3 else "sample"
-    label = [tf.TensorSpec([None], tf.int64, name="label")] if gan.conditional else []
-    generator = [tf.TensorSpec([None, gan.latent_dim], tf.float32, name="z"), *label]
-    discriminator = [tf.TensorSpec([None, *sample_shape], tf.float32, name=sample_name), *label]
-    return sample_name, generator, discriminator
+    return {k: tf.cast(v, tf.int32) if v.dtype == tf.int64 else v for k, v in feeds.items()}
 
 
-def _functions(gan):
-    """`(generator_fn, discriminator_fn, sample_name)` as tf.functions with signatures."""
+@register_export
+def generator_export(gan):
+    """`generator.onnx`: the prior's named inputs to the samples (the EMA generator when kept)."""
     import tensorflow as tf
 
-    sample_name, g_signature, d_signature = _signatures(gan)
-    generator, discriminator = gan.sampler, gan.discriminator
+    sample = gan.sample_spec
+    prior = gan.latent_prior
 
-    if gan.conditional:
+    def call(feeds):
+        return {sample.tensor_name: tf.cast(gan.run_generator(_keras_feeds(feeds)), sample.dtype)}
 
-        @tf.function(input_signature=g_signature)
-        def generate(z, label):
-            out = generator([z, tf.cast(label, tf.int32)], training=False)
-            return {sample_name: tf.cast(out, tf.float32)}
-
-        @tf.function(input_signature=d_signature)
-        def discriminate(samples, label):
-            out = discriminator([samples, tf.cast(label, tf.int32)], training=False)
-            return {"logit": tf.reshape(tf.cast(out, tf.float32), [-1])}
-
-    else:
-
-        @tf.function(input_signature=g_signature)
-        def generate(z):
-            return {sample_name: tf.cast(generator(z, training=False), tf.float32)}
-
-        @tf.function(input_signature=d_signature)
-        def discriminate(samples):
-            return {"logit": tf.reshape(tf.cast(discriminator(samples, training=False), tf.float32), [-1])}
-
-    return generate, discriminate, sample_name
+    return ExportSpec(
+        role="generator",
+        call=call,
+        inputs=prior.signature(),
+        outputs={sample.tensor_name: Output(["batch", *sample.shape], sample.dtype)},
+        feeds=lambda batch, rng: prior.draw(batch, rng=rng, randomize=True),
+        endpoint="serving_default",
+        models=[gan.sampling_generator],
+    )
 
 
-def _write_saved_model(gan, generate, discriminate, path):
+@register_export
+def discriminator_export(gan):
+    """`discriminator.onnx`: samples (and conditioning) to one `logit` each. None for a packed
+    discriminator, which judges groups of samples, not one."""
+    import tensorflow as tf
+
+    if gan.pack > 1:
+        return None
+    sample = gan.sample_spec
+    prior = gan.latent_prior
+    conditioning = {k: v for k, v in prior.signature().items() if k in prior.conditioning}
+
+    def call(feeds):
+        return {"logit": tf.reshape(tf.cast(gan.run_discriminator(_keras_feeds(feeds)), tf.float32), [-1])}
+
+    def feeds(batch, rng):
+        generated = generator_export(gan).keras_outputs(prior.draw(batch, rng=rng, randomize=True))
+        drawn = prior.draw(batch, rng=rng, randomize=True)
+        return {sample.tensor_name: generated[sample.tensor_name], **{k: drawn[k] for k in conditioning}}
+
+    return ExportSpec(
+        role="discriminator",
+        call=call,
+        inputs={sample.tensor_name: ((None, *sample.shape), sample.dtype), **conditioning},
+        outputs={"logit": Output(["batch"])},
+        feeds=feeds,
+        endpoint="discriminate",
+        models=[gan.discriminator],
+    )
+
+
+def _write_saved_model(specs, functions, path):
     import keras
 
     archive = keras.export.ExportArchive()
-    archive.track(gan.sampler)
-    archive.track(gan.discriminator)
-    archive.add_endpoint("serving_default", generate)
-    if gan.pack == 1:
-        archive.add_endpoint("discriminate", discriminate)
+    tracked = []
+    for spec in specs:
+        for model in spec.models:
+            if not any(model is t for t in tracked):
+                archive.track(model)
+                tracked.append(model)
+    for spec in specs:
+        archive.add_endpoint(spec.endpoint, functions[spec.role])
     archive.write_out(path, verbose=False)
 
 
@@ -192,57 +308,52 @@ def _quiet_tf2onnx():
 # -- parity --------------------------------------------------------------------
 
 
-def _feeds(gan, batch, rng, role):
-    if role == "generator":
-        feeds = {"z": rng.standard_normal((batch, gan.latent_dim)).astype(np.float32)}
-    else:
-        z = rng.standard_normal((batch, gan.latent_dim)).astype(np.float32)
-        labels = rng.integers(0, gan.num_classes, batch) if gan.conditional else None
-        samples = gan.sampler([z, labels.astype(np.int32)] if gan.conditional else z, training=False)
-        name = "image" if len(gan.sample_shape) == 3 else "sample"
-        feeds = {name: np.asarray(samples, np.float32)}
-    if gan.conditional:
-        feeds["label"] = rng.integers(0, gan.num_classes, batch).astype(np.int64)
-    return feeds
-
-
-def _keras_outputs(gan, role, feeds):
-    model = gan.sampler if role == "generator" else gan.discriminator
-    first = feeds["z"] if role == "generator" else feeds.get("image", feeds.get("sample"))
-    inputs = [first, feeds["label"].astype(np.int32)] if gan.conditional else first
-    out = np.asarray(model(inputs, training=False), np.float32)
-    return out if role == "generator" else out.reshape(-1)
-
-
 def _max_diff(a, b):
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
 
 
-def _parity(gan, role, saved_fn, onnx_model, seed=0):
+def _worst(spec, got, expected):
+    """The largest |difference| over the outputs, and the outputs beyond their limit."""
+    worst, failed = 0.0, []
+    for name, output in spec.outputs.items():
+        diff = _max_diff(got[name], expected[name])
+        worst = max(worst, diff)
+        if not diff <= output.limit:
+            failed.append(name)
+    return worst, failed
+
+
+def _parity(spec, saved_fn, onnx_model, seed=0):
     """Max |diff| of SavedModel, onnxruntime and the ONNX reference evaluator vs Keras."""
     import onnxruntime as ort
     import tensorflow as tf
     from onnx.reference import ReferenceEvaluator
 
     session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
     rng = np.random.default_rng(seed)
     figures = {"keras_vs_saved_model": 0.0, "keras_vs_onnxruntime": 0.0}
+    failed = set()
+
+    def record(key, got, expected):
+        worst, beyond = _worst(spec, got, expected)
+        figures[key] = max(figures.get(key, 0.0), worst)
+        failed.update(key for _ in beyond)
+
     for batch in PARITY_BATCHES:
-        feeds = _feeds(gan, batch, rng, role)
-        expected = _keras_outputs(gan, role, feeds)
+        feeds = spec.feeds(batch, rng)
+        expected = spec.keras_outputs(feeds)
         saved = saved_fn(**{k: tf.constant(v) for k, v in feeds.items()})
-        saved = next(iter(saved.values())).numpy()
-        onnx_out = session.run(None, feeds)[0]
-        figures["keras_vs_saved_model"] = max(figures["keras_vs_saved_model"], _max_diff(saved, expected))
-        figures["keras_vs_onnxruntime"] = max(figures["keras_vs_onnxruntime"], _max_diff(onnx_out, expected))
-    feeds = _feeds(gan, REFERENCE_BATCH, rng, role)
-    reference = ReferenceEvaluator(onnx_model).run(None, feeds)[0]
-    figures["keras_vs_onnx_reference"] = _max_diff(reference, _keras_outputs(gan, role, feeds))
-    figures.update(batches=list(PARITY_BATCHES), reference_batch=REFERENCE_BATCH, tolerance=PARITY_TOLERANCE)
-    failed = {k: v for k, v in figures.items() if k.startswith("keras_vs") and not v <= PARITY_TOLERANCE}
+        record("keras_vs_saved_model", {k: v.numpy() for k, v in saved.items()}, expected)
+        record("keras_vs_onnxruntime", dict(zip(names, session.run(None, feeds))), expected)
+    feeds = spec.feeds(REFERENCE_BATCH, rng)
+    reference = dict(zip(names, ReferenceEvaluator(onnx_model).run(None, feeds)))
+    record("keras_vs_onnx_reference", reference, spec.keras_outputs(feeds))
+    tolerance = max(o.limit for o in spec.outputs.values())
+    figures.update(batches=list(PARITY_BATCHES), reference_batch=REFERENCE_BATCH, tolerance=tolerance)
     if failed:
-        details = ", ".join(f"{k} {v:.2e}" for k, v in failed.items())
-        raise KganError(f"{role} export failed its parity check ({details} > {PARITY_TOLERANCE:g}); nothing was written")
+        details = ", ".join(f"{k} {figures[k]:.2e}" for k in sorted(failed))
+        raise KganError(f"{spec.role} export failed its parity check ({details} > {tolerance:g}); nothing was written")
     return figures
 
 
@@ -259,15 +370,15 @@ def _median_latency_ms(session, feeds, repeats=30):
     return float(np.median(times) * 1000.0)
 
 
-def _variant_report(gan, fp32_path, variant_path, seed=1):
+def _variant_report(spec, fp32_path, variant_path, seed=1):
     import onnxruntime as ort
 
     fp32 = ort.InferenceSession(fp32_path, providers=["CPUExecutionProvider"])
     variant = ort.InferenceSession(variant_path, providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(seed)
-    feeds = _feeds(gan, 64, rng, "generator")
+    feeds = spec.feeds(64, rng)
     error = _max_diff(variant.run(None, feeds)[0], fp32.run(None, feeds)[0])
-    one = _feeds(gan, 1, rng, "generator")
+    one = spec.feeds(1, rng)
     return {
         "file": os.path.basename(variant_path),
         "max_abs_error_vs_fp32": error,
@@ -285,17 +396,17 @@ def _fp16(fp32_path, out_path):
 
 
 class _LatentReader:
-    """Calibration batches of latents (and labels) for static quantization."""
+    """Calibration batches of the generator's inputs for static quantization."""
 
-    def __init__(self, gan, batches=16, batch_size=32, seed=2):
+    def __init__(self, spec, batches=16, batch_size=32, seed=2):
         rng = np.random.default_rng(seed)
-        self._feeds = iter([_feeds(gan, batch_size, rng, "generator") for _ in range(batches)])
+        self._feeds = iter([spec.feeds(batch_size, rng) for _ in range(batches)])
 
     def get_next(self):
         return next(self._feeds, None)
 
 
-def _int8(gan, fp32_path, out_path, work_dir):
+def _int8(spec, fp32_path, out_path, work_dir):
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -307,7 +418,7 @@ def _int8(gan, fp32_path, out_path, work_dir):
     quantize_static(
         prepared,
         out_path,
-        Reader(gan),
+        Reader(spec),
         quant_format=QuantFormat.QDQ,
         activation_type=QuantType.QInt8,
         weight_type=QuantType.QInt8,
@@ -320,7 +431,7 @@ def _int8(gan, fp32_path, out_path, work_dir):
 
 
 def _metadata(facts, role, parity):
-    props = {
+    return {
         "kgan.role": role,
         "kgan.version": facts["kgan_version"],
         "kgan.preset": facts["preset"],
@@ -332,8 +443,9 @@ def _metadata(facts, role, parity):
         "kgan.opset": str(facts["opset"]),
         "kgan.ema": str(facts["ema"]),
         "kgan.parity": json.dumps(parity),
+        "kgan.sample_spec": json.dumps(facts["sample_spec"]),
+        "kgan.prior": json.dumps(facts["prior"]),
     }
-    return props
 
 
 def _save_onnx(model, path, props):
@@ -414,21 +526,24 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
     for path in (out_dir, saved_model_dir):
         check_writable_target(path, "export folder")
 
-    sample_shape = list(gan.sample_shape)
+    spec = gan.sample_spec
     facts = {
         "kgan_version": kgan.__version__,
         "preset": config.get("preset", "custom"),
         "dataset": config.get("dataset"),
         "run": name,
-        "kind": "image" if len(sample_shape) == 3 else "vector",
+        "kind": spec.kind,
         "latent_dim": gan.latent_dim,
         "num_classes": gan.num_classes,
-        "output_shape": sample_shape,
-        "value_range": [-1.0, 1.0] if len(sample_shape) == 3 else None,
+        "output_shape": list(spec.shape),
+        "value_range": None if spec.value_range is None else list(spec.value_range),
         "opset": int(opset),
         "ema": gan.ema,
+        "sample_spec": spec.to_dict(),
+        "prior": gan.latent_prior.to_dict(),
     }
-    generate, discriminate, sample_name = _functions(gan)
+    specs = export_specs(gan)
+    functions = {s.role: s.function() for s in specs}
 
     out_parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(out_parent, exist_ok=True)
@@ -442,38 +557,39 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
         saved_staging = tempfile.mkdtemp(prefix=f".{os.path.basename(saved_model_dir)}.partial-", dir=saved_parent)
     try:
         log("kgan: writing the SavedModel")
-        _write_saved_model(gan, generate, discriminate, saved_staging)
+        _write_saved_model(specs, functions, saved_staging)
         import tensorflow as tf
 
         loaded = tf.saved_model.load(saved_staging)
         log(f"kgan: converting to ONNX (opset {opset}) and checking parity")
         parity = {}
-        roles = [("generator", generate, loaded.signatures["serving_default"])]
-        if gan.pack == 1:  # a packed discriminator judges groups of samples, not one: no scorer
-            roles.append(("discriminator", discriminate, loaded.signatures["discriminate"]))
-        for role, function, endpoint in roles:
-            model = _to_onnx(function, int(opset))
-            parity[role] = _parity(gan, role, endpoint, model)
-            _save_onnx(model, os.path.join(staging, f"{role}.onnx"), _metadata(facts, role, parity[role]))
+        for spec_ in specs:
+            model = _to_onnx(functions[spec_.role], int(opset))
+            parity[spec_.role] = _parity(spec_, loaded.signatures[spec_.endpoint], model)
+            _save_onnx(model, os.path.join(staging, spec_.file), _metadata(facts, spec_.role, parity[spec_.role]))
         variants = {}
         fp32_path = os.path.join(staging, "generator.onnx")
+        generator = specs[0]
         if fp16:
             log("kgan: writing the float16 variant")
             path = os.path.join(staging, "generator.fp16.onnx")
             _fp16(fp32_path, path)
-            variants["fp16"] = _variant_report(gan, fp32_path, path)
+            variants["fp16"] = _variant_report(generator, fp32_path, path)
         if int8:
             log("kgan: writing the int8 variant (static QDQ, calibrated on latents)")
             path = os.path.join(staging, "generator.int8.onnx")
-            _int8(gan, fp32_path, path, staging)
-            variants["int8"] = _variant_report(gan, fp32_path, path)
+            _int8(generator, fp32_path, path, staging)
+            variants["int8"] = _variant_report(generator, fp32_path, path)
+        models = {s.role: s.describe() for s in specs}
         manifest = dict(
             facts,
-            inputs={"z": ["batch", gan.latent_dim], **({"label": ["batch"]} if gan.conditional else {})},
-            outputs={sample_name: ["batch", *sample_shape]},
-            discriminator=None if gan.pack > 1 else {
-                "inputs": [sample_name, *(["label"] if gan.conditional else [])],
-                "outputs": {"logit": ["batch"]},
+            models=models,
+            # The generator's and discriminator's signatures as earlier manifests gave them.
+            inputs={k: v["shape"] for k, v in models["generator"]["inputs"].items()},
+            outputs={k: v["shape"] for k, v in models["generator"]["outputs"].items()},
+            discriminator=None if "discriminator" not in models else {
+                "inputs": list(models["discriminator"]["inputs"]),
+                "outputs": {k: v["shape"] for k, v in models["discriminator"]["outputs"].items()},
             },
             parity=parity,
             variants=variants,

@@ -8,6 +8,8 @@ from kgan import losses as losses_lib
 from kgan import regularizers
 from kgan.errors import KganError
 from kgan.labels import resolve_labels
+from kgan.latent import LatentPrior
+from kgan.samples import SampleSpec, get_kind
 
 __all__ = ["GAN"]
 
@@ -49,6 +51,12 @@ class GAN(keras.Model):
     GAN on latents (`gan(z)`, or `gan([z, labels])` when conditional) runs the
     generator.
 
+    Each side's loss is a sum of named terms computed by an overridable method,
+    `discriminator_terms` and `generator_terms`, declared by `loss_terms`; the logged
+    metrics are `d_loss`, `g_loss`, `real_score`, `fake_score` and, on a side with more
+    than one term, each term as `d_<name>` / `g_<name>`. A subclass adds a term (a
+    classifier head, a schedule) by overriding these, not `train_step`.
+
     Args:
         generator: a Keras model mapping `z` (or `[z, label]`) to samples. kgan's
             models, or the user's own Sequential, functional or subclassed model.
@@ -56,7 +64,9 @@ class GAN(keras.Model):
             logit per sample.
         loss: one of `kgan.losses.LOSSES`: `"non_saturating"` (default),
             `"minimax"`, `"least_squares"`, `"wasserstein"`, `"hinge"`, `"kl"`,
-            `"reverse_kl"`.
+            `"reverse_kl"`; or a pair of functions `(generator_loss(fake_logits),
+            discriminator_loss(real_logits, fake_logits))` (register them with
+            `keras.saving.register_keras_serializable` to save the GAN).
         d_steps: discriminator updates per generator update.
         gradient_penalty: weight of the WGAN-GP penalty (Gulrajani et al. 2017);
             10 is the paper's value for `loss="wasserstein"`.
@@ -85,6 +95,9 @@ class GAN(keras.Model):
             `min(ema, (1 + t) / (10 + t))` over generator step t, as
             `tf.train.ExponentialMovingAverage` does with `num_updates`. Non-trainable
             weights (batch statistics) are copied. 0 is off.
+        sample_spec: what the generator makes, a `kgan.SampleSpec` (or its dict); by
+            default the generator's own `sample_spec`, else read from its output shape
+            (`[H, W, C]` images in [-1, 1], `[D]` vectors).
 
     Example:
         >>> gan = GAN(DCGANGenerator((8, 8, 1), 32), DCGANDiscriminator((8, 8, 1)))
@@ -110,10 +123,11 @@ class GAN(keras.Model):
         pack=1,
         augment=(),
         ema=0.0,
+        sample_spec=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        losses_lib.get_loss_pair(loss)
+        self._loss_pair = _loss_pair(loss)
         if int(d_steps) < 1:
             raise KganError(f"d_steps must be at least 1, got {d_steps!r}")
         for name, value in (
@@ -125,14 +139,14 @@ class GAN(keras.Model):
                 raise KganError(f"{name} must be a finite number >= 0, got {value!r}")
         if not 0.0 <= label_smoothing < 1.0:
             raise KganError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
-        if label_smoothing and loss not in losses_lib.SMOOTHABLE_LOSSES:
+        if label_smoothing and isinstance(loss, str) and loss not in losses_lib.SMOOTHABLE_LOSSES:
             raise KganError(
                 f"label_smoothing applies to {', '.join(losses_lib.SMOOTHABLE_LOSSES)}, not to loss {loss!r}: "
                 "drop it or change the loss"
             )
         self.generator = generator
         self.discriminator = discriminator
-        self.loss_name = loss
+        self.loss_name = loss if isinstance(loss, str) else tuple(loss)
         self.d_steps = int(d_steps)
         self.gradient_penalty = float(gradient_penalty)
         self.r1_penalty = float(r1_penalty)
@@ -169,11 +183,11 @@ class GAN(keras.Model):
             raise KganError("packing (pack > 1) works with unconditional GANs only: drop pack or the labels")
         self.seed_generator = keras.random.SeedGenerator(seed, name="gan_seed")
 
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-        self.real_score_tracker = keras.metrics.Mean(name="real_score")
-        self.fake_score_tracker = keras.metrics.Mean(name="fake_score")
         self._build_models()
+        if isinstance(sample_spec, dict):
+            sample_spec = SampleSpec.from_dict(sample_spec)
+        self._sample_spec = sample_spec
+        self.sample_spec  # a generator whose samples cannot be named fails here, not at export
 
     # -- construction -------------------------------------------------------
 
@@ -201,7 +215,7 @@ class GAN(keras.Model):
         self.built = True
 
     @property
-    def sampler(self):
+    def sampling_generator(self):
         """The generator that samples: `ema_generator` when `ema` is on, else `generator`."""
         return self.ema_generator if self.ema_generator is not None else self.generator
 
@@ -209,11 +223,51 @@ class GAN(keras.Model):
         self._build_models()
 
     @property
+    def latent_prior(self):
+        """The generator's named inputs (`z`, and `label` when conditional) and how to draw them."""
+        return LatentPrior.for_generator(self.latent_dim, self.num_classes)
+
+    @property
     def sample_shape(self):
         """Shape of one generated sample, e.g. `(8, 8, 1)` or `(2,)`."""
-        inputs = [(None, self.latent_dim)] + ([(None,)] if self.conditional else [])
-        shape = self.generator.compute_output_shape(inputs if self.conditional else inputs[0])
+        shapes = {name: shape for name, (shape, _) in self.latent_prior.signature().items()}
+        shape = self.generator.compute_output_shape(self._positional(shapes, self.latent_prior.names))
         return tuple(int(s) for s in shape[1:])
+
+    @property
+    def sample_spec(self):
+        """What the generator makes: a `kgan.SampleSpec`."""
+        if self._sample_spec is not None:
+            return self._sample_spec
+        declared = getattr(self.generator, "sample_spec", None)
+        if isinstance(declared, SampleSpec):
+            return declared
+        return SampleSpec.infer(self.sample_shape)
+
+    @property
+    def generator_inputs(self):
+        """Names of the generator's inputs, in order."""
+        return self.latent_prior.names
+
+    @property
+    def discriminator_inputs(self):
+        """Names of the discriminator's inputs, in order: the samples, then the conditioning."""
+        return (self.sample_spec.tensor_name, *self.latent_prior.conditioning)
+
+    @staticmethod
+    def _positional(feeds, names):
+        """Named inputs as a Keras model takes them: one tensor, or a list in `names` order."""
+        inputs = [feeds[name] for name in names]
+        return inputs[0] if len(inputs) == 1 else inputs
+
+    def run_generator(self, feeds, training=False, model=None):
+        """The (sampling) generator on named inputs, e.g. `{"z": z, "label": labels}`."""
+        model = model or self.sampling_generator
+        return model(self._positional(feeds, self.generator_inputs), training=training)
+
+    def run_discriminator(self, feeds, training=False):
+        """The discriminator on named inputs, e.g. `{"image": x, "label": labels}`."""
+        return self.discriminator(self._positional(feeds, self.discriminator_inputs), training=training)
 
     def compile(self, g_optimizer="adam", d_optimizer="adam", jit_compile="auto", **kwargs):
         """Configures the two optimizers.
@@ -227,6 +281,7 @@ class GAN(keras.Model):
                 `steps_per_execution`).
         """
         super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
+        self._make_trackers()
         self.g_optimizer = keras.optimizers.get(g_optimizer)
         self.d_optimizer = keras.optimizers.get(d_optimizer)
         self._gan_compile_config = {
@@ -248,9 +303,34 @@ class GAN(keras.Model):
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
 
+    def loss_terms(self):
+        """Names of the loss terms each side sums: `{"discriminator": (...), "generator": (...)}`.
+
+        Extend it with `discriminator_terms` / `generator_terms` in a subclass.
+        """
+        d_terms = ["adversarial"]
+        if self.gradient_penalty:
+            d_terms.append("gradient_penalty")
+        if self.r1_penalty:
+            d_terms.append("r1_penalty")
+        return {"discriminator": tuple(d_terms), "generator": ("adversarial",)}
+
+    def _metric_names(self):
+        names = ["d_loss", "g_loss"]
+        for side, terms in self.loss_terms().items():
+            if len(terms) > 1:
+                names += [f"{side[0]}_{term}" for term in terms]
+        return names + ["real_score", "fake_score"]
+
+    def _make_trackers(self):
+        # Not saved with the model (Keras saves no metric state), and made at compile time so
+        # that a subclass's extra terms, set up after __init__, get theirs.
+        trackers = {name: keras.metrics.Mean(name=name) for name in self._metric_names()}
+        object.__setattr__(self, "_trackers", trackers)
+
     @property
     def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.real_score_tracker, self.fake_score_tracker]
+        return list(getattr(self, "_trackers", {}).values())
 
     # -- the game -----------------------------------------------------------
 
@@ -299,22 +379,26 @@ class GAN(keras.Model):
     def _replica_uniform(self, batch):
         return self._replica_draw(keras.random.uniform, (batch,))
 
+    def _conditioning(self, labels):
+        return {"label": labels} if self.conditional else {}
+
     def _generate(self, batch, labels, training):
-        z = self._replica_normal((batch, self.latent_dim))
-        return self.generator([z, labels] if self.conditional else z, training=training)
+        feeds = {"z": self._replica_normal((batch, self.latent_dim)), **self._conditioning(labels)}
+        return self.run_generator(feeds, training=training, model=self.generator)
 
     def _discriminate(self, samples, labels, training):
         if self.augment and training:
             from kgan.augment import diff_augment, draws_needed
 
-            if len(samples.shape) != 4:
-                raise KganError("DiffAugment works on images; drop augment for vector data")
+            if self.sample_spec.kind != "image":
+                raise KganError(f"DiffAugment works on images, not {self.sample_spec.kind} samples; drop augment")
             batch = tf.shape(samples)[0]
             uniforms = tf.stack([self._replica_uniform(batch) for _ in range(draws_needed(self.augment))])
             samples = diff_augment(samples, self.augment, uniforms)
         if self.pack > 1:
             samples = self._packed(samples)
-        return self.discriminator([samples, labels] if self.conditional else samples, training=training)
+        feeds = {self.sample_spec.tensor_name: samples, **self._conditioning(labels)}
+        return self.run_discriminator(feeds, training=training)
 
     def _packed(self, samples):
         """[b, ..., c] -> [b / pack, ..., pack * c]: consecutive samples side by side."""
@@ -337,8 +421,14 @@ class GAN(keras.Model):
         noise = self._replica_normal((tf.shape(samples)[0],) + tuple(samples.shape[1:]))
         return regularizers.add_instance_noise(samples, std, noise)
 
-    def _discriminator_loss(self, real, labels, batch, training):
-        g_loss_fn, d_loss_fn = losses_lib.get_loss_pair(self.loss_name)
+    def discriminator_terms(self, real, labels, batch, training):
+        """The discriminator's named loss terms on a real batch, and its mean scores.
+
+        Returns:
+            `(terms, scores)`: `{name: scalar}` summed into `d_loss` (names as in
+            `loss_terms()["discriminator"]`), and `{"real_score", "fake_score"}`.
+        """
+        g_loss_fn, d_loss_fn = self._loss_pair
         fake = tf.stop_gradient(self._generate(batch, labels, training=training))
         std = self._noise_std()
         real_in = self._with_noise(real, std)
@@ -346,23 +436,31 @@ class GAN(keras.Model):
         real_logits = self._discriminate(real_in, labels, training)
         fake_logits = self._discriminate(fake_in, labels, training)
         kwargs = {"label_smoothing": self.label_smoothing} if self.label_smoothing else {}
-        loss = d_loss_fn(real_logits, fake_logits, **kwargs)
+        terms = {"adversarial": d_loss_fn(real_logits, fake_logits, **kwargs)}
         if self.gradient_penalty:
             alpha = self._replica_uniform(batch)
             penalty = regularizers.gradient_penalty(
                 lambda x: self._discriminate(x, labels, training), real_in, fake_in, alpha
             )
-            loss = loss + self.gradient_penalty * penalty
+            terms["gradient_penalty"] = self.gradient_penalty * penalty
         if self.r1_penalty:
             penalty = regularizers.r1_penalty(lambda x: self._discriminate(x, labels, training), real_in)
-            loss = loss + 0.5 * self.r1_penalty * penalty
-        return loss, tf.reduce_mean(real_logits), tf.reduce_mean(fake_logits)
+            terms["r1_penalty"] = 0.5 * self.r1_penalty * penalty
+        return terms, {"real_score": tf.reduce_mean(real_logits), "fake_score": tf.reduce_mean(fake_logits)}
 
-    def _generator_loss(self, labels, batch, training):
-        g_loss_fn, _ = losses_lib.get_loss_pair(self.loss_name)
+    def generator_terms(self, labels, batch, training):
+        """The generator's named loss terms, `{name: scalar}`, summed into `g_loss`."""
+        g_loss_fn, _ = self._loss_pair
         fake = self._generate(batch, labels, training=training)
         fake_in = self._with_noise(fake, self._noise_std())
-        return g_loss_fn(self._discriminate(fake_in, labels, training))
+        return {"adversarial": g_loss_fn(self._discriminate(fake_in, labels, training))}
+
+    def _check_terms(self, side, terms):
+        declared = self.loss_terms()[side]
+        if tuple(terms) != tuple(declared):
+            raise KganError(f"{side}_terms returned {list(terms)} but loss_terms() declares {list(declared)}: "
+                            "override both together")
+        return tf.add_n([tf.cast(v, tf.float32) for v in terms.values()])
 
     @staticmethod
     def _replicas():
@@ -378,16 +476,18 @@ class GAN(keras.Model):
         g_vars = self.generator.trainable_variables
         for _ in range(self.d_steps):
             with tf.GradientTape() as tape:
-                d_loss, real_score, fake_score = self._discriminator_loss(real, labels, batch, training=True)
+                d_terms, scores = self.discriminator_terms(real, labels, batch, training=True)
+                d_loss = self._check_terms("discriminator", d_terms)
                 scaled = self.d_optimizer.scale_loss(d_loss * scale)
             self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
         with tf.GradientTape() as tape:
-            g_loss = self._generator_loss(labels, batch, training=True)
+            g_terms = self.generator_terms(labels, batch, training=True)
+            g_loss = self._check_terms("generator", g_terms)
             scaled = self.g_optimizer.scale_loss(g_loss * scale)
         self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
         if self.ema_generator is not None:
             self._update_ema()
-        return self._update_metrics(d_loss, g_loss, real_score, fake_score)
+        return self._update_metrics(d_loss, d_terms, g_loss, g_terms, scores)
 
     def _update_ema(self):
         """ema_w <- ema_w + (1 - decay) (w - ema_w), on every replica's copy alike."""
@@ -412,15 +512,17 @@ class GAN(keras.Model):
     def test_step(self, data):
         real, labels = self._unpack(data)
         batch = tf.shape(real)[0]
-        d_loss, real_score, fake_score = self._discriminator_loss(real, labels, batch, training=False)
-        g_loss = self._generator_loss(labels, batch, training=False)
-        return self._update_metrics(d_loss, g_loss, real_score, fake_score)
+        d_terms, scores = self.discriminator_terms(real, labels, batch, training=False)
+        g_terms = self.generator_terms(labels, batch, training=False)
+        d_loss, g_loss = self._check_terms("discriminator", d_terms), self._check_terms("generator", g_terms)
+        return self._update_metrics(d_loss, d_terms, g_loss, g_terms, scores)
 
-    def _update_metrics(self, d_loss, g_loss, real_score, fake_score):
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        self.real_score_tracker.update_state(real_score)
-        self.fake_score_tracker.update_state(fake_score)
+    def _update_metrics(self, d_loss, d_terms, g_loss, g_terms, scores):
+        values = {"d_loss": d_loss, "g_loss": g_loss, **scores}
+        values.update({f"d_{k}": v for k, v in d_terms.items()})
+        values.update({f"g_{k}": v for k, v in g_terms.items()})
+        for name, tracker in self._trackers.items():
+            tracker.update_state(values[name])
         results = {m.name: m.result() for m in self.metrics}
         if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
             # Keras reduces logged values across workers with reduce(MEAN, axis=0),
@@ -434,7 +536,7 @@ class GAN(keras.Model):
         """The latents `generate(n, seed)` uses: numpy's standard normal, float32."""
         return np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
 
-    def generate(self, n, seed=None, labels=None, batch_size=256):
+    def generate(self, n, seed=None, labels=None, batch_size=256, sampler=None):
         """Draws `n` samples from the generator (inference mode; its EMA when `ema` is on).
 
         Args:
@@ -444,6 +546,10 @@ class GAN(keras.Model):
             labels: class labels for a conditional GAN, an int or `n` ints;
                 default cycles 0, 1, ..., num_classes - 1.
             batch_size: samples per generator call.
+            sampler: choose among proposals with the discriminator: a `kgan.samplers`
+                name such as `"topk"` or `"topk:k=8"`, or a `Sampler`; the same
+                samplers `GeneratorRuntime.generate` uses. With a sampler, `labels` is
+                one label or None.
 
         Returns:
             float32 numpy array `[n, *sample_shape]`, images in [-1, 1].
@@ -451,14 +557,36 @@ class GAN(keras.Model):
         if int(n) <= 0:
             raise KganError(f"n must be a positive integer, got {n!r}")
         n = int(n)
-        z = self.latents(n, seed)
-        labels = self._labels_for(n, labels)
+        if sampler is not None:
+            from kgan.samplers import get_sampler
+
+            if labels is not None and np.ndim(labels):
+                raise KganError("with a sampler, give one label or none (the proposals cycle the classes)")
+            chosen = get_sampler(sampler)(n, lambda m, s: {"samples": self.generate(m, s, labels, batch_size)},
+                                          lambda batch: self.score(batch["samples"], labels, batch_size), seed)
+            return chosen["samples"]
+        feeds = self.latent_prior.draw(n, seed, **self._conditioning(self._labels_for(n, labels)))
+        feeds = {k: v.astype(np.int32) if v.dtype == np.int64 else v for k, v in feeds.items()}
         chunks = []
         for start in range(0, n, batch_size):
-            z_chunk = tf.constant(z[start : start + batch_size])
-            inputs = [z_chunk, tf.constant(labels[start : start + batch_size])] if self.conditional else z_chunk
-            chunks.append(keras.ops.convert_to_numpy(self.sampler(inputs, training=False)).astype(np.float32))
+            chunk = {k: tf.constant(v[start : start + batch_size]) for k, v in feeds.items()}
+            chunks.append(keras.ops.convert_to_numpy(self.run_generator(chunk)).astype(np.float32))
         return np.concatenate(chunks)
+
+    def score(self, samples, labels=None, batch_size=256):
+        """The discriminator's logit for each sample, float32 `[n]` (higher: judged more real).
+
+        Args:
+            samples: `[n, *sample_shape]` as `generate` returns them.
+            labels: class labels of a conditional GAN; default cycles the classes.
+        """
+        samples = np.asarray(samples, np.float32)
+        feeds = {self.sample_spec.tensor_name: samples, **self._conditioning(self._labels_for(len(samples), labels))}
+        chunks = []
+        for start in range(0, len(samples), batch_size):
+            chunk = {k: tf.constant(v[start : start + batch_size]) for k, v in feeds.items()}
+            chunks.append(keras.ops.convert_to_numpy(self.run_discriminator(chunk)).reshape(-1))
+        return np.concatenate(chunks).astype(np.float32)
 
     def _labels_for(self, n, labels):
         labels = resolve_labels(n, labels, self.num_classes)
@@ -472,7 +600,8 @@ class GAN(keras.Model):
             {
                 "generator": keras.layers.serialize(self.generator),
                 "discriminator": keras.layers.serialize(self.discriminator),
-                "loss": self.loss_name,
+                "loss": self.loss_name if isinstance(self.loss_name, str) else [
+                    keras.saving.serialize_keras_object(fn) for fn in self.loss_name],
                 "d_steps": self.d_steps,
                 "gradient_penalty": self.gradient_penalty,
                 "r1_penalty": self.r1_penalty,
@@ -485,6 +614,7 @@ class GAN(keras.Model):
                 "pack": self.pack,
                 "augment": list(self.augment),
                 "ema": self.ema,
+                "sample_spec": None if self._sample_spec is None else self._sample_spec.to_dict(),
             }
         )
         return config
@@ -494,4 +624,16 @@ class GAN(keras.Model):
         config = dict(config)
         config["generator"] = keras.layers.deserialize(config["generator"])
         config["discriminator"] = keras.layers.deserialize(config["discriminator"])
+        if isinstance(config.get("loss"), list):
+            config["loss"] = tuple(keras.saving.deserialize_keras_object(fn) for fn in config["loss"])
         return cls(**config)
+
+
+def _loss_pair(loss):
+    """`(generator_loss, discriminator_loss)` for a loss name or a pair of functions."""
+    if isinstance(loss, str):
+        return losses_lib.get_loss_pair(loss)
+    if isinstance(loss, (tuple, list)) and len(loss) == 2 and all(callable(fn) for fn in loss):
+        return tuple(loss)
+    raise KganError(f"loss must be a name ({', '.join(losses_lib.LOSSES)}) or a pair of functions "
+                    f"(generator_loss, discriminator_loss), got {loss!r}")

@@ -19,11 +19,12 @@ import os
 
 import numpy as np
 
-from kgan import images as image_utils
 from kgan.errors import KganError
 from kgan.labels import resolve_labels
+from kgan.latent import LatentPrior, latents
+from kgan.samples import SampleSpec, get_kind
 
-__all__ = ["GeneratorRuntime", "PROVIDER_PREFERENCE", "latents"]
+__all__ = ["GeneratorRuntime", "OnnxModel", "PROVIDER_PREFERENCE", "latents"]
 
 PROVIDER_PREFERENCE = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 
@@ -36,29 +37,86 @@ def _onnxruntime():
     return onnxruntime
 
 
-def latents(n, latent_dim, seed=None, truncation=1.0):
-    """The latents for `n` samples: numpy's standard normal for `seed`, times `truncation`.
+def _providers(ort, providers):
+    if providers == "auto":
+        available = set(ort.get_available_providers())
+        return [p for p in PROVIDER_PREFERENCE if p in available] or ["CPUExecutionProvider"]
+    return list(providers)
 
-    The same draws as `kgan.GAN.generate(n, seed)`, so a seed gives the same samples in
-    Keras and here. `truncation` < 1 pulls latents toward the mean (the truncation
-    trick: less variety, more typical samples); 1.0 leaves them as drawn.
+
+class OnnxModel:
+    """One exported kgan model in an onnxruntime session, fed by input name.
+
+    Args:
+        path: the `.onnx` file.
+        role: the `kgan.role` its metadata must name (`"generator"`, `"discriminator"`, ...).
+        providers: as for `GeneratorRuntime`.
+        batch_size: rows per session run; longer inputs run in chunks.
+
+    `run(feeds)` returns every named output, each with the dtype the model gives.
     """
-    z = np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
-    return z * np.float32(truncation)
+
+    def __init__(self, path, role, providers="auto", batch_size=256):
+        ort = _onnxruntime()
+        self.path = os.fspath(path)
+        self.role = role
+        self.batch_size = int(batch_size)
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # GPU providers that cannot start warn; get_providers() tells
+        try:
+            self.session = ort.InferenceSession(self.path, sess_options=options, providers=_providers(ort, providers))
+        except Exception as error:
+            first = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+            raise KganError(f"{self.path} is not a loadable ONNX model ({first}); export one with `kgan export`") from None
+        meta = dict(self.session.get_modelmeta().custom_metadata_map)
+        if "kgan.role" not in meta or (role == "generator" and "kgan.latent_dim" not in meta):
+            raise KganError(f"{self.path} is an ONNX model without kgan metadata: export it with `kgan export`")
+        if meta["kgan.role"] != role:
+            raise KganError(f"{self.path} is a kgan {meta['kgan.role']}, not a {role}: give {role}.onnx")
+        self.metadata = meta
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.providers = self.session.get_providers()
+
+    def run(self, feeds):
+        """`{output name: array}` for named inputs of equal length, in chunks of `batch_size`."""
+        missing = [name for name in self.input_names if name not in feeds]
+        if missing:
+            raise KganError(f"{self.path} needs the inputs {', '.join(self.input_names)}; missing {', '.join(missing)}")
+        rows = len(next(iter(feeds.values())))
+        chunks = []
+        for start in range(0, rows, self.batch_size):
+            chunk = {name: feeds[name][start : start + self.batch_size] for name in self.input_names}
+            chunks.append(self.session.run(None, chunk))
+        return {name: np.concatenate([c[i] for c in chunks]) for i, name in enumerate(self.output_names)}
 
 
-def _slerp(a, b, t):
-    """Spherical interpolation between latent batches (White 2016, "Sampling Generative Networks")."""
-    a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    cos = np.sum(a64 * b64, axis=-1, keepdims=True) / (
-        np.linalg.norm(a64, axis=-1, keepdims=True) * np.linalg.norm(b64, axis=-1, keepdims=True) + 1e-12
-    )
-    omega = np.arccos(np.clip(cos, -1.0, 1.0))
-    sin = np.sin(omega)
-    linear = sin < 1e-6
-    safe = np.where(linear, 1.0, sin)
-    mixed = np.sin((1.0 - t) * omega) / safe * a64 + np.sin(t * omega) / safe * b64
-    return np.where(linear, (1.0 - t) * a64 + t * b64, mixed).astype(np.float32)
+def _read_manifest(folder):
+    path = os.path.join(folder, "manifest.json")
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def _sample_spec(meta):
+    """The generator's `SampleSpec`, from its metadata (exports before sample specs: from its shape)."""
+    if meta.get("kgan.sample_spec"):
+        return SampleSpec.from_dict(json.loads(meta["kgan.sample_spec"]))
+    shape = json.loads(meta["kgan.output_shape"])
+    kind = meta.get("kgan.kind") or SampleSpec.infer(shape).kind
+    value_range = json.loads(meta.get("kgan.value_range", "null"))
+    return SampleSpec(kind, shape, value_range=value_range or get_kind(kind).default_range)
+
+
+def _prior(meta):
+    if meta.get("kgan.prior"):
+        return LatentPrior.from_dict(json.loads(meta["kgan.prior"]))
+    classes = meta.get("kgan.num_classes", "")
+    return LatentPrior.for_generator(int(meta["kgan.latent_dim"]), int(classes) if classes else None)
 
 
 class GeneratorRuntime:
@@ -76,70 +134,52 @@ class GeneratorRuntime:
             falls back to CPU silently when a GPU provider cannot start).
         metadata: the model's kgan metadata; `latent_dim`, `num_classes`,
             `output_shape`, `kind` are also attributes.
+        sample_spec: what the generator makes (`kgan.samples.SampleSpec`).
+        prior: its named inputs and how a seed draws them (`kgan.latent.LatentPrior`).
     """
 
     def __init__(self, path, providers="auto", batch_size=256):
-        ort = _onnxruntime()
         path = os.fspath(path)
         if os.path.isdir(path):
-            folder, path = path, os.path.join(path, "generator.onnx")
+            folder = path
+            manifest = _read_manifest(folder) or {}
+            path = os.path.join(folder, manifest.get("models", {}).get("generator", {}).get("file", "generator.onnx"))
             if not os.path.isfile(path):
                 raise KganError(f"{folder} has no generator.onnx: export a run with `kgan export RUN_DIR`")
         if not os.path.isfile(path):
             raise KganError(f"no such model file: {path}")
         self.path = path
         self.batch_size = int(batch_size)
-        self.session = self._session(ort, path, providers)
-        self.metadata = self._read_metadata(self.session, path, "generator")
+        self.model = OnnxModel(path, "generator", providers, batch_size)
+        self.session = self.model.session
+        self.metadata = self.model.metadata
+        self.sample_spec = _sample_spec(self.metadata)
+        self.prior = _prior(self.metadata)
         self.latent_dim = int(self.metadata["kgan.latent_dim"])
         classes = self.metadata.get("kgan.num_classes", "")
         self.num_classes = int(classes) if classes else None
-        self.output_shape = tuple(json.loads(self.metadata["kgan.output_shape"]))
-        self.kind = self.metadata.get("kgan.kind", "image" if len(self.output_shape) == 3 else "vector")
-        self.value_range = tuple(json.loads(self.metadata.get("kgan.value_range", "null")) or (-1.0, 1.0))
-        self.providers = self.session.get_providers()
-        self.manifest = self._read_manifest(os.path.dirname(os.path.abspath(path)))
-        self._discriminator = None
-        self._discriminator_path = os.path.join(os.path.dirname(os.path.abspath(path)), "discriminator.onnx")
+        self.output_shape = self.sample_spec.shape
+        self.kind = self.sample_spec.kind
+        self.value_range = tuple(self.sample_spec.value_range or (-1.0, 1.0))
+        self.providers = self.model.providers
+        folder = os.path.dirname(os.path.abspath(path))
+        self.manifest = _read_manifest(folder)
+        self._models = {"generator": self.model}
+        self._paths = {role: os.path.join(folder, entry["file"])
+                       for role, entry in (self.manifest or {}).get("models", {}).items()}
+        self._paths.setdefault("discriminator", os.path.join(folder, "discriminator.onnx"))
         self._requested_providers = providers
 
     # -- loading -------------------------------------------------------------
 
-    @staticmethod
-    def _providers(ort, providers):
-        if providers == "auto":
-            available = set(ort.get_available_providers())
-            return [p for p in PROVIDER_PREFERENCE if p in available] or ["CPUExecutionProvider"]
-        return list(providers)
-
-    def _session(self, ort, path, providers):
-        options = ort.SessionOptions()
-        options.log_severity_level = 3  # GPU providers that cannot start warn; get_providers() tells
-        try:
-            return ort.InferenceSession(path, sess_options=options, providers=self._providers(ort, providers))
-        except Exception as error:
-            first = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
-            raise KganError(f"{path} is not a loadable ONNX model ({first}); export one with `kgan export`") from None
-
-    @staticmethod
-    def _read_metadata(session, path, role):
-        meta = dict(session.get_modelmeta().custom_metadata_map)
-        if "kgan.role" not in meta or (role == "generator" and "kgan.latent_dim" not in meta):
-            raise KganError(f"{path} is an ONNX model without kgan metadata: export it with `kgan export`")
-        if meta["kgan.role"] != role:
-            raise KganError(f"{path} is a kgan {meta['kgan.role']}, not a {role}: give generator.onnx")
-        return meta
-
-    @staticmethod
-    def _read_manifest(folder):
-        path = os.path.join(folder, "manifest.json")
-        if not os.path.isfile(path):
-            return None
-        try:
-            with open(path) as handle:
-                return json.load(handle)
-        except (OSError, ValueError):
-            return None
+    def model_for(self, role):
+        """The `OnnxModel` of another role of this export (found by `manifest.json`, else `<role>.onnx`)."""
+        if role not in self._models:
+            path = self._paths.get(role) or os.path.join(os.path.dirname(os.path.abspath(self.path)), f"{role}.onnx")
+            if not os.path.isfile(path):
+                raise KganError(f"no {role}.onnx beside {self.path}: export with `kgan export`")
+            self._models[role] = OnnxModel(path, role, self._requested_providers, self.batch_size)
+        return self._models[role]
 
     @property
     def conditional(self):
@@ -147,7 +187,7 @@ class GeneratorRuntime:
 
     @property
     def has_discriminator(self):
-        return os.path.isfile(self._discriminator_path)
+        return os.path.isfile(self._paths["discriminator"])
 
     # -- validation ----------------------------------------------------------
 
@@ -172,27 +212,32 @@ class GeneratorRuntime:
 
     # -- sampling ------------------------------------------------------------
 
+    def _output(self, feeds):
+        return self.model.run(feeds)[self.sample_spec.tensor_name]
+
+    def _conditioning(self, n, labels):
+        labels = self._labels(n, labels)
+        return {} if labels is None else {"label": labels}
+
     def run(self, z, labels=None):
         """Runs the generator on given latents (and labels); float32 outputs, in chunks."""
         z = np.asarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise KganError(f"z must have shape [n, {self.latent_dim}], got {z.shape}")
-        labels = self._labels(len(z), labels)
-        chunks = []
-        for start in range(0, len(z), self.batch_size):
-            feeds = {"z": z[start : start + self.batch_size]}
-            if labels is not None:
-                feeds["label"] = labels[start : start + self.batch_size]
-            chunks.append(self.session.run(None, feeds)[0])
-        return np.concatenate(chunks).astype(np.float32)
+        return self._output({"z": z, **self._conditioning(len(z), labels)}).astype(np.float32)
+
+    def run_feeds(self, feeds):
+        """Runs the generator on named inputs; every named output, with its dtype."""
+        return self.model.run(feeds)
 
     def sample(self, n, seed=None, labels=None, truncation=1.0):
-        """`n` raw float32 samples (images in [-1, 1], or vectors)."""
+        """`n` raw samples as the generator makes them (float32 images in [-1, 1], or vectors)."""
         n = self._check_count(n)
         truncation = self._check_truncation(truncation)
-        return self.run(latents(n, self.latent_dim, seed, truncation), self._labels(n, labels))
+        feeds = self.prior.draw(n, seed, truncation, **self._conditioning(n, labels))
+        return self._output(feeds).astype(self.sample_spec.dtype)
 
-    def generate(self, n, seed=None, labels=None, truncation=1.0):
+    def generate(self, n, seed=None, labels=None, truncation=1.0, sampler=None):
         """`n` samples: uint8 NHWC images, or float32 vectors for 2-D generators.
 
         Args:
@@ -201,11 +246,26 @@ class GeneratorRuntime:
             labels: for conditional models, one label or `n` labels; default cycles
                 through the classes.
             truncation: latent scale in (0, 2]; below 1 trades variety for typicality.
+            sampler: choose among proposals with the exported discriminator: a
+                `kgan.samplers` name (`"topk"`, `"topk:k=8"`) or a `Sampler`; then
+                `labels` is one label or None.
         """
-        samples = self.sample(n, seed, labels, truncation)
-        if self.kind != "image":
-            return samples
-        return image_utils.to_uint8(samples, self.value_range)
+        if sampler is not None:
+            return self.generate_with(sampler, n, seed, labels, truncation)["samples"]
+        return get_kind(self.sample_spec).to_display(self.sample(n, seed, labels, truncation), self.sample_spec)
+
+    def generate_with(self, sampler, n, seed=None, labels=None, truncation=1.0):
+        """What a sampler chose: `{"samples": generate-like samples, "scores": logits}`."""
+        from kgan.samplers import get_sampler
+
+        sampler = get_sampler(sampler)
+        if not self.has_discriminator:
+            raise KganError(f"the {sampler.name} sampler needs discriminator.onnx beside {self.path}: "
+                            "export with `kgan export`")
+        if labels is not None and np.ndim(labels):
+            raise KganError("with a sampler, give one label or none (the proposals cycle the classes)")
+        return sampler(self._check_count(n), lambda m, s: {"samples": self.generate(m, s, labels, truncation)},
+                       lambda batch: self.score(batch["samples"], labels), seed)
 
     def interpolate(self, seed_a, seed_b, steps=16, n=1, labels=None, truncation=1.0):
         """Frames of a spherical latent walk from `seed_a`'s latents to `seed_b`'s.
@@ -217,14 +277,12 @@ class GeneratorRuntime:
         n = self._check_count(n)
         steps = self._check_count(steps)
         truncation = self._check_truncation(truncation)
-        labels = self._labels(n, labels)
-        a = latents(n, self.latent_dim, seed_a, truncation)
-        b = latents(n, self.latent_dim, seed_b, truncation)
-        ts = np.linspace(0.0, 1.0, steps) if steps > 1 else np.zeros(1)
-        z = np.concatenate([_slerp(a, b, t) for t in ts])
-        out = self.run(z, None if labels is None else np.tile(labels, steps))
+        given = self._conditioning(n, labels)
+        a = self.prior.draw(n, seed_a, truncation, **given)
+        b = self.prior.draw(n, seed_b, truncation, **given)
+        out = self._output(self.prior.walk(a, b, steps)).astype(self.sample_spec.dtype)
         out = out.reshape(steps, n, *out.shape[1:])
-        return image_utils.to_uint8(out, self.value_range) if self.kind == "image" else out
+        return get_kind(self.sample_spec).to_display(out, self.sample_spec)
 
     # -- scoring -------------------------------------------------------------
 
@@ -232,8 +290,8 @@ class GeneratorRuntime:
         """The discriminator's logit for each sample (higher: judged more real).
 
         Args:
-            samples: uint8 images (0..255), float images in [-1, 1], or vectors,
-                shaped `[n, *output_shape]`.
+            samples: what `generate` returns (uint8 images, 0..255), raw samples (float
+                images in [-1, 1], vectors), shaped `[n, *output_shape]`.
             labels: class labels for conditional models.
 
         Returns:
@@ -241,26 +299,13 @@ class GeneratorRuntime:
         """
         if not self.has_discriminator:
             raise KganError(f"no discriminator.onnx beside {self.path}: export with `kgan export` to score")
-        if self._discriminator is None:
-            ort = _onnxruntime()
-            self._discriminator = self._session(ort, self._discriminator_path, self._requested_providers)
-            self._read_metadata(self._discriminator, self._discriminator_path, "discriminator")
+        discriminator = self.model_for("discriminator")
         samples = np.asarray(samples)
         if samples.shape[1:] != self.output_shape:
             raise KganError(f"samples must have shape [n, {', '.join(map(str, self.output_shape))}], got {samples.shape}")
-        if samples.dtype == np.uint8:
-            low, high = self.value_range
-            samples = samples.astype(np.float32) / 255.0 * (high - low) + low
-        samples = samples.astype(np.float32)
-        labels = self._labels(len(samples), labels)
-        name = self._discriminator.get_inputs()[0].name
-        chunks = []
-        for start in range(0, len(samples), self.batch_size):
-            feeds = {name: samples[start : start + self.batch_size]}
-            if labels is not None:
-                feeds["label"] = labels[start : start + self.batch_size]
-            chunks.append(self._discriminator.run(None, feeds)[0])
-        return np.concatenate(chunks).reshape(-1).astype(np.float32)
+        samples = get_kind(self.sample_spec).from_display(samples, self.sample_spec)
+        feeds = {self.sample_spec.tensor_name: samples, **self._conditioning(len(samples), labels)}
+        return discriminator.run(feeds)["logit"].reshape(-1).astype(np.float32)
 
     def describe(self):
         """The model card: metadata, parity figures and the providers in use."""
@@ -275,6 +320,8 @@ class GeneratorRuntime:
             "opset": self.metadata.get("kgan.opset"),
             "providers": self.providers,
             "discriminator": self.has_discriminator,
+            "sample_spec": self.sample_spec.to_dict(),
+            "inputs": list(self.prior.names),
         }
         parity = self.metadata.get("kgan.parity")
         if parity:

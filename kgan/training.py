@@ -28,7 +28,9 @@ class TrainConfig:
     """Everything a training run depends on; `config.json` is its `to_dict()`.
 
     Attributes:
-        preset: the preset this configuration started from.
+        preset: the preset this configuration is; `"custom"` once its data set is
+            replaced (the run is then named after the data set).
+        based_on: the preset a custom configuration started from.
         description: what the configuration is and why.
         dataset: data set name or path (see `kgan.load_dataset`).
         image_size: resize images to this square side (None keeps the size).
@@ -61,6 +63,7 @@ class TrainConfig:
     """
 
     preset: str = "digits"
+    based_on: str | None = None
     description: str = ""
     dataset: str = "digits"
     image_size: int | None = None
@@ -103,8 +106,15 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
     def with_flags(self, **flags):
-        """A copy with the flags that were given applied: None means "not given" (how CLI flags override)."""
-        return self.replace(**{k: v for k, v in flags.items() if v is not None})
+        """A copy with the flags that were given applied: None means "not given" (how CLI flags override).
+
+        Another data set makes the configuration `custom` (based on this preset), so the
+        run, its manifest and its default folders are named after the data, not the preset.
+        """
+        changes = {k: v for k, v in flags.items() if v is not None}
+        if changes.get("dataset", self.dataset) != self.dataset and self.preset != "custom":
+            changes = dict(changes, preset="custom", based_on=self.preset)
+        return self.replace(**changes)
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -122,8 +132,15 @@ class TrainConfig:
         return cls(**{k: v for k, v in saved.items() if k in names}).replace(out=run_dir)
 
     @property
+    def run_name(self):
+        """The preset's name, or for a custom configuration its data set's (a folder's or file's name)."""
+        if self.preset != "custom":
+            return self.preset
+        return os.path.splitext(os.path.basename(os.path.normpath(self.dataset)))[0] or "custom"
+
+    @property
     def run_dir(self):
-        return self.out or os.path.join("saved_models", self.preset)
+        return self.out or os.path.join("saved_models", self.run_name)
 
     @property
     def onnx_dir(self):
@@ -135,8 +152,8 @@ class TrainConfig:
 
         if self.loss not in LOSSES:
             raise KganError(f"unknown loss {self.loss!r}: choose one of {', '.join(LOSSES)}")
-        if self.model not in ("dcgan", "mlp"):
-            raise KganError(f"unknown model family {self.model!r}: choose dcgan or mlp")
+        if self.model not in FAMILIES:
+            raise KganError(f"unknown model family {self.model!r}: choose one of {', '.join(FAMILIES)}")
         for name in ("latent_dim", "batch_size", "epochs", "d_steps", "num_samples"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
@@ -157,7 +174,7 @@ class TrainConfig:
             raise KganError(f"pack must be a positive divisor of the batch size {self.batch_size}, got {self.pack!r}")
         if self.pack > 1 and self.conditional:
             raise KganError("packing works with unconditional models only: drop --pack or use another preset")
-        if self.augment and self.model != "dcgan":
+        if self.augment and FAMILIES[self.model][0] != "image":
             raise KganError("DiffAugment (--augment) works on images: drop it for vector data")
         if not (isinstance(self.ema, (int, float)) and 0.0 <= self.ema < 1.0):
             raise KganError(f"ema must be a decay in [0, 1) (0 is off, 0.999 is usual), got {self.ema!r}")
@@ -179,25 +196,39 @@ class TrainResult:
     files: dict
 
 
+def _dcgan(config, shape, num_classes):
+    from kgan.models import DCGANDiscriminator, DCGANGenerator
+
+    generator = DCGANGenerator(shape, config.latent_dim, num_classes=num_classes, **config.generator)
+    packed = shape[:-1] + (shape[-1] * config.pack,)
+    return generator, DCGANDiscriminator(packed, num_classes=num_classes, **config.discriminator)
+
+
+def _mlp(config, shape, num_classes):
+    from kgan.models import MLPDiscriminator, MLPGenerator
+
+    generator = MLPGenerator(shape[0], config.latent_dim, num_classes=num_classes, **config.generator)
+    return generator, MLPDiscriminator(shape[0] * config.pack, num_classes=num_classes, **config.discriminator)
+
+
+# The model families `kgan train` builds: the kind of data each takes, a preset that uses
+# it, and `build(config, sample shape, num_classes) -> (generator, discriminator)`.
+FAMILIES = {"dcgan": ("image", "digits", _dcgan), "mlp": ("vector", "ring8", _mlp)}
+
+
 def build_gan(config, info):
     """Builds and compiles the GAN a configuration describes for a data set."""
     import keras
 
     from kgan.gan import GAN
-    from kgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 
     num_classes = info.num_classes if config.conditional else None
-    if config.model == "dcgan":
-        if info.kind != "image":
-            raise KganError(f"{info.name} holds vectors, not images: use a vector preset such as ring8 (model mlp)")
-        generator = DCGANGenerator(info.shape, config.latent_dim, num_classes=num_classes, **config.generator)
-        packed = info.shape[:-1] + (info.shape[-1] * config.pack,)
-        discriminator = DCGANDiscriminator(packed, num_classes=num_classes, **config.discriminator)
-    else:
-        if info.kind != "vector":
-            raise KganError(f"{info.name} holds images: use an image preset such as digits (model dcgan)")
-        generator = MLPGenerator(info.shape[0], config.latent_dim, num_classes=num_classes, **config.generator)
-        discriminator = MLPDiscriminator(info.shape[0] * config.pack, num_classes=num_classes, **config.discriminator)
+    kind, _, build = FAMILIES[config.model]
+    if info.kind != kind:
+        family, (_, preset, _) = next((f, v) for f, v in FAMILIES.items() if v[0] == info.kind)
+        raise KganError(f"{info.name} holds {info.kind}s, not {kind}s: use a preset for {info.kind}s such as "
+                        f"{preset} (model {family})")
+    generator, discriminator = build(config, info.shape, num_classes)
     total_steps = config.epochs * (config.steps_per_epoch or info.num_examples // info.batch_size)
     gan = GAN(
         generator,
@@ -334,11 +365,12 @@ def _train(config, strategy, run_dir, backup_dir, chief, resume, callbacks, verb
     else:
         shutil.rmtree(samples_dir, ignore_errors=True)
         shutil.rmtree(backup_dir, ignore_errors=True)
-    resolved = dict(config.to_dict(), out=config.run_dir, dataset_info=info.to_dict())
+    resolved = dict(config.to_dict(), out=config.run_dir, dataset_info=info.to_dict(),
+                    sample_spec=gan.sample_spec.to_dict())
     images.atomic_write_bytes(os.path.join(run_dir, "config.json"), json.dumps(resolved, indent=2).encode())
 
     reference = None
-    if info.kind == "vector" and info.name in MIXTURES:
+    if info.name in MIXTURES:
         reference = sample_mixture(info.name, 2000, seed=config.seed + 1)[0]
     sampler = SampleGrid(samples_dir, num_samples=config.num_samples, seed=config.seed, reference=reference)
     history = HistoryWriter(history_path, initial=earlier)

@@ -86,7 +86,7 @@ def no_label_smoothing():
     """The discriminator loss never smooths the real labels."""
     from kgan.gan import GAN
 
-    _with_attribute(GAN, "_discriminator_loss", "label_smoothing", 0.0)
+    _with_attribute(GAN, "discriminator_terms", "label_smoothing", 0.0)
 
 
 @variant("tests/test_gan.py::test_penalties_are_added_with_their_weight")
@@ -341,8 +341,8 @@ def int8_output_scaled():
     from kgan import export
 
     def make(original):
-        def broken(gan, fp32_path, out_path, work_dir):
-            original(gan, fp32_path, out_path, work_dir)
+        def broken(spec, fp32_path, out_path, work_dir):
+            original(spec, fp32_path, out_path, work_dir)
             _scale_onnx_output(out_path, 0.4)
 
         return broken
@@ -360,7 +360,7 @@ def parity_figures_faked():
         _scale_weights(model, 1.01)
         return model
 
-    def parity(gan, role, saved_fn, onnx_model, seed=0):
+    def parity(spec, saved_fn, onnx_model, seed=0):
         return {"keras_vs_saved_model": 0.0, "keras_vs_onnxruntime": 0.0, "keras_vs_onnx_reference": 0.0,
                 "batches": list(export.PARITY_BATCHES), "reference_batch": export.REFERENCE_BATCH,
                 "tolerance": export.PARITY_TOLERANCE}
@@ -374,9 +374,9 @@ def discriminator_export_wrong():
     from kgan import export
 
     def make(original):
-        def broken(gan, role, saved_fn, onnx_model, seed=0):
-            figures = original(gan, role, saved_fn, onnx_model, seed)
-            if role == "discriminator" and not gan.conditional:
+        def broken(spec, saved_fn, onnx_model, seed=0):
+            figures = original(spec, saved_fn, onnx_model, seed)
+            if spec.role == "discriminator" and "label" not in spec.inputs:
                 _scale_weights(onnx_model, 1.01)
             return figures
 
@@ -400,6 +400,82 @@ def float32_reload_loses_weights():
         return broken
 
     _wrap(export, "load_run", make)
+
+
+@variant("tests/test_samplers.py::test_topk_keeps_the_best_scored_n_of_k_n_in_drawn_order",
+         "tests/test_samplers.py::test_generate_command_samples_with_the_sampler",
+         "tests/test_demo.py::test_labels_truncation_and_filtered_sampling")
+def topk_keeps_the_worst():
+    """Best-of-k oversampling keeps the lowest-scored proposals."""
+    from kgan.samplers import TopK
+
+    def select(self, n, draw, score, seed):
+        batch = draw(n * self.k, seed)
+        scores = np.asarray(score(batch), np.float32).reshape(-1)
+        keep = np.sort(np.argsort(scores, kind="stable")[:n])
+        return dict(self.take(batch, keep), scores=scores[keep])
+
+    TopK.select = select
+
+
+@variant("tests/test_extension.py::test_a_registered_export_is_written_checked_and_found_by_role")
+def registered_exports_ignored():
+    """The export writes the generator and the discriminator only, whatever else is registered."""
+    from kgan import export
+
+    export.export_specs = lambda gan: [s for s in (b(gan) for b in export.EXPORTS[:2]) if s is not None]
+
+
+@variant("tests/test_extension.py::test_a_registered_kind_trains_saves_exports_and_samples")
+def runtime_guesses_the_kind_from_the_shape():
+    """The runtime ignores the exported sample spec and guesses the kind from the output's rank."""
+    from kgan import inference
+
+    def guess(meta):
+        import json
+
+        from kgan.samples import SampleSpec
+
+        return SampleSpec.infer(json.loads(meta["kgan.output_shape"]))
+
+    inference._sample_spec = guess
+
+
+@variant("tests/test_gan.py::test_an_added_loss_term_is_an_override_and_is_logged",
+         "tests/test_gan.py::test_penalties_are_added_with_their_weight")
+def loss_terms_not_logged():
+    """Only d_loss, g_loss and the scores are logged, not the terms they sum."""
+    from kgan.gan import GAN
+
+    GAN._metric_names = lambda self: ["d_loss", "g_loss", "real_score", "fake_score"]
+
+
+@variant("tests/test_export.py::test_the_float32_copy_of_a_mixed_precision_gan_holds_every_weight")
+def float32_copy_of_g_and_d_only():
+    """The float32 copy of a mixed-precision GAN takes the generator's and discriminator's weights only."""
+    from kgan import export
+
+    def make(original):
+        def broken(gan):
+            copy = original(gan)
+            if copy is not gan:
+                for model in copy._flatten_layers(include_self=False, recursive=False):
+                    if model is not copy.generator and model is not copy.discriminator:
+                        model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+            return copy
+
+        return broken
+
+    _wrap(export, "_as_float32", make)
+
+
+@variant("tests/test_latent.py::test_the_walk_starts_and_ends_at_the_two_draws",
+         "tests/test_old_artifacts.py::test_exports_load_and_give_the_same_samples_scores_and_walks")
+def walk_is_linear():
+    """Latent walks interpolate linearly instead of on the sphere."""
+    from kgan import latent
+
+    latent.NormalInput.walk = lambda self, a, b, ts: np.concatenate([(1 - t) * a + t * b for t in ts])
 
 
 def pytest_configure(config):

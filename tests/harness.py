@@ -118,7 +118,7 @@ def assert_export_matches_keras(gan, out_dir, seed=11, n=9, max_tol=1e-4, mean_t
     z = rng.standard_normal((n, gan.latent_dim)).astype(np.float32)
     labels = rng.integers(0, gan.num_classes, n) if gan.conditional else None
     g_in = [z, labels.astype(np.int32)] if gan.conditional else z
-    expected = keras.ops.convert_to_numpy(gan.sampler(g_in, training=False)).astype(np.float32)
+    expected = keras.ops.convert_to_numpy(gan.sampling_generator(g_in, training=False)).astype(np.float32)
     feeds = {"z": z, **({"label": labels} if gan.conditional else {})}
     assert_close(onnx_outputs(os.path.join(out_dir, "generator.onnx"), feeds), expected, max_tol, mean_tol,
                  "generator")

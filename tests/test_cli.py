@@ -61,6 +61,25 @@ def test_train_on_an_image_folder_with_xla(tmp_path, monkeypatch):
     assert code == 0
     assert os.path.exists(tmp_path / "run" / "samples" / "epoch_001.png")
     assert_trained_under_xla(results[0].gan)
+    # Not the digits preset any more: a custom run based on it, named after its data.
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (config["preset"], config["based_on"], config["dataset"]) == ("custom", "digits", str(folder))
+    assert config["sample_spec"] == {"kind": "image", "shape": [8, 8, 1], "dtype": "float32",
+                                     "value_range": [-1.0, 1.0]}
+
+
+def test_runs_on_other_data_are_named_after_it():
+    from kgan.presets import get_preset
+
+    digits = get_preset("digits")
+    assert (digits.run_dir, digits.onnx_dir) == (os.path.join("saved_models", "digits"), os.path.join("export", "digits"))
+    custom = digits.with_flags(dataset="/data/my pictures/", epochs=3)
+    assert (custom.preset, custom.based_on, custom.epochs) == ("custom", "digits", 3)
+    assert (custom.run_dir, custom.onnx_dir) == (os.path.join("saved_models", "my pictures"),
+                                                 os.path.join("export", "my pictures"))
+    assert digits.with_flags(dataset="cells.npz").run_dir == os.path.join("saved_models", "cells")
+    assert digits.with_flags(dataset="digits").preset == "digits"  # the preset's own data: still the preset
+    assert custom.with_flags(dataset="other").based_on == "digits"
 
 
 BAD = [

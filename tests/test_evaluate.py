@@ -70,7 +70,12 @@ def test_evaluate_command_writes_json(ring_run, tmp_path):
                             env=dict(os.environ, PYTHONPATH=ROOT))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "reverse_kl" in result.stdout
-    assert json.loads(out.read_text())["samples"] == 400
+    saved = json.loads(out.read_text())
+    assert saved["samples"] == 400 and saved["num_modes"] == 8
+    # The table reads "modes  K of 8": one line, not two numbers side by side.
+    lines = [line.split() for line in result.stdout.splitlines()]
+    assert ["modes", str(saved["modes"]), "of", "8"] in lines
+    assert not any(line[:1] == ["num_modes"] for line in lines)
     bad = subprocess.run([sys.executable, "-m", "kgan", "evaluate", str(ring_run / "ring"), "--json",
                           str(tmp_path / "missing" / "r.json")], capture_output=True, text=True, timeout=300,
                          env=dict(os.environ, PYTHONPATH=ROOT))
@@ -80,6 +85,8 @@ def test_evaluate_command_writes_json(ring_run, tmp_path):
 def test_unknown_data_set_is_refused(ring_run):
     with pytest.raises(KganError, match="unknown data set"):
         evaluate(str(ring_run / "ring"), dataset="imagenet")
+    with pytest.raises(KganError, match="digits holds images but the model generates vectors"):
+        evaluate(str(ring_run / "ring"), dataset="digits")
 
 
 def test_quality_metrics_callback_joins_history_and_tensorboard(tmp_path):

@@ -162,3 +162,34 @@ def test_export_bad_input_is_one_line(args, message, tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith("kgan: error: ") and message in result.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_the_float32_copy_of_a_mixed_precision_gan_holds_every_weight():
+    # Generator, discriminator, EMA generator and a model only a subclass holds: all copied.
+    import keras
+
+    from kgan.gan import GAN
+    from kgan.models import MLPDiscriminator, MLPGenerator
+
+    class WithCritic(GAN):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.critic = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        gan = WithCritic(MLPGenerator(2, 3, hidden_units=(8,)), MLPDiscriminator(2, hidden_units=(8,)), ema=0.5)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    rng = np.random.default_rng(0)
+    for variable in gan.weights:
+        variable.assign(rng.normal(size=variable.shape).astype(variable.dtype))
+    copy = export_lib._as_float32(gan)
+    assert copy is not gan and type(copy) is WithCritic
+    assert all(layer.dtype_policy.name == "float32" for layer in copy._flatten_layers(include_self=False))
+    assert len(copy.weights) == len(gan.weights) > 0
+    for ours, theirs in zip(copy.weights, gan.weights):
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+    np.testing.assert_array_equal(copy.critic.get_weights()[0], gan.critic.get_weights()[0])
+    np.testing.assert_array_equal(copy.ema_generator.get_weights()[0], gan.ema_generator.get_weights()[0])

@@ -144,6 +144,9 @@ def test_penalties_are_added_with_their_weight(digits_images, penalty):
         expected = base + 3.0 * (norm - 1.0) ** 2
     assert abs(expected - base) > 1e-2
     assert logs["d_loss"] == pytest.approx(expected, rel=1e-5)
+    # Each term is logged under its name, and they add up to d_loss.
+    assert logs["d_adversarial"] == pytest.approx(base, rel=1e-5)
+    assert logs[f"d_{penalty}"] == pytest.approx(expected - base, rel=1e-4)
 
 
 def test_penalties_raise_the_discriminator_loss(tiny_dcgan, digits_images):
@@ -320,7 +323,8 @@ def test_config_round_trip(tiny_dcgan):
     arguments = dict(generator=generator, discriminator=discriminator, loss="least_squares", d_steps=3,
                      gradient_penalty=2.0, r1_penalty=0.5, instance_noise=0.1, instance_noise_steps=77,
                      label_smoothing=0.2, latent_dim=8, num_classes=None, seed=4, pack=2,
-                     augment=["color", "cutout"], ema=0.9)
+                     augment=["color", "cutout"], ema=0.9,
+                     sample_spec={"kind": "image", "shape": [8, 8, 1], "dtype": "float32", "value_range": [0.0, 1.0]})
     gan = GAN(**arguments)
     # num_classes stays None: packing is for unconditional GANs (the conditional case is below).
     clone = assert_config_round_trip(gan, arguments, allow_default=("num_classes",))
@@ -346,3 +350,63 @@ def test_mirrored_strategy_matches_one_replica_on_the_global_batch(loss):
     assert report["max_weight_diff"] < 1e-5
     for key, value in report["one"].items():
         assert report["two"][key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+
+
+@keras.saving.register_keras_serializable(package="kgan_tests")
+def doubled_hinge_generator_loss(fake_logits):
+    return 2.0 * LOSSES["hinge"][0](fake_logits)
+
+
+@keras.saving.register_keras_serializable(package="kgan_tests")
+def doubled_hinge_discriminator_loss(real_logits, fake_logits):
+    return 2.0 * LOSSES["hinge"][1](real_logits, fake_logits)
+
+
+def test_a_loss_given_as_a_pair_of_functions(digits_images, tiny_dcgan):
+    pair = (doubled_hinge_generator_loss, doubled_hinge_discriminator_loss)
+    logs, _, seen, gan = one_frozen_step(digits_images, loss=pair)
+    (_, real_logits), (_, fake_logits), (_, g_logits) = seen
+    d_loss, g_loss = _loss_values("hinge", real_logits, fake_logits, g_logits)
+    assert (logs["d_loss"], logs["g_loss"]) == pytest.approx((2 * d_loss, 2 * g_loss), rel=1e-5)
+    saved = GAN(*tiny_dcgan(), loss=pair).get_config()
+    assert GAN.from_config(json.loads(json.dumps(saved))).loss_name == pair
+    with pytest.raises(KganError, match="loss must be a name .* or a pair of functions"):
+        GAN(constant_generator(), SpyDiscriminator(), loss=("hinge", 3))
+
+
+class ShrinkingGAN(GAN):
+    """A GAN whose generator also pays half the mean square of its samples: one added term."""
+
+    def loss_terms(self):
+        terms = super().loss_terms()
+        return dict(terms, generator=terms["generator"] + ("shrink",))
+
+    def generator_terms(self, labels, batch, training):
+        terms = super().generator_terms(labels, batch, training)
+        terms["shrink"] = 0.5 * tf.reduce_mean(tf.square(self._generate(batch, labels, training)))
+        return terms
+
+
+def test_an_added_loss_term_is_an_override_and_is_logged(digits_images):
+    generator = constant_generator()
+    gan = ShrinkingGAN(generator, SpyDiscriminator(), seed=0)
+    gan.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0), run_eagerly=True)
+    gan.discriminator.build(digits_images[0].shape)
+    logs = {k: float(v) for k, v in gan.train_step(tf.constant(digits_images[0])).items()}
+    fake = np.asarray(generator.layers[1].bias)
+    assert logs["g_shrink"] == pytest.approx(0.5 * np.mean(fake**2), rel=1e-5)
+    assert logs["g_loss"] == pytest.approx(logs["g_adversarial"] + logs["g_shrink"], rel=1e-5)
+    assert "d_adversarial" not in logs  # one term on that side: d_loss says it all
+    history = gan.fit(dataset_of(digits_images[0]), epochs=1, verbose=0).history
+    assert {"g_loss", "g_adversarial", "g_shrink", "d_loss"} <= set(history)
+
+
+def test_terms_must_match_their_declaration(digits_images):
+    class Undeclared(GAN):
+        def generator_terms(self, labels, batch, training):
+            return dict(super().generator_terms(labels, batch, training), extra=tf.constant(0.0))
+
+    gan = Undeclared(constant_generator(), SpyDiscriminator(), seed=0)
+    gan.compile("sgd", "sgd", run_eagerly=True)
+    with pytest.raises(KganError, match=r"generator_terms returned \['adversarial', 'extra'\] but loss_terms"):
+        gan.train_step(tf.constant(digits_images[0]))

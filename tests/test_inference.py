@@ -18,7 +18,7 @@ IDS = [f"{f}-{'conditional' if c else 'plain'}" for f, c in FAMILIES]
 
 def test_import_pulls_in_neither_tensorflow_nor_keras():
     code = (
-        "import sys, kgan, kgan.inference, kgan.images, kgan.cli; "
+        "import sys, kgan, kgan.inference, kgan.images, kgan.cli, kgan.samples, kgan.samplers, kgan.latent; "
         "print(sorted(m for m in ('tensorflow', 'keras', 'tf2onnx') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -187,6 +187,8 @@ def test_generate_bad_input_is_one_line_and_writes_nothing(exported, tmp_path):
         ([result.out_dir, "--label", "2"], "unconditional model"),
         ([result.out_dir, "--truncation", "inf"], "truncation must be a finite number"),
         ([result.out_dir, "-n", "0"], "expected a positive integer"),
+        ([result.out_dir, "--sampler", "best"], "unknown sampler 'best': choose one of topk"),
+        ([result.out_dir, "--sampler", "topk:k=0"], "topk's k must be a positive integer"),
     ]
     before = sorted(os.listdir(tmp_path))
     for args, message in cases:

@@ -279,4 +279,4 @@ def test_ema_argument_is_checked():
         GAN(MLPGenerator(2, 3), MLPDiscriminator(2), ema=1.0)
     with pytest.raises(KganError, match=r"ema must be a decay in \[0, 1\)"):
         kgan.get_preset("ring8").replace(ema=-0.1).validate()
-    assert GAN(MLPGenerator(2, 3), MLPDiscriminator(2)).sampler is not None
+    assert GAN(MLPGenerator(2, 3), MLPDiscriminator(2)).sampling_generator is not None

@@ -1,0 +1,221 @@
+"""What a generator makes, and how each kind of sample is shown, converted and scored.
+
+A `SampleSpec` declares a generator's samples: their kind, shape, dtype and value range
+(and a vocabulary for tokens). It travels with the model: in the run's `config.json`, in
+the export's `manifest.json` and in every ONNX file's metadata, so the runtime knows
+what it serves without guessing from tensor ranks.
+
+Everything that depends on the kind goes through one registry of `SampleKind`s: the
+name of the exported tensor, the conversion to what a user looks at (uint8 images, raw
+vectors), the picture of a batch (a grid, a scatter plot), and the metrics `kgan evaluate`
+applies. A new kind of sample is one new `SampleKind` subclass, registered with
+`register_kind`. Numpy and Pillow only: the runtime and the demo use this module.
+
+Example:
+    >>> spec = SampleSpec("image", (8, 8, 1), value_range=(-1.0, 1.0))
+    >>> spec.tensor_name
+    'image'
+    >>> get_kind(spec).picture(np.zeros((4, 8, 8, 1), np.float32), spec).shape
+    (67, 67, 1)
+"""
+
+import dataclasses
+
+import numpy as np
+
+from kgan import images
+from kgan.errors import KganError
+
+__all__ = ["SampleSpec", "SampleKind", "KINDS", "register_kind", "get_kind"]
+
+KINDS = {}
+
+
+def register_kind(cls):
+    """Class decorator: makes a `SampleKind` subclass available under its `name`."""
+    KINDS[cls.name] = cls()
+    return cls
+
+
+def get_kind(spec_or_name):
+    """The registered `SampleKind` for a spec or a kind name."""
+    name = spec_or_name.kind if isinstance(spec_or_name, SampleSpec) else spec_or_name
+    if name not in KINDS:
+        raise KganError(f"unknown kind of sample {name!r}: this kgan knows {', '.join(KINDS)}; upgrade kgan")
+    return KINDS[name]
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleSpec:
+    """What one generated sample is.
+
+    Args:
+        kind: a registered kind: `"image"` `[H, W, C]`, `"vector"` `[D]` (and, as
+            they are registered, `"video"` `[frames, H, W, C]`, `"tokens"` `[length]`).
+        shape: the shape of one sample, without the batch axis.
+        dtype: `"float32"`, or `"int64"` for tokens.
+        value_range: `(low, high)` the values span (images: (-1, 1)), or None.
+        vocabulary: the tokens' strings, for kinds that have one.
+    """
+
+    kind: str
+    shape: tuple
+    dtype: str = "float32"
+    value_range: tuple | None = None
+    vocabulary: tuple | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
+        if self.value_range is not None:
+            object.__setattr__(self, "value_range", tuple(float(v) for v in self.value_range))
+        if self.vocabulary is not None:
+            object.__setattr__(self, "vocabulary", tuple(self.vocabulary))
+        get_kind(self).check(self)
+
+    @property
+    def tensor_name(self):
+        """The name of the generator's output and of the discriminator's input."""
+        return get_kind(self).tensor_name
+
+    def to_dict(self):
+        config = {"kind": self.kind, "shape": list(self.shape), "dtype": self.dtype,
+                  "value_range": None if self.value_range is None else list(self.value_range)}
+        if self.vocabulary is not None:
+            config["vocabulary"] = list(self.vocabulary)
+        return config
+
+    @classmethod
+    def from_dict(cls, config):
+        return cls(**{f.name: config[f.name] for f in dataclasses.fields(cls) if f.name in config})
+
+    @classmethod
+    def infer(cls, shape, value_range=None):
+        """The spec of a generator that declares none, from its sample shape: `[H, W, C]` is an
+        image in [-1, 1], `[D]` a vector. Other shapes must be declared."""
+        shape = tuple(int(s) for s in shape)
+        for kind in KINDS.values():
+            if kind.inferred_rank == len(shape):
+                return cls(kind.name, shape, value_range=value_range or kind.default_range)
+        raise KganError(f"cannot tell what samples of shape {list(shape)} are: give the generator a sample_spec "
+                        f"(kgan.SampleSpec) or pass GAN(..., sample_spec=...)")
+
+
+class SampleKind:
+    """How one kind of sample is named, shown, converted and evaluated.
+
+    Subclasses set `name` and `tensor_name` and override what differs. Samples are
+    numpy arrays `[n, *spec.shape]` as the generator makes them.
+    """
+
+    name = None
+    tensor_name = "sample"
+    inferred_rank = None  # the sample rank that `SampleSpec.infer` reads as this kind
+    default_range = None
+    cloud = False  # a picture shows many samples at once (a scatter plot), not one tile each
+
+    def check(self, spec):
+        """Raises `KganError` for a spec this kind cannot hold."""
+
+    def to_display(self, samples, spec):
+        """What a user gets from `GeneratorRuntime.generate`: the samples as they are."""
+        return np.asarray(samples, np.float32)
+
+    def from_display(self, samples, spec):
+        """Back from `to_display` to the generator's float32 values."""
+        return np.asarray(samples, np.float32)
+
+    def picture(self, samples, spec, columns=None, reference=None, extent=None, size=512, scale=None):
+        """One uint8 HWC picture of a batch of raw samples.
+
+        Args:
+            columns: tiles per row (images).
+            reference: real samples drawn beneath (clouds).
+            extent: `(low, high)` of a plot's axes (clouds).
+            size: a plot's side in pixels (clouds).
+            scale: integer upscaling of small tiles (images; default 4 below 32 pixels).
+        """
+        raise NotImplementedError
+
+    def frames(self, walk, spec, columns=None):
+        """Pictures of a latent walk `[steps, n, ...]` (raw samples), one per step, for a GIF."""
+        return [self.picture(step, spec, columns=columns) for step in walk]
+
+    def gallery(self, shown, spec, captions):
+        """`(picture, caption)` items of a gallery, from `to_display` samples."""
+        return [(self.picture(self.from_display(shown, spec), spec), f"{len(shown)} samples")]
+
+    def evaluate(self, sample, dataset, samples, seed, facts, **options):
+        """The metrics `kgan evaluate` reports for this kind: a dict."""
+        raise KganError(f"kgan evaluate has no metrics for {self.name} samples yet")
+
+    def data_kind(self, dataset):
+        return None
+
+
+@register_kind
+class ImageKind(SampleKind):
+    """`[H, W, C]` images with 1 or 3 channels, float in `value_range`; shown as uint8."""
+
+    name = "image"
+    tensor_name = "image"
+    inferred_rank = 3
+    default_range = (-1.0, 1.0)
+
+    def check(self, spec):
+        if len(spec.shape) != 3:
+            raise KganError(f"image samples are [height, width, channels], got shape {list(spec.shape)}")
+
+    def _range(self, spec):
+        return spec.value_range or self.default_range
+
+    def to_display(self, samples, spec):
+        return images.to_uint8(samples, self._range(spec))
+
+    def from_display(self, samples, spec):
+        samples = np.asarray(samples)
+        if samples.dtype == np.uint8:
+            low, high = self._range(spec)
+            return samples.astype(np.float32) / 255.0 * (high - low) + low
+        return samples.astype(np.float32)
+
+    @staticmethod
+    def scale(spec):
+        return 4 if spec.shape[0] < 32 else 1
+
+    def picture(self, samples, spec, columns=None, reference=None, extent=None, size=512, scale=None):
+        return images.make_grid(self.to_display(samples, spec), columns=columns, scale=scale or self.scale(spec))
+
+
+    def gallery(self, shown, spec, captions):
+        return [(image[..., 0] if image.shape[-1] == 1 else image, caption) for image, caption in zip(shown, captions)]
+
+    def evaluate(self, sample, dataset, samples, seed, facts, **options):
+        from kgan.evaluate import image_report
+
+        return image_report(sample, dataset, samples, seed, facts, **options)
+
+
+@register_kind
+class VectorKind(SampleKind):
+    """`[D]` feature vectors (2-D mixtures); a batch is shown as a scatter plot of the first two features."""
+
+    name = "vector"
+    tensor_name = "sample"
+    inferred_rank = 1
+    cloud = True
+
+    def check(self, spec):
+        if len(spec.shape) != 1:
+            raise KganError(f"vector samples are [features], got shape {list(spec.shape)}")
+
+    def picture(self, samples, spec, columns=None, reference=None, extent=None, size=512, scale=None):
+        return images.scatter_plot(samples, reference, size=size, extent=extent)
+
+    def frames(self, walk, spec, columns=None):
+        extent = (float(np.min(walk)) - 0.5, float(np.max(walk)) + 0.5)
+        return [images.scatter_plot(step, size=256, extent=extent) for step in walk]
+
+    def evaluate(self, sample, dataset, samples, seed, facts, **options):
+        from kgan.evaluate import mixture_report
+
+        return mixture_report(sample, dataset, samples, seed, facts, **options)

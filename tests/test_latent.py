@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from kgan.errors import KganError
+from kgan.latent import ClassInput, LatentPrior, NormalInput, latents
+
+
+def test_z_is_numpys_standard_normal_for_the_seed_whatever_follows():
+    prior = LatentPrior.for_generator(5, num_classes=3)
+    feeds = prior.draw(7, seed=11, truncation=0.5)
+    expected = np.random.default_rng(11).standard_normal((7, 5)).astype(np.float32) * np.float32(0.5)
+    np.testing.assert_array_equal(feeds["z"], expected)
+    np.testing.assert_array_equal(feeds["z"], latents(7, 5, 11, 0.5))
+    assert feeds["z"].dtype == np.float32 and feeds["label"].dtype == np.int64
+    np.testing.assert_array_equal(LatentPrior.for_generator(5).draw(7, seed=11, truncation=0.5)["z"], feeds["z"])
+
+
+def test_labels_cycle_are_given_or_random():
+    prior = LatentPrior.for_generator(2, num_classes=3)
+    assert prior.names == ("z", "label") and prior.conditioning == ("label",)
+    assert prior.draw(5, seed=0)["label"].tolist() == [0, 1, 2, 0, 1]
+    assert prior.draw(4, seed=0, label=2)["label"].tolist() == [2, 2, 2, 2]
+    assert prior.draw(3, seed=0, label=[1, 0, 2])["label"].tolist() == [1, 0, 2]
+    random = prior.draw(400, rng=np.random.default_rng(1), randomize=True)["label"]
+    assert set(random.tolist()) == {0, 1, 2} and random[:6].tolist() != [0, 1, 2, 0, 1, 2]
+    with pytest.raises(KganError, match=r"labels must be in \[0, 2\]"):
+        prior.draw(2, seed=0, label=3)
+    with pytest.raises(KganError, match="no input 'member'"):
+        prior.draw(2, seed=0, member=1)
+    with pytest.raises(KganError, match="z is drawn from the seed"):
+        prior.draw(2, seed=0, z=np.zeros((2, 2)))
+
+
+def test_the_walk_starts_and_ends_at_the_two_draws():
+    prior = LatentPrior.for_generator(6, num_classes=4)
+    a, b = prior.draw(3, seed=1), prior.draw(3, seed=2)
+    walk = prior.walk(a, b, steps=5)
+    assert walk["z"].shape == (15, 6) and walk["label"].tolist() == a["label"].tolist() * 5
+    np.testing.assert_allclose(walk["z"][:3], a["z"], atol=1e-6)
+    np.testing.assert_allclose(walk["z"][-3:], b["z"], atol=1e-6)
+    # Spherical: between two unit vectors every step is a unit vector (a straight line would dip inside).
+    unit = {k: dict(v, z=v["z"] / np.linalg.norm(v["z"], axis=-1, keepdims=True)) for k, v in (("a", a), ("b", b))}
+    norms = np.linalg.norm(prior.walk(unit["a"], unit["b"], steps=5)["z"], axis=-1)
+    np.testing.assert_allclose(norms, 1.0, atol=1e-5)
+
+
+def test_the_prior_round_trips_through_its_dict():
+    prior = LatentPrior([NormalInput("z", 4), ClassInput("label", 10)])
+    again = LatentPrior.from_dict(prior.to_dict())
+    assert again.to_dict() == prior.to_dict() == [{"name": "z", "type": "normal", "dim": 4},
+                                                  {"name": "label", "type": "classes", "num_classes": 10}]
+    assert again.signature() == {"z": ((None, 4), "float32"), "label": ((None,), "int64")}
+    with pytest.raises(KganError, match="upgrade kgan"):
+        LatentPrior.from_dict([{"name": "u", "type": "uniform", "length": 20}])
