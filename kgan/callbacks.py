@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import time
 
 import keras
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 from kgan import images
 from kgan.samples import get_kind
 
-__all__ = ["SampleGrid", "HistoryWriter", "StopOnNonFinite", "NonFiniteLoss", "QualityMetrics"]
+__all__ = ["SampleGrid", "HistoryWriter", "StopOnNonFinite", "NonFiniteLoss", "QualityMetrics", "EpochBackup"]
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -139,3 +140,36 @@ class QualityMetrics(keras.callbacks.Callback):
         for name, value in self.measure(self.model).items():
             if isinstance(value, (int, float)):
                 logs[f"{self.prefix}{name}"] = float(value)
+
+
+class EpochBackup(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` at epoch ends whose backups take at most `budget` of the time.
+
+    After the first epoch it always backs up; after later ones, when the time since the
+    last backup is at least that backup's duration divided by `budget`. Short epochs then
+    share a backup (a resumed run repeats at most that much training) and long ones get
+    one each. `--resume` and the "last good backup" after a divergence work as before.
+
+    Args:
+        backup_dir: as for `keras.callbacks.BackupAndRestore`.
+        budget: the largest fraction of the time spent backing up (0.05: 5 %).
+        **kwargs: passed to `BackupAndRestore` (`double_checkpoint`, `delete_checkpoint`).
+    """
+
+    def __init__(self, backup_dir, budget=0.05, **kwargs):
+        super().__init__(backup_dir, save_freq="epoch", **kwargs)
+        self.budget = float(budget)
+        self._cost = None
+        self._last = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        start = time.perf_counter()
+        due = self._cost is None or start - self._last >= self._cost / self.budget
+        self.save_freq = "epoch" if due else "never"  # the base class saves only for "epoch"
+        try:
+            super().on_epoch_end(epoch, logs)  # keeps the epoch count the step backups record
+        finally:
+            self.save_freq = "epoch"
+        if due:
+            self._last = time.perf_counter()
+            self._cost = self._last - start

@@ -98,6 +98,11 @@ class GAN(keras.Model):
         sample_spec: what the generator makes, a `kgan.SampleSpec` (or its dict); by
             default the generator's own `sample_spec`, else read from its output shape
             (`[H, W, C]` images in [-1, 1], `[D]` vectors).
+        joint_discriminator: pass the real and the fake batch through the
+            discriminator in one call of twice the batch. `"auto"` (default) does it
+            when the discriminator has no batch-coupled layer (BatchNormalization,
+            minibatch standard deviation, any layer with `batch_coupled = True`), where
+            the logits are the same as from two calls; True forces it, False never.
 
     Example:
         >>> gan = GAN(DCGANGenerator((8, 8, 1), 32), DCGANDiscriminator((8, 8, 1)))
@@ -124,6 +129,7 @@ class GAN(keras.Model):
         augment=(),
         ema=0.0,
         sample_spec=None,
+        joint_discriminator="auto",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -187,6 +193,9 @@ class GAN(keras.Model):
         if isinstance(sample_spec, dict):
             sample_spec = SampleSpec.from_dict(sample_spec)
         self._sample_spec = sample_spec
+        if joint_discriminator not in ("auto", True, False):
+            raise KganError(f"joint_discriminator must be 'auto', True or False, got {joint_discriminator!r}")
+        self.joint_discriminator = joint_discriminator
         self.sample_spec  # a generator whose samples cannot be named fails here, not at export
 
     # -- construction -------------------------------------------------------
@@ -387,6 +396,29 @@ class GAN(keras.Model):
         return self.run_generator(feeds, training=training, model=self.generator)
 
     def _discriminate(self, samples, labels, training):
+        feeds = {self.sample_spec.tensor_name: self._prepared(samples, training), **self._conditioning(labels)}
+        return self.run_discriminator(feeds, training=training)
+
+    def _discriminate_pair(self, real, fake, labels, training):
+        """The discriminator's logits on a real and a fake batch: in one call of twice the batch
+        where it has no batch-coupled layer (the same logits, half the calls), else in two."""
+        if not self.joins_batches:
+            return self._discriminate(real, labels, training), self._discriminate(fake, labels, training)
+        real, fake = self._prepared(real, training), self._prepared(fake, training)
+        conditioning = {k: tf.concat([v, v], 0) for k, v in self._conditioning(labels).items()}
+        logits = self.run_discriminator({self.sample_spec.tensor_name: tf.concat([real, fake], 0), **conditioning},
+                                        training=training)
+        return tf.split(logits, 2, axis=0)
+
+    @property
+    def joins_batches(self):
+        """Whether real and fake batches go through the discriminator in one call."""
+        if self.joint_discriminator != "auto":
+            return bool(self.joint_discriminator)
+        return not _batch_coupled(self.discriminator)
+
+    def _prepared(self, samples, training):
+        """What the discriminator is shown: augmented (DiffAugment) and packed (PacGAN)."""
         if self.augment and training:
             from kgan.augment import diff_augment, draws_needed
 
@@ -397,8 +429,7 @@ class GAN(keras.Model):
             samples = diff_augment(samples, self.augment, uniforms)
         if self.pack > 1:
             samples = self._packed(samples)
-        feeds = {self.sample_spec.tensor_name: samples, **self._conditioning(labels)}
-        return self.run_discriminator(feeds, training=training)
+        return samples
 
     def _packed(self, samples):
         """[b, ..., c] -> [b / pack, ..., pack * c]: consecutive samples side by side."""
@@ -433,8 +464,7 @@ class GAN(keras.Model):
         std = self._noise_std()
         real_in = self._with_noise(real, std)
         fake_in = self._with_noise(tf.cast(fake, real.dtype), std)
-        real_logits = self._discriminate(real_in, labels, training)
-        fake_logits = self._discriminate(fake_in, labels, training)
+        real_logits, fake_logits = self._discriminate_pair(real_in, fake_in, labels, training)
         kwargs = {"label_smoothing": self.label_smoothing} if self.label_smoothing else {}
         terms = {"adversarial": d_loss_fn(real_logits, fake_logits, **kwargs)}
         if self.gradient_penalty:
@@ -615,6 +645,7 @@ class GAN(keras.Model):
                 "augment": list(self.augment),
                 "ema": self.ema,
                 "sample_spec": None if self._sample_spec is None else self._sample_spec.to_dict(),
+                "joint_discriminator": self.joint_discriminator,
             }
         )
         return config
@@ -627,6 +658,12 @@ class GAN(keras.Model):
         if isinstance(config.get("loss"), list):
             config["loss"] = tuple(keras.saving.deserialize_keras_object(fn) for fn in config["loss"])
         return cls(**config)
+
+
+def _batch_coupled(model):
+    """Whether a model has a layer whose output for one example depends on the others in its batch."""
+    return any(isinstance(layer, keras.layers.BatchNormalization) or getattr(layer, "batch_coupled", False)
+               for layer in model._flatten_layers(include_self=True))
 
 
 def _loss_pair(loss):

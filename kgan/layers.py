@@ -34,6 +34,8 @@ class MinibatchStdDev(keras.layers.Layer):
     section 3; there in groups, here over the whole batch). Works on `[b, ..., c]`.
     """
 
+    batch_coupled = True  # its output depends on the whole batch: `kgan.GAN` never joins batches through it
+
     def call(self, inputs):
         x = ops.cast(inputs, "float32")
         std = ops.sqrt(ops.var(x, axis=0) + 1e-8)

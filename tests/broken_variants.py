@@ -478,6 +478,36 @@ def walk_is_linear():
     latent.NormalInput.walk = lambda self, a, b, ts: np.concatenate([(1 - t) * a + t * b for t in ts])
 
 
+@variant("tests/test_gan.py::test_one_discriminator_call_gives_what_two_give")
+def joint_call_swaps_real_and_fake():
+    """The joined discriminator call hands back the fake logits as the real ones and the other way round."""
+    from kgan.gan import GAN
+
+    def make(original):
+        def broken(self, *args):
+            logits = original(self, *args)
+            return tuple(reversed(logits)) if self.joins_batches else logits
+
+        return broken
+
+    _wrap(GAN, "_discriminate_pair", make)
+
+
+@variant("tests/test_gan.py::test_steps_per_execution_trains_the_same")
+def steps_per_execution_dropped():
+    """GAN.compile records steps_per_execution but runs one step per execution."""
+    from kgan.gan import GAN
+
+    def make(original):
+        def broken(self, *args, steps_per_execution=1, **kwargs):
+            original(self, *args, **kwargs)
+            self._gan_compile_config["steps_per_execution"] = steps_per_execution
+
+        return broken
+
+    _wrap(GAN, "compile", make)
+
+
 def pytest_configure(config):
     name = os.environ.get("KGAN_BREAK")
     if not name:

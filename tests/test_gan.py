@@ -79,7 +79,12 @@ def test_every_loss_trains_with_its_regularizers(tiny_dcgan, digits_images, loss
 
 
 def one_frozen_step(digits_images, **kwargs):
-    """One eager train step with learning rate 0: (logs, the fixed fake image, what D saw, the GAN)."""
+    """One eager train step with learning rate 0: (logs, the fixed fake image, what D saw, the GAN).
+
+    The discriminator is called on the real and the fake batch apart, so the spy sees each
+    (`test_one_discriminator_call_gives_what_two_give` checks that one call is the same).
+    """
+    kwargs.setdefault("joint_discriminator", False)
     generator = constant_generator()
     gan = GAN(generator, SpyDiscriminator(), seed=0, **kwargs)
     gan.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0), run_eagerly=True)
@@ -324,7 +329,8 @@ def test_config_round_trip(tiny_dcgan):
                      gradient_penalty=2.0, r1_penalty=0.5, instance_noise=0.1, instance_noise_steps=77,
                      label_smoothing=0.2, latent_dim=8, num_classes=None, seed=4, pack=2,
                      augment=["color", "cutout"], ema=0.9,
-                     sample_spec={"kind": "image", "shape": [8, 8, 1], "dtype": "float32", "value_range": [0.0, 1.0]})
+                     sample_spec={"kind": "image", "shape": [8, 8, 1], "dtype": "float32", "value_range": [0.0, 1.0]},
+                     joint_discriminator=False)
     gan = GAN(**arguments)
     # num_classes stays None: packing is for unconditional GANs (the conditional case is below).
     clone = assert_config_round_trip(gan, arguments, allow_default=("num_classes",))
@@ -410,3 +416,65 @@ def test_terms_must_match_their_declaration(digits_images):
     gan.compile("sgd", "sgd", run_eagerly=True)
     with pytest.raises(KganError, match=r"generator_terms returned \['adversarial', 'extra'\] but loss_terms"):
         gan.train_step(tf.constant(digits_images[0]))
+
+
+@pytest.mark.parametrize("options", [
+    {"loss": "non_saturating", "instance_noise": 0.1, "label_smoothing": 0.2},
+    {"loss": "hinge", "r1_penalty": 1.0, "augment": ("color", "translation", "cutout")},
+    {"loss": "wasserstein", "gradient_penalty": 10.0, "d_steps": 2},
+    {"loss": "least_squares", "pack": 2},
+], ids=["noise-smoothing", "r1-augment", "gp-d_steps", "pack"])
+def test_one_discriminator_call_gives_what_two_give(tiny_dcgan, digits_images, options):
+    # The same seed, two steps: the logs and every weight agree whether real and fake go
+    # through the discriminator together (2B) or apart (B and B).
+    results = []
+    for joint in (True, False):
+        keras.utils.set_random_seed(0)
+        generator, discriminator = tiny_dcgan() if options.get("pack", 1) == 1 else (
+            tiny_dcgan()[0], DCGANDiscriminator((8, 8, 2), filters=4))
+        gan = compiled(generator, discriminator, joint_discriminator=joint, **options)
+        assert gan.joins_batches is joint
+        history = gan.fit(dataset_of(digits_images[0]), epochs=1, steps_per_epoch=2, verbose=0).history
+        results.append((history, [w.numpy() for w in gan.weights]))
+    (joined, joined_weights), (apart, apart_weights) = results
+    for key in apart:
+        assert joined[key] == pytest.approx(apart[key], rel=1e-5, abs=1e-6), key
+    for a, b in zip(joined_weights, apart_weights):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_batch_coupled_discriminators_are_called_apart(tiny_dcgan):
+    from kgan.models import MLPDiscriminator, MLPGenerator
+
+    generator, discriminator = tiny_dcgan()
+    assert GAN(generator, discriminator).joins_batches  # LeakyReLU convolutions: per example
+    assert not GAN(*tiny_dcgan(minibatch_std=True)).joins_batches
+    batch_norm = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4), keras.layers.BatchNormalization(),
+                                   keras.layers.Dense(1)])
+    assert not GAN(MLPGenerator(2, 3), batch_norm).joins_batches
+    assert GAN(MLPGenerator(2, 3), batch_norm, joint_discriminator=True).joins_batches
+    assert not GAN(MLPGenerator(2, 3), MLPDiscriminator(2), joint_discriminator=False).joins_batches
+    with pytest.raises(KganError, match="joint_discriminator must be 'auto', True or False"):
+        GAN(MLPGenerator(2, 3), MLPDiscriminator(2), joint_discriminator="yes")
+
+
+def test_steps_per_execution_trains_the_same(tiny_dcgan, digits_images):
+    # Several steps per call into the compiled step: the same weights after the same steps.
+    data = tf.data.Dataset.from_tensor_slices(digits_images[0]).batch(8, drop_remainder=True).repeat()
+    results = []
+    for steps_per_execution in (1, 3):
+        keras.utils.set_random_seed(0)
+        gan = GAN(*tiny_dcgan(), seed=1)
+        gan.compile(keras.optimizers.Adam(1e-3, 0.5), keras.optimizers.Adam(1e-3, 0.5), jit_compile=False,
+                    steps_per_execution=steps_per_execution)
+        calls = []
+        counter = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: calls.append(batch))
+        history = gan.fit(data, epochs=2, steps_per_epoch=6, verbose=0, callbacks=[counter]).history
+        assert gan.get_compile_config()["steps_per_execution"] == steps_per_execution
+        assert len(calls) == 2 * 6 // steps_per_execution  # one call into the compiled step per execution
+        results.append((history["d_loss"], [w.numpy() for w in gan.weights], int(gan.g_optimizer.iterations)))
+    (losses_1, weights_1, steps_1), (losses_3, weights_3, steps_3) = results
+    assert steps_1 == steps_3 == 12
+    assert losses_3 == pytest.approx(losses_1, rel=1e-5)
+    for a, b in zip(weights_1, weights_3):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

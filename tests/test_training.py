@@ -84,3 +84,25 @@ def test_replace_sets_any_value_and_flags_override_only_when_given():
     assert cleared.steps_per_epoch is None and cleared.lr == 1e-3
     flagged = config.with_flags(steps_per_epoch=None, epochs=3)  # None: the flag was not given
     assert (flagged.steps_per_epoch, flagged.epochs, flagged.lr) == (50, 3, 1e-3)
+
+
+def test_epoch_backups_keep_to_their_time_budget(tmp_path, monkeypatch):
+    # A clock where each epoch takes 1 s and each backup 0.25 s: at a 12.5 % budget a backup is
+    # due 2 s after the last one, so every other epoch backs up, and every epoch is still counted.
+    from kgan import callbacks
+
+    clock = [0.0]
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: clock[0])
+    backup = callbacks.EpochBackup(str(tmp_path / "backup"), budget=0.125)
+    saved = []
+
+    def save():
+        saved.append(backup._current_epoch)
+        clock[0] += 0.25
+
+    monkeypatch.setattr(backup, "_save_model", save)
+    for epoch in range(10):
+        clock[0] += 1.0
+        backup.on_epoch_end(epoch)
+    assert saved == [1, 3, 5, 7, 9]
+    assert backup._current_epoch == 10 and backup.save_freq == "epoch"

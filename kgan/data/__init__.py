@@ -102,7 +102,14 @@ def load_dataset(
     dataset = dataset.cache()
     if shuffle:
         dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(int(batch_size), drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.batch(int(batch_size), drop_remainder=True).prefetch(2)
+    # tf.data's autotuning thread sleeps in doubling periods (10 ms, 20 ms, ... up to a minute),
+    # and tearing an iterator down can wait for the current period to end: here `fit` calls
+    # stretched to exactly 10.24 s or 20.47 s (10 ms x (2^10 - 1), x (2^11 - 1)) whatever their
+    # work. An in-memory pipeline has nothing to tune.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    dataset = dataset.with_options(options)
     info = DatasetInfo(
         name=name,
         kind=kind,

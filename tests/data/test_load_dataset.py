@@ -253,3 +253,10 @@ def test_single_channel_image_modes_read_as_grey(tmp_path, mode):
 
     x = load_arrays(str(folder))[0]
     assert x.shape == (1, 8, 8, 1)
+
+
+def test_pipelines_do_not_autotune():
+    # tf.data's autotuning thread can hold an iterator's teardown until its current sleep ends
+    # (fit calls stretched to exactly 10.24 s or 20.47 s here): kgan's in-memory pipelines turn it off.
+    dataset, _ = load_dataset("digits", batch_size=64)
+    assert dataset.options().autotune.enabled is False
