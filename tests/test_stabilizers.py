@@ -112,7 +112,9 @@ def test_the_discriminator_sees_every_image_augmented(digits_images):
     # generator's, must have one.
     from harness import SpyDiscriminator, constant_generator
 
-    gan = GAN(constant_generator(), SpyDiscriminator(), augment="cutout", seed=0)
+    # Real and fake apart, so the spy sees each batch (one joined call is checked to give the same
+    # in test_gan.py::test_one_discriminator_call_gives_what_two_give, DiffAugment included).
+    gan = GAN(constant_generator(), SpyDiscriminator(), augment="cutout", seed=0, joint_discriminator=False)
     gan.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0), run_eagerly=True)
     gan.discriminator.build((None, 8, 8, 1))
     gan.discriminator.seen.clear()
