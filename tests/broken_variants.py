@@ -232,7 +232,7 @@ def never_augments():
     """The GAN never applies its augmentation policy to what its discriminator sees."""
     from kgan.gan import GAN
 
-    _with_attribute(GAN, "_discriminate", "augment", ())
+    _with_attribute(GAN, "_prepared", "augment", ())
 
 
 @variant("tests/test_gan.py::test_train_step_updates_both_networks",
