@@ -148,9 +148,6 @@ class SampleKind:
         """The metrics `kgan evaluate` reports for this kind: a dict."""
         raise KganError(f"kgan evaluate has no metrics for {self.name} samples yet")
 
-    def data_kind(self, dataset):
-        return None
-
 
 @register_kind
 class ImageKind(SampleKind):
