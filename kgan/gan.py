@@ -8,7 +8,7 @@ from kgan import losses as losses_lib
 from kgan import regularizers
 from kgan.errors import KganError
 from kgan.labels import resolve_labels
-from kgan.latent import LatentPrior
+from kgan.latent import LatentPrior, latents
 from kgan.samples import SampleSpec, get_kind
 
 __all__ = ["GAN"]
@@ -564,7 +564,7 @@ class GAN(keras.Model):
 
     def latents(self, n, seed=None):
         """The latents `generate(n, seed)` uses: numpy's standard normal, float32."""
-        return np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
+        return latents(n, self.latent_dim, seed)
 
     def generate(self, n, seed=None, labels=None, batch_size=256, sampler=None):
         """Draws `n` samples from the generator (inference mode; its EMA when `ema` is on).
@@ -597,11 +597,7 @@ class GAN(keras.Model):
             return chosen["samples"]
         feeds = self.latent_prior.draw(n, seed, **self._conditioning(self._labels_for(n, labels)))
         feeds = {k: v.astype(np.int32) if v.dtype == np.int64 else v for k, v in feeds.items()}
-        chunks = []
-        for start in range(0, n, batch_size):
-            chunk = {k: tf.constant(v[start : start + batch_size]) for k, v in feeds.items()}
-            chunks.append(keras.ops.convert_to_numpy(self.run_generator(chunk)).astype(np.float32))
-        return np.concatenate(chunks)
+        return _in_chunks(self.run_generator, feeds, n, batch_size)
 
     def score(self, samples, labels=None, batch_size=256):
         """The discriminator's logit for each sample, float32 `[n]` (higher: judged more real).
@@ -612,11 +608,7 @@ class GAN(keras.Model):
         """
         samples = np.asarray(samples, np.float32)
         feeds = {self.sample_spec.tensor_name: samples, **self._conditioning(self._labels_for(len(samples), labels))}
-        chunks = []
-        for start in range(0, len(samples), batch_size):
-            chunk = {k: tf.constant(v[start : start + batch_size]) for k, v in feeds.items()}
-            chunks.append(keras.ops.convert_to_numpy(self.run_discriminator(chunk)).reshape(-1))
-        return np.concatenate(chunks).astype(np.float32)
+        return _in_chunks(self.run_discriminator, feeds, len(samples), batch_size).reshape(-1)
 
     def _labels_for(self, n, labels):
         labels = resolve_labels(n, labels, self.num_classes)
@@ -658,6 +650,15 @@ class GAN(keras.Model):
         if isinstance(config.get("loss"), list):
             config["loss"] = tuple(keras.saving.deserialize_keras_object(fn) for fn in config["loss"])
         return cls(**config)
+
+
+def _in_chunks(run, feeds, n, batch_size):
+    """`run` (a model over named inputs, inference mode) on `batch_size` rows at a time, as float32 numpy."""
+    chunks = []
+    for start in range(0, n, batch_size):
+        chunk = {k: tf.constant(v[start : start + batch_size]) for k, v in feeds.items()}
+        chunks.append(keras.ops.convert_to_numpy(run(chunk)).astype(np.float32))
+    return np.concatenate(chunks)
 
 
 def _batch_coupled(model):
