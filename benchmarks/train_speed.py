@@ -11,10 +11,15 @@ the variants interleaved in every repeat (the machine is shared and noisy):
 
 Variants: `keras.io` (the guide's `train_step`, written here in Keras 3 spelling: the
 fakes made outside any tape, real and fake through the discriminator in one call,
-sigmoid cross-entropy on logits), `kgan` (`kgan.GAN` over the same generator and
+sigmoid cross-entropy on logits, the models called without `training`, so BatchNorm
+runs in inference mode), `keras.io-train` (the same with `training=True`, as kgan and
+PyTorch train), `kgan` (`kgan.GAN` over the same generator and
 discriminator), `kgan-xla` (`jit_compile=True`), `kgan-bf16` (`mixed_bfloat16`),
-`kgan-spe` (`steps_per_execution=8`), and `torch` (the same layers in PyTorch on the
-CPU, as pytorch/examples trains them; needs the `bench` extra). Each repeat times a
+`kgan-spe` (`steps_per_execution=8`), the speed options `kgan-reuse`
+(`update="reuse_fakes"`), `kgan-sim` (`update="simultaneous"`) and `kgan-sim-bf16` (with
+`mixed_bfloat16`), `kgan-tapeall` (tapes that watch every variable they touch, as kgan's
+did before they watched only the side they differentiate), and `torch` (the same layers
+in PyTorch on the CPU, as pytorch/examples trains them; needs the `bench` extra). Each repeat times a
 fixed number of steps after a traced warm-up; the table gives images per second, the
 best and the median over repeats, and each variant's ratio to `keras.io` (medians).
 The achieved FLOP/s use a count of each step's multiply-adds (forward x 3 for a pass
@@ -33,6 +38,40 @@ import numpy as np  # noqa: E402
 
 BATCH = 64
 PRESETS = ("digits", "ring8")
+
+
+def settings(variant):
+    """What a kgan variant changes: precision, XLA, steps per execution, update, joint call, tapes."""
+    return {
+        "precision": "mixed_bfloat16" if variant.endswith("bf16") else "float32",
+        "xla": variant == "kgan-xla",
+        "spe": 8 if variant == "kgan-spe" else 1,
+        "update": {"kgan-reuse": "reuse_fakes", "kgan-sim": "simultaneous",
+                   "kgan-sim-bf16": "simultaneous"}.get(variant, "alternating"),
+        "apart": variant == "kgan-apart",
+        "tapeall": variant == "kgan-tapeall",
+    }
+
+
+def kgan_class(tapeall):
+    """kgan.GAN, or with `tapeall` a GAN whose tapes watch every variable they touch."""
+    import contextlib
+
+    import tensorflow as tf
+
+    import kgan
+
+    if not tapeall:
+        return kgan.GAN
+
+    class WatchAllGAN(kgan.GAN):
+        @staticmethod
+        @contextlib.contextmanager
+        def _watching(variables):
+            with tf.GradientTape() as tape:
+                yield tape
+
+    return WatchAllGAN
 
 
 # -- the layers, in Keras --------------------------------------------------------
@@ -75,8 +114,13 @@ def keras_models(arch):
     return keras.Sequential(g, name="generator"), keras.Sequential(d, name="discriminator"), latent, (64, 64, 3)
 
 
-def keras_io_gan(generator, discriminator, latent):
-    """keras.io's GAN `train_step` ("Customizing what happens in fit()"), Keras 3 spelling."""
+def keras_io_gan(generator, discriminator, latent, training=None):
+    """keras.io's GAN `train_step` ("Customizing what happens in fit()"), Keras 3 spelling.
+
+    As on keras.io the models are called without `training`, which in Keras 3 runs
+    BatchNormalization in inference mode inside `fit`: it never normalizes by the batch
+    nor updates its moving statistics. `training=True` is the pattern with that fixed.
+    """
     import keras
     import tensorflow as tf
     from keras import ops
@@ -101,17 +145,18 @@ def keras_io_gan(generator, discriminator, latent):
         def train_step(self, real_images):
             batch_size = ops.shape(real_images)[0]
             z = keras.random.normal((batch_size, latent), seed=self.seed_generator)
-            generated = self.generator(z)
+            generated = self.generator(z, training=training)
             combined = ops.concatenate([generated, real_images], axis=0)
             labels = ops.concatenate([ops.ones((batch_size, 1)), ops.zeros((batch_size, 1))], axis=0)
             labels += 0.05 * keras.random.uniform(ops.shape(labels), seed=self.seed_generator)
             with tf.GradientTape() as tape:
-                d_loss = self.loss_fn(labels, self.discriminator(combined))
+                d_loss = self.loss_fn(labels, self.discriminator(combined, training=training))
             grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
             self.d_optimizer.apply(grads, self.discriminator.trainable_weights)
             z = keras.random.normal((batch_size, latent), seed=self.seed_generator)
             with tf.GradientTape() as tape:
-                g_loss = self.loss_fn(ops.zeros((batch_size, 1)), self.discriminator(self.generator(z)))
+                fakes = self.generator(z, training=training)
+                g_loss = self.loss_fn(ops.zeros((batch_size, 1)), self.discriminator(fakes, training=training))
             grads = tape.gradient(g_loss, self.generator.trainable_weights)
             self.g_optimizer.apply(grads, self.generator.trainable_weights)
             self.d_loss_tracker.update_state(d_loss)
@@ -130,22 +175,22 @@ class KerasRunner:
 
         import kgan
 
-        precision = "mixed_bfloat16" if variant == "kgan-bf16" else "float32"
+        options = settings(variant)
         previous = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy(precision)
+        keras.mixed_precision.set_global_policy(options["precision"])
         try:
             keras.utils.set_random_seed(0)
             generator, discriminator, latent, _ = keras_models(arch)
             adam = lambda: keras.optimizers.Adam(2e-4, beta_1=0.5)  # noqa: E731
-            spe = 8 if variant == "kgan-spe" else 1
-            if variant == "keras.io":
-                self.model = keras_io_gan(generator, discriminator, latent)
+            if variant.startswith("keras.io"):
+                self.model = keras_io_gan(generator, discriminator, latent,
+                                          training=True if variant == "keras.io-train" else None)
                 self.model.compile(adam(), adam(), jit_compile=False)
             else:
-                self.model = kgan.GAN(generator, discriminator, latent_dim=latent, seed=0)
-                if variant == "kgan-apart":  # real and fake through the discriminator in two calls
-                    self.model.joint_discriminator = False
-                self.model.compile(adam(), adam(), jit_compile=variant == "kgan-xla", steps_per_execution=spe)
+                self.model = kgan_class(options["tapeall"])(
+                    generator, discriminator, latent_dim=latent, seed=0, update=options["update"],
+                    joint_discriminator=False if options["apart"] else "auto")
+                self.model.compile(adam(), adam(), jit_compile=options["xla"], steps_per_execution=options["spe"])
         finally:
             keras.mixed_precision.set_global_policy(previous)
         options = tf.data.Options()
@@ -166,21 +211,26 @@ class PresetRunner:
         import keras
 
         import kgan
-        from kgan.training import build_gan
+        from kgan import gan as gan_module
+        from kgan import training
 
+        options = settings(variant)
         config = kgan.get_preset(preset).replace(
-            xla=variant == "kgan-xla", steps_per_execution=8 if variant == "kgan-spe" else 1,
-            precision="mixed_bfloat16" if variant == "kgan-bf16" else "float32")
+            xla=options["xla"], steps_per_execution=options["spe"], precision=options["precision"],
+            update=options["update"])
         keras.utils.set_random_seed(0)
         dataset, info = kgan.load_dataset(config.dataset, batch_size=BATCH, labels=config.conditional, seed=0,
                                           num_examples=config.num_examples)
         previous = keras.mixed_precision.global_policy()
         keras.mixed_precision.set_global_policy(config.precision)
+        original = gan_module.GAN  # build_gan's class
+        gan_module.GAN = kgan_class(options["tapeall"])
         try:
-            self.model = build_gan(config.replace(batch_size=BATCH), info)
+            self.model = training.build_gan(config.replace(batch_size=BATCH), info)
         finally:
+            gan_module.GAN = original
             keras.mixed_precision.set_global_policy(previous)
-        if variant == "kgan-apart":
+        if options["apart"]:
             self.model.joint_discriminator = False
         self.dataset = dataset.repeat()
         self.flops = step_flops(self.model.generator, self.model.discriminator, self.model.latent_dim)

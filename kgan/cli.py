@@ -106,6 +106,9 @@ def _add_train(subparsers):
     parser.add_argument("--steps-per-execution", type=_positive_int, metavar="N",
                         help="training steps per call into the compiled step: less per-step overhead, the same "
                         "results (default: the preset's)")
+    parser.add_argument("--update", choices=["alternating", "reuse_fakes", "simultaneous"],
+                        help="how a step updates the two sides: alternating (default), or faster: reuse_fakes "
+                        "(one batch of fakes for both), simultaneous (also one discriminator pass for both)")
     parser.add_argument("--devices", type=_positive_int, help="devices of the mirrored strategy (default: all GPUs, or 2 CPUs)")
     parser.add_argument(
         "--precision",
@@ -146,6 +149,7 @@ def _run_train(args):
         out=args.out,
         xla=args.xla,
         steps_per_execution=args.steps_per_execution,
+        update=args.update,
         export_dir=args.export_dir,
         strategy=args.strategy,
         devices=args.devices,

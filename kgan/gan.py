@@ -1,5 +1,7 @@
 """`GAN`, a keras.Model that trains a generator against a discriminator with `fit`."""
 
+import contextlib
+
 import numpy as np
 import keras
 import tensorflow as tf
@@ -11,7 +13,9 @@ from kgan.labels import resolve_labels
 from kgan.latent import LatentPrior, latents
 from kgan.samples import SampleSpec, get_kind
 
-__all__ = ["GAN"]
+__all__ = ["GAN", "UPDATES"]
+
+UPDATES = ("alternating", "reuse_fakes", "simultaneous")
 
 
 def _input_count(model):
@@ -103,6 +107,15 @@ class GAN(keras.Model):
             when the discriminator has no batch-coupled layer (BatchNormalization,
             minibatch standard deviation, any layer with `batch_coupled = True`), where
             the logits are the same as from two calls; True forces it, False never.
+        update: how a step updates the two sides. `"alternating"` (default): the
+            discriminator's step on fakes from one draw of `z`, then the generator's
+            on fresh fakes through the updated discriminator. Two options trade that
+            for speed: `"reuse_fakes"` makes one batch of fakes a step and uses it
+            for both (one generator forward pass fewer; the generator's step sees the
+            `z` the discriminator was just trained on); `"simultaneous"` also takes
+            both gradients from one discriminator pass, before either update
+            (simultaneous gradient descent: one discriminator pass fewer again). With
+            `d_steps > 1` the last discriminator step is the shared one.
 
     Example:
         >>> gan = GAN(DCGANGenerator((8, 8, 1), 32), DCGANDiscriminator((8, 8, 1)))
@@ -130,6 +143,7 @@ class GAN(keras.Model):
         ema=0.0,
         sample_spec=None,
         joint_discriminator="auto",
+        update="alternating",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -196,6 +210,9 @@ class GAN(keras.Model):
         if joint_discriminator not in ("auto", True, False):
             raise KganError(f"joint_discriminator must be 'auto', True or False, got {joint_discriminator!r}")
         self.joint_discriminator = joint_discriminator
+        if update not in UPDATES:
+            raise KganError(f"update must be one of {', '.join(UPDATES)}, got {update!r}")
+        self.update = update
         self.sample_spec  # a generator whose samples cannot be named fails here, not at export
 
     # -- construction -------------------------------------------------------
@@ -452,15 +469,20 @@ class GAN(keras.Model):
         noise = self._replica_normal((tf.shape(samples)[0],) + tuple(samples.shape[1:]))
         return regularizers.add_instance_noise(samples, std, noise)
 
-    def discriminator_terms(self, real, labels, batch, training):
-        """The discriminator's named loss terms on a real batch, and its mean scores.
+    def discriminator_terms(self, real, labels, batch, training, fake=None):
+        """The discriminator's named loss terms on a real batch, and its scores.
+
+        Args:
+            fake: the generated batch to judge; None draws a new one.
 
         Returns:
             `(terms, scores)`: `{name: scalar}` summed into `d_loss` (names as in
-            `loss_terms()["discriminator"]`), and `{"real_score", "fake_score"}`.
+            `loss_terms()["discriminator"]`), and `{"real_score", "fake_score"}`, the
+            mean logits, with `"fake_logits"`, the fake batch's own.
         """
         g_loss_fn, d_loss_fn = self._loss_pair
-        fake = tf.stop_gradient(self._generate(batch, labels, training=training))
+        if fake is None:
+            fake = self._generate(batch, labels, training=training)
         std = self._noise_std()
         real_in = self._with_noise(real, std)
         fake_in = self._with_noise(tf.cast(fake, real.dtype), std)
@@ -476,14 +498,23 @@ class GAN(keras.Model):
         if self.r1_penalty:
             penalty = regularizers.r1_penalty(lambda x: self._discriminate(x, labels, training), real_in)
             terms["r1_penalty"] = 0.5 * self.r1_penalty * penalty
-        return terms, {"real_score": tf.reduce_mean(real_logits), "fake_score": tf.reduce_mean(fake_logits)}
+        scores = {"real_score": tf.reduce_mean(real_logits), "fake_score": tf.reduce_mean(fake_logits)}
+        return terms, dict(scores, fake_logits=fake_logits)
 
-    def generator_terms(self, labels, batch, training):
-        """The generator's named loss terms, `{name: scalar}`, summed into `g_loss`."""
+    def generator_terms(self, labels, batch, training, fake=None, fake_logits=None):
+        """The generator's named loss terms, `{name: scalar}`, summed into `g_loss`.
+
+        Args:
+            fake: the generated batch; None draws a new one.
+            fake_logits: the discriminator's logits on `fake`, when they were computed
+                already (a simultaneous update); None calls the discriminator.
+        """
         g_loss_fn, _ = self._loss_pair
-        fake = self._generate(batch, labels, training=training)
-        fake_in = self._with_noise(fake, self._noise_std())
-        return {"adversarial": g_loss_fn(self._discriminate(fake_in, labels, training))}
+        if fake_logits is None:
+            if fake is None:
+                fake = self._generate(batch, labels, training=training)
+            fake_logits = self._discriminate(self._with_noise(fake, self._noise_std()), labels, training)
+        return {"adversarial": g_loss_fn(fake_logits)}
 
     def _check_terms(self, side, terms):
         declared = self.loss_terms()[side]
@@ -499,25 +530,66 @@ class GAN(keras.Model):
     def train_step(self, data):
         real, labels = self._unpack(data)
         batch = tf.shape(real)[0]
-        # Gradients are summed over replicas: scale each replica's mean loss so the
-        # sum is the mean over the global batch.
-        scale = 1.0 / self._replicas()
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
-        for _ in range(self.d_steps):
-            with tf.GradientTape() as tape:
-                d_terms, scores = self.discriminator_terms(real, labels, batch, training=True)
-                d_loss = self._check_terms("discriminator", d_terms)
-                scaled = self.d_optimizer.scale_loss(d_loss * scale)
-            self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
-        with tf.GradientTape() as tape:
-            g_terms = self.generator_terms(labels, batch, training=True)
-            g_loss = self._check_terms("generator", g_terms)
-            scaled = self.g_optimizer.scale_loss(g_loss * scale)
-        self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
+        shared = self.update != "alternating"  # the last discriminator step shares the generator's fakes
+
+        def d_side(fake=None):
+            d_terms, scores = self.discriminator_terms(real, labels, batch, training=True, fake=fake)
+            return d_terms, scores, self._check_terms("discriminator", d_terms)
+
+        def g_side(**given):
+            g_terms = self.generator_terms(labels, batch, training=True, **given)
+            return g_terms, self._check_terms("generator", g_terms)
+
+        for _ in range(self.d_steps - shared):
+            with self._watching(d_vars) as d_tape:
+                d_terms, scores, d_loss = d_side()
+                d_scaled = self._scaled(self.d_optimizer, d_loss)
+            self.d_optimizer.apply(d_tape.gradient(d_scaled, d_vars), d_vars)
+        if self.update == "alternating":
+            with self._watching(g_vars) as g_tape:
+                g_terms, g_loss = g_side()
+                g_scaled = self._scaled(self.g_optimizer, g_loss)
+        elif self.update == "reuse_fakes":
+            with self._watching(g_vars) as g_tape:
+                fake = self._generate(batch, labels, training=True)
+                with g_tape.stop_recording():
+                    with self._watching(d_vars) as d_tape:
+                        d_terms, scores, d_loss = d_side(fake)
+                        d_scaled = self._scaled(self.d_optimizer, d_loss)
+                    self.d_optimizer.apply(d_tape.gradient(d_scaled, d_vars), d_vars)
+                g_terms, g_loss = g_side(fake=fake)
+                g_scaled = self._scaled(self.g_optimizer, g_loss)
+        else:  # simultaneous: one generator pass and one discriminator pass serve both gradients
+            with self._watching(g_vars) as g_tape, self._watching(d_vars) as d_tape:
+                fake = self._generate(batch, labels, training=True)
+                d_terms, scores, d_loss = d_side(fake)
+                d_scaled = self._scaled(self.d_optimizer, d_loss)
+                g_terms, g_loss = g_side(fake=fake, fake_logits=scores["fake_logits"])
+                g_scaled = self._scaled(self.g_optimizer, g_loss)
+            d_grads = d_tape.gradient(d_scaled, d_vars)
+        g_grads = g_tape.gradient(g_scaled, g_vars)
+        if self.update == "simultaneous":
+            self.d_optimizer.apply(d_grads, d_vars)
+        self.g_optimizer.apply(g_grads, g_vars)
         if self.ema_generator is not None:
             self._update_ema()
         return self._update_metrics(d_loss, d_terms, g_loss, g_terms, scores)
+
+    def _scaled(self, optimizer, loss):
+        # Gradients are summed over replicas: scale each replica's mean loss so the
+        # sum is the mean over the global batch.
+        return optimizer.scale_loss(loss / self._replicas())
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _watching(variables):
+        """A tape that records only what depends on `variables`: the generator's forward
+        pass stays off the discriminator's tape, the discriminator's weights off the generator's."""
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch([getattr(v, "value", v) for v in variables])
+            yield tape
 
     def _update_ema(self):
         """ema_w <- ema_w + (1 - decay) (w - ema_w), on every replica's copy alike."""
@@ -638,6 +710,7 @@ class GAN(keras.Model):
                 "ema": self.ema,
                 "sample_spec": None if self._sample_spec is None else self._sample_spec.to_dict(),
                 "joint_discriminator": self.joint_discriminator,
+                "update": self.update,
             }
         )
         return config

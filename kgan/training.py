@@ -54,6 +54,8 @@ class TrainConfig:
         steps_per_execution: training steps run per call into the compiled step
             (Keras' `steps_per_execution`): less Python and dispatch per step, the same
             results; callbacks see one batch per execution.
+        update: `"alternating"`, `"reuse_fakes"` or `"simultaneous"`, the `kgan.GAN`
+            argument (the last two trade the alternating game for speed).
         strategy: `"default"`, `"mirrored"` or `"multiworker"` (see `kgan.distribute`).
         devices: devices of the mirrored strategy (GPUs, or logical CPUs without one).
         precision: `"float32"`, `"mixed_float16"` or `"mixed_bfloat16"`.
@@ -95,6 +97,7 @@ class TrainConfig:
     seed: int = 0
     xla: bool | None = None
     steps_per_execution: int = 1
+    update: str = "alternating"
     strategy: str = "default"
     devices: int | None = None
     precision: str = "float32"
@@ -182,6 +185,10 @@ class TrainConfig:
             raise KganError("DiffAugment (--augment) works on images: drop it for vector data")
         if not (isinstance(self.ema, (int, float)) and 0.0 <= self.ema < 1.0):
             raise KganError(f"ema must be a decay in [0, 1) (0 is off, 0.999 is usual), got {self.ema!r}")
+        from kgan.gan import UPDATES
+
+        if self.update not in UPDATES:
+            raise KganError(f"unknown update {self.update!r}: choose one of {', '.join(UPDATES)}")
         if self.lr_schedule not in ("constant", "linear"):
             raise KganError(f"lr_schedule must be 'constant' or 'linear', got {self.lr_schedule!r}")
         if self.image_size is not None and self.image_size < 4:
@@ -249,6 +256,7 @@ def build_gan(config, info):
         pack=config.pack,
         augment=tuple(config.augment),
         ema=config.ema,
+        update=config.update,
     )
 
     def adam(lr, steps):

@@ -508,6 +508,61 @@ def steps_per_execution_dropped():
     _wrap(GAN, "compile", make)
 
 
+UPDATE_ORDER = ("tests/test_gan.py::test_only_a_simultaneous_update_takes_the_generators_gradient_before_the_"
+                "discriminators_step[simultaneous]")
+
+
+@variant(UPDATE_ORDER)
+def simultaneous_update_in_turn():
+    """update="simultaneous" steps the discriminator before taking the generator's gradient."""
+    from kgan.gan import GAN
+
+    def make(original):
+        def broken(self, data):
+            if self.update != "simultaneous":
+                return original(self, data)
+            self.update = "reuse_fakes"
+            try:
+                return original(self, data)
+            finally:
+                self.update = "simultaneous"
+
+        return broken
+
+    _wrap(GAN, "train_step", make)
+
+
+@variant("tests/test_gan.py::test_each_update_shows_the_discriminator_what_it_documents")
+def fakes_not_reused():
+    """update="reuse_fakes" draws a new batch of fakes for the generator's step."""
+    from kgan.gan import GAN
+
+    def make(original):
+        def broken(self, labels, batch, training, fake=None, fake_logits=None):
+            return original(self, labels, batch, training, fake_logits=fake_logits)
+
+        return broken
+
+    _wrap(GAN, "generator_terms", make)
+
+
+@variant("tests/test_gan.py::test_a_tape_records_only_what_depends_on_its_variables")
+def tapes_watch_everything():
+    """The training tapes record every variable they touch, the other side's included."""
+    import contextlib
+
+    import tensorflow as tf
+
+    from kgan.gan import GAN
+
+    @contextlib.contextmanager
+    def watching(variables):
+        with tf.GradientTape() as tape:
+            yield tape
+
+    GAN._watching = staticmethod(watching)
+
+
 def pytest_configure(config):
     name = os.environ.get("KGAN_BREAK")
     if not name:

@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -25,7 +26,7 @@ def test_train_writes_the_run_directory(tmp_path):
     out = tmp_path / "ring"
     result = run_kgan(
         "train", "--preset", "ring8", "--epochs", "2", "--steps-per-epoch", "5", "--batch-size", "32",
-        "--lr", "0.001", "--seed", "3", "--out", str(out), "--no-export", "--no-xla",
+        "--lr", "0.001", "--seed", "3", "--out", str(out), "--no-export", "--no-xla", "--update", "simultaneous",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"run directory {out}" in result.stdout and "model.keras" in result.stdout
@@ -33,8 +34,10 @@ def test_train_writes_the_run_directory(tmp_path):
     assert sorted(os.listdir(out / "samples")) == ["epoch_001.png", "epoch_002.png"]
     config = json.loads((out / "config.json").read_text())
     assert (config["preset"], config["epochs"], config["batch_size"], config["seed"]) == ("ring8", 2, 32, 3)
-    assert config["xla"] is False and config["export"] is False
+    assert config["xla"] is False and config["export"] is False and config["update"] == "simultaneous"
     assert config["dataset_info"]["shape"] == [2]
+    with zipfile.ZipFile(out / "model.keras") as saved:  # the GAN trained with it
+        assert json.loads(saved.read("config.json"))["config"]["update"] == "simultaneous"
     history = json.loads((out / "history.json").read_text())
     assert history["epoch"] == [1, 2] and len(history["d_loss"]) == 2
 
@@ -92,6 +95,7 @@ BAD = [
     (["--epochs", "two"], "--epochs: expected a positive integer"),
     (["--preset", "ring8", "--dataset", "digits"], "holds images"),
     (["--ema", "1.5"], "--ema: expected a decay in [0, 1)"),
+    (["--update", "parallel"], "--update: invalid choice: 'parallel'"),
 ]
 
 
@@ -143,7 +147,7 @@ def test_help_lists_every_flag(capsys):
     text = capsys.readouterr().out
     for flag in ("--preset", "--dataset", "--loss", "--epochs", "--steps-per-epoch", "--batch-size",
                  "--latent-dim", "--lr", "--seed", "--out", "--no-export", "--xla", "--no-xla", "--ema", "--pack",
-                 "--augment", "--strategy", "--precision", "--resume"):
+                 "--augment", "--strategy", "--precision", "--resume", "--steps-per-execution", "--update"):
         assert flag in text, flag
 
 

@@ -258,6 +258,7 @@ def test_latent_dim_is_read_from_a_functional_generator():
         ({"gradient_penalty": -1.0}, "gradient_penalty must be"),
         ({"label_smoothing": 0.1, "loss": "hinge"}, "label_smoothing applies to"),
         ({"latent_dim": -3}, "latent_dim must be a positive integer"),
+        ({"update": "parallel"}, "update must be one of alternating, reuse_fakes, simultaneous"),
     ],
 )
 def test_bad_gan_arguments(tiny_dcgan, kwargs, message):
@@ -330,7 +331,7 @@ def test_config_round_trip(tiny_dcgan):
                      label_smoothing=0.2, latent_dim=8, num_classes=None, seed=4, pack=2,
                      augment=["color", "cutout"], ema=0.9,
                      sample_spec={"kind": "image", "shape": [8, 8, 1], "dtype": "float32", "value_range": [0.0, 1.0]},
-                     joint_discriminator=False)
+                     joint_discriminator=False, update="simultaneous")
     gan = GAN(**arguments)
     # num_classes stays None: packing is for unconditional GANs (the conditional case is below).
     clone = assert_config_round_trip(gan, arguments, allow_default=("num_classes",))
@@ -387,15 +388,18 @@ class ShrinkingGAN(GAN):
         terms = super().loss_terms()
         return dict(terms, generator=terms["generator"] + ("shrink",))
 
-    def generator_terms(self, labels, batch, training):
-        terms = super().generator_terms(labels, batch, training)
-        terms["shrink"] = 0.5 * tf.reduce_mean(tf.square(self._generate(batch, labels, training)))
+    def generator_terms(self, labels, batch, training, fake=None, fake_logits=None):
+        if fake is None:
+            fake = self._generate(batch, labels, training)
+        terms = super().generator_terms(labels, batch, training, fake=fake, fake_logits=fake_logits)
+        terms["shrink"] = 0.5 * tf.reduce_mean(tf.square(fake))
         return terms
 
 
-def test_an_added_loss_term_is_an_override_and_is_logged(digits_images):
+@pytest.mark.parametrize("update", ["alternating", "simultaneous"])
+def test_an_added_loss_term_is_an_override_and_is_logged(digits_images, update):
     generator = constant_generator()
-    gan = ShrinkingGAN(generator, SpyDiscriminator(), seed=0)
+    gan = ShrinkingGAN(generator, SpyDiscriminator(), seed=0, update=update)
     gan.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0), run_eagerly=True)
     gan.discriminator.build(digits_images[0].shape)
     logs = {k: float(v) for k, v in gan.train_step(tf.constant(digits_images[0])).items()}
@@ -478,3 +482,92 @@ def test_steps_per_execution_trains_the_same(tiny_dcgan, digits_images):
     assert losses_3 == pytest.approx(losses_1, rel=1e-5)
     for a, b in zip(weights_1, weights_3):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+class Counted(keras.layers.Layer):
+    """The identity, counting its eager calls: how often a model ran."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.calls = 0
+
+    def call(self, x):
+        if tf.executing_eagerly():
+            self.calls += 1
+        return x
+
+
+def spied_update(digits_images, update):
+    """One eager step of a linear generator (its fakes depend on z) against the spy discriminator,
+    called on real and fake apart: (logs, [(input, logits)] the discriminator saw, generator calls)."""
+    keras.utils.set_random_seed(0)
+    counter = Counted()
+    z = keras.Input((4,))
+    image = keras.layers.Dense(64, kernel_initializer=keras.initializers.RandomNormal(seed=3))(counter(z))
+    generator = keras.Model(z, keras.layers.Reshape((8, 8, 1))(image))
+    gan = GAN(generator, SpyDiscriminator(), seed=0, update=update, joint_discriminator=False)
+    gan.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0), run_eagerly=True)
+    real = digits_images[0]
+    gan.discriminator.build(real.shape)
+    gan.discriminator.seen.clear()
+    logs = {k: float(v) for k, v in gan.train_step(tf.constant(real)).items()}
+    return logs, gan.discriminator.seen, counter.calls
+
+
+def test_each_update_shows_the_discriminator_what_it_documents(digits_images):
+    g_fn, _ = LOSSES["non_saturating"]
+    # alternating: a new batch of fakes for the generator's step, judged again.
+    logs, seen, generator_calls = spied_update(digits_images, "alternating")
+    (real_in, _), (fake_in, _), (g_in, g_logits) = seen
+    np.testing.assert_array_equal(real_in, digits_images[0])
+    assert generator_calls == 2 and np.abs(g_in - fake_in).max() > 0.1
+    # reuse_fakes: one batch of fakes, judged in both steps.
+    logs, seen, generator_calls = spied_update(digits_images, "reuse_fakes")
+    (real_in, _), (fake_in, _), (g_in, g_logits) = seen
+    assert generator_calls == 1
+    np.testing.assert_array_equal(g_in, fake_in)
+    assert logs["g_loss"] == pytest.approx(float(g_fn(g_logits)), rel=1e-6)
+    # simultaneous: one batch of fakes judged once, and the generator's loss is on those logits.
+    logs, seen, generator_calls = spied_update(digits_images, "simultaneous")
+    assert generator_calls == 1 and len(seen) == 2
+    (real_in, _), (fake_in, fake_logits) = seen
+    assert logs["g_loss"] == pytest.approx(float(g_fn(fake_logits)), rel=1e-6)
+    assert logs["fake_score"] == pytest.approx(float(fake_logits.mean()), rel=1e-6)
+
+
+@pytest.mark.parametrize("update", ["alternating", "reuse_fakes", "simultaneous"])
+def test_only_a_simultaneous_update_takes_the_generators_gradient_before_the_discriminators_step(
+        tiny_dcgan, digits_images, update):
+    # One step from the same weights and seed with the discriminator's learning rate 0 and 1:
+    # the generator's step ignores it only when both gradients come from one pass.
+    results = []
+    for d_lr in (0.0, 1.0):
+        keras.utils.set_random_seed(0)
+        gan = GAN(*tiny_dcgan(), seed=1, update=update)
+        gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(d_lr), jit_compile=False)
+        gan.fit(dataset_of(digits_images[0]), epochs=1, steps_per_epoch=1, verbose=0)
+        results.append(([v.numpy() for v in gan.generator.trainable_variables],
+                        [v.numpy() for v in gan.discriminator.trainable_variables]))
+    (g_still, d_still), (g_moved, d_moved) = results
+    assert max(np.abs(a - b).max() for a, b in zip(d_still, d_moved)) > 1e-3  # the discriminator did step
+    g_change = max(np.abs(a - b).max() for a, b in zip(g_still, g_moved))
+    if update == "simultaneous":
+        assert g_change == 0.0
+    else:
+        assert g_change > 1e-4
+
+
+def test_a_tape_records_only_what_depends_on_its_variables(tiny_dcgan):
+    # The discriminator's tape does not record the generator's forward pass, and it still
+    # gives the discriminator's gradient.
+    generator, discriminator = tiny_dcgan()
+    gan = GAN(generator, discriminator)
+    z = tf.random.normal((4, 8))
+    discriminator(generator(z))  # built: their variables exist before the tape starts
+    with GAN._watching(discriminator.trainable_variables) as tape:
+        total = tf.reduce_sum(discriminator(generator(z, training=True), training=True))
+    watched = {v.ref() for v in tape.watched_variables()}
+    assert watched == {v.value.ref() for v in discriminator.trainable_variables}
+    gradients = tape.gradient(total, discriminator.trainable_variables)
+    assert all(g is not None for g in gradients)
+    assert gan.update == "alternating"
