@@ -56,7 +56,10 @@ PUBLISHED = {
 }
 # The preset with a faster update (kgan.GAN's `update`), on the 2-D mixtures.
 SPEED_VARIANTS = ("preset reuse_fakes", "preset simultaneous")
-VARIANTS = ("GAN", "PacGAN2", "PacGAN3", "PacGAN4", "kgan preset", *SPEED_VARIANTS)
+# MGAN (Hoang et al., ICLR 2018): the GAN row's networks, loss and steps, K generators and a member head.
+MGAN_VARIANTS = ("MGAN4", "MGAN8")
+DIVERSITY = 0.125
+VARIANTS = ("GAN", "PacGAN2", "PacGAN3", "PacGAN4", *MGAN_VARIANTS, "kgan preset", *SPEED_VARIANTS)
 # Epochs (of 200 steps) of the GAN and PacGAN rows; the presets may train longer.
 BASELINE_EPOCHS = {"ring8": 45, "grid25": 45, "stacked-digits": 30}
 SAMPLES = {"ring8": 2500, "grid25": 2500, "stacked-digits": 26_000}
@@ -71,6 +74,8 @@ def variant_config(dataset, variant):
         return preset
     if variant in SPEED_VARIANTS:
         return preset.replace(update=variant.split()[1])
+    if variant in MGAN_VARIANTS:
+        return variant_config(dataset, "GAN").replace(mixture=int(variant.removeprefix("MGAN")), diversity=DIVERSITY)
     pack = 1 if variant == "GAN" else int(variant.removeprefix("PacGAN"))
     # Packs split the batch evenly: PacGAN3 trains on 510 (ring8, grid25) or 63 (stacked) samples a step.
     return preset.replace(pack=pack, batch_size=preset.batch_size // pack * pack, epochs=BASELINE_EPOCHS[dataset],

@@ -1,6 +1,6 @@
 """Training speed of kgan against the keras.io pattern and PyTorch on the same layers.
 
-    python benchmarks/train_speed.py [--repeats 5] [--only mnist,dcgan64] [--variants ...] [--readme README.md]
+    python benchmarks/train_speed.py [--repeats 5] [--only mnist,dcgan64] [--variants ...] [--json FILE]
 
 Two architectures, batch 64, the same random data in memory, all in one process with
 the variants interleaved in every repeat (the machine is shared and noisy):
@@ -15,6 +15,7 @@ sigmoid cross-entropy on logits, the models called without `training`, so BatchN
 runs in inference mode), `keras.io-train` (the same with `training=True`, as kgan and
 PyTorch train), `kgan` (`kgan.GAN` over the same generator and
 discriminator), `kgan-xla` (`jit_compile=True`), `kgan-bf16` (`mixed_bfloat16`),
+`kgan-xla-bf16` (both),
 `kgan-spe` (`steps_per_execution=8`), the speed options `kgan-reuse`
 (`update="reuse_fakes"`), `kgan-sim` (`update="simultaneous"`) and `kgan-sim-bf16` (with
 `mixed_bfloat16`), `kgan-tapeall` (tapes that watch every variable they touch, as kgan's
@@ -23,7 +24,9 @@ in PyTorch on the CPU, as pytorch/examples trains them; needs the `bench` extra)
 fixed number of steps after a traced warm-up; the table gives images per second, the
 best and the median over repeats, and each variant's ratio to `keras.io` (medians).
 The achieved FLOP/s use a count of each step's multiply-adds (forward x 3 for a pass
-with its backward) against a same-process 4096 x 4096 matmul, the practical limit.
+with its backward) against a same-process 4096 x 4096 matmul, the practical limit. The
+count is the alternating step's, so for the update options (which skip part of that
+work) it is an effective rate.
 """
 
 import argparse
@@ -44,7 +47,7 @@ def settings(variant):
     """What a kgan variant changes: precision, XLA, steps per execution, update, joint call, tapes."""
     return {
         "precision": "mixed_bfloat16" if variant.endswith("bf16") else "float32",
-        "xla": variant == "kgan-xla",
+        "xla": variant.startswith("kgan-xla"),
         "spe": 8 if variant == "kgan-spe" else 1,
         "update": {"kgan-reuse": "reuse_fakes", "kgan-sim": "simultaneous",
                    "kgan-sim-bf16": "simultaneous"}.get(variant, "alternating"),
@@ -349,7 +352,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--only", default="mnist,dcgan64,digits,ring8")
-    parser.add_argument("--variants", default="keras.io,kgan,kgan-xla,kgan-bf16,kgan-spe,torch")
+    parser.add_argument("--variants", default="keras.io,keras.io-train,kgan,kgan-tapeall,kgan-xla,kgan-bf16,kgan-xla-bf16,"
+                        "kgan-spe,kgan-reuse,kgan-sim,kgan-sim-bf16,torch")
     parser.add_argument("--steps", default="mnist=24,dcgan64=8,digits=56,ring8=96", help="steps timed per repeat")
     parser.add_argument("--json", help="also write the rows as JSON lines")
     args = parser.parse_args()

@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "GAN": "kgan.gan",
+    "GeneratorMixture": "kgan.mixture",
     "DCGANGenerator": "kgan.models.dcgan",
     "DCGANDiscriminator": "kgan.models.dcgan",
     "MLPGenerator": "kgan.models.mlp",
@@ -40,6 +41,7 @@ __all__ = ["__version__", "load_model", *_LAZY]
 def _register_keras_classes():
     importlib.import_module("kgan.gan")
     importlib.import_module("kgan.models")
+    importlib.import_module("kgan.mixture")
 
 
 def load_model(path, **kwargs):

@@ -109,6 +109,13 @@ def _add_train(subparsers):
     parser.add_argument("--update", choices=["alternating", "reuse_fakes", "simultaneous"],
                         help="how a step updates the two sides: alternating (default), or faster: reuse_fakes "
                         "(one batch of fakes for both), simultaneous (also one discriminator pass for both)")
+    parser.add_argument("--mixture", type=_positive_int, metavar="K",
+                        help="train a mixture of K generators (kgan.GeneratorMixture), sampled as one model")
+    parser.add_argument("--diversity", type=_positive_float, metavar="BETA",
+                        help="MGAN's diversity term: the discriminator learns which member made a sample and each "
+                        "member pays BETA times its cross-entropy (needs --mixture)")
+    parser.add_argument("--shared-members", action="store_true", default=None,
+                        help="the mixture's members share all but their first layer, as in MGAN")
     parser.add_argument("--devices", type=_positive_int, help="devices of the mirrored strategy (default: all GPUs, or 2 CPUs)")
     parser.add_argument(
         "--precision",
@@ -150,6 +157,9 @@ def _run_train(args):
         xla=args.xla,
         steps_per_execution=args.steps_per_execution,
         update=args.update,
+        mixture=args.mixture,
+        diversity=args.diversity,
+        shared_members=args.shared_members,
         export_dir=args.export_dir,
         strategy=args.strategy,
         devices=args.devices,
@@ -211,6 +221,34 @@ def _print_export(result):
         )
 
 
+def _add_ensemble(subparsers):
+    parser = subparsers.add_parser(
+        "ensemble",
+        help="assemble runs of one data set into one mixture (a run directory)",
+        description="Build a kgan.GeneratorMixture of the runs' generators and write it as a run directory that "
+        "kgan export, generate, evaluate and demo take.",
+    )
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories of `kgan train`")
+    parser.add_argument("--out", metavar="DIR", required=True, help="the new run directory")
+    parser.add_argument("--weights", default="uniform", metavar="uniform|fit|W1,W2,...",
+                        help="how often sampling picks each run: uniform (default), fit (minimum kernel MMD to "
+                        "held-out data in kgan evaluate's features) or one weight a run, summing to 1")
+    parser.add_argument("--samples", type=_positive_int, default=1000, help="samples per run for --weights fit")
+    parser.add_argument("--seed", type=int, default=0, help="latent seed of the fit and the sample grid")
+    parser.set_defaults(func=_run_ensemble)
+
+
+def _run_ensemble(args):
+    _import_tensorflow_quietly()
+    from kgan.ensemble import assemble
+
+    report = assemble(args.run_dirs, args.out, weights=args.weights, samples=args.samples, seed=args.seed, log=print)
+    fitted = f" (MMD^2 {report['mmd2']:.2e}; uniform weights {report['mmd2_uniform']:.2e})" if "mmd2" in report else ""
+    print(f"kgan: a mixture of {len(args.run_dirs)} runs in {report['run_dir']}, weights "
+          f"{', '.join(f'{w:.3f}' for w in report['weights'])}{fitted}")
+    return 0
+
+
 def _add_generate(subparsers):
     parser = subparsers.add_parser(
         "generate",
@@ -229,6 +267,8 @@ def _add_generate(subparsers):
     parser.add_argument("--sampler", metavar="NAME[:K=V,...]",
                         help="choose samples with the exported discriminator: topk (keep the best-scored n of k x n; "
                         "topk:k=8 sets k, default 4)")
+    parser.add_argument("--member", type=int, metavar="K",
+                        help="a mixture's member K only (default: members drawn from the mixture's weights)")
     parser.set_defaults(func=_run_generate)
 
 
@@ -249,10 +289,16 @@ def _run_generate(args):
     runtime = GeneratorRuntime(args.model)
     spec, kind = runtime.sample_spec, get_kind(runtime.sample_spec)
     labels = args.label
+    given = {}
+    if args.member is not None:
+        if "member" not in runtime.prior.names:
+            raise KganError(f"{runtime.path} is not a mixture: drop --member")
+        given["member"] = args.member
     if sampler is None:
-        samples = runtime.sample(args.num, seed=args.seed, labels=labels, truncation=args.truncation)
+        samples = runtime.sample(args.num, seed=args.seed, labels=labels, truncation=args.truncation, **given)
     else:
-        chosen = runtime.generate_with(sampler, args.num, seed=args.seed, labels=labels, truncation=args.truncation)
+        chosen = runtime.generate_with(sampler, args.num, seed=args.seed, labels=labels, truncation=args.truncation,
+                                       **given)
         samples = kind.from_display(chosen["samples"], spec)
     columns = runtime.num_classes if runtime.conditional and labels is None and sampler is None else None
 
@@ -271,7 +317,7 @@ def _run_generate(args):
         written.append(args.npy)
     if args.gif:
         walk = runtime.interpolate(args.seed, args.seed + 1, steps=args.steps, n=args.num, labels=labels,
-                                   truncation=args.truncation)
+                                   truncation=args.truncation, **given)
         images.save_gif(kind.frames(kind.from_display(walk, spec), spec, columns=columns), args.gif)
         written.append(args.gif)
     chosen_by = f", chosen by {sampler!r}" if sampler else ""
@@ -373,6 +419,7 @@ def build_parser():
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     _add_train(subparsers)
     _add_export(subparsers)
+    _add_ensemble(subparsers)
     _add_generate(subparsers)
     _add_demo(subparsers)
     _add_evaluate(subparsers)

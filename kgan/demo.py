@@ -6,7 +6,8 @@ TensorFlow or Keras. Works offline: analytics off, system fonts, no share link.
     kgan demo [--model EXPORT_DIR|MODEL.onnx] [--host 127.0.0.1] [--port 7860]
 
 The Generate button is also an API endpoint, `/generate(seed, count, label=-1,
-truncation=1.0, model=<first>, oversample=1)`, returning the gallery.
+truncation=1.0, model=<first>, oversample=1, member="mixture")`, returning the gallery
+(`member`: one member of a mixture by its index, or "mixture" for members drawn by weight).
 """
 
 import glob
@@ -103,6 +104,18 @@ def _labels(runtime, label):
     return label
 
 
+def _member(runtime, member):
+    """`{"member": k}` for one member of a mixture, `{}` for "mixture" (members drawn by weight)."""
+    import gradio as gr
+
+    if member in (None, "", "mixture"):
+        return {}
+    if "member" not in runtime.prior.names:
+        raise gr.Error("This model is not a mixture: leave member at 'mixture'.")
+    count = runtime.prior["member"].num_members
+    return {"member": _int("member", member, 0, count - 1)}
+
+
 def _truncation(value):
     import gradio as gr
 
@@ -123,11 +136,12 @@ class DemoApp:
         self.runtimes = _Runtimes()
         self.workdir = tempfile.mkdtemp(prefix="kgan-demo-")
 
-    def _draw(self, seed, count, label, truncation, model, oversample):
+    def _draw(self, seed, count, label, truncation, model, oversample, member="mixture"):
         """`(runtime, samples as generate gives them, scores or None)`; best-of-k with the discriminator."""
         import gradio as gr
 
         runtime = self.runtimes.get(model)
+        given = _member(runtime, member)
         seed = _int("seed", seed, 0, 2**32 - 1)
         count = _int("count", count, 1, MAX_COUNT)
         oversample = _int("oversample", oversample if oversample is not None else 1, 1, MAX_OVERSAMPLE)
@@ -135,31 +149,36 @@ class DemoApp:
         truncation = _truncation(truncation)
         try:
             if get_kind(runtime.sample_spec).cloud:  # one picture of many samples: nothing to choose
-                return runtime, runtime.generate(VECTOR_SAMPLES, seed=seed, labels=label, truncation=truncation), None
+                return runtime, runtime.generate(VECTOR_SAMPLES, seed=seed, labels=label, truncation=truncation,
+                                                 **given), None
             if not runtime.has_discriminator:
-                return runtime, runtime.generate(count, seed=seed, labels=label, truncation=truncation), None
-            chosen = runtime.generate_with(TopK(oversample), count, seed=seed, labels=label, truncation=truncation)
+                return runtime, runtime.generate(count, seed=seed, labels=label, truncation=truncation, **given), None
+            chosen = runtime.generate_with(TopK(oversample), count, seed=seed, labels=label, truncation=truncation,
+                                           **given)
         except KganError as error:
             raise gr.Error(str(error)) from None
         return runtime, chosen["samples"], chosen["scores"]
 
-    def generate(self, seed, count, label=-1, truncation=1.0, model=None, oversample=1):
-        """The gallery: `count` PNG images (one scatter plot for 2-D models)."""
-        runtime, shown, scores = self._draw(seed, count, label, truncation, model or self._default(), oversample)
+    def generate(self, seed, count, label=-1, truncation=1.0, model=None, oversample=1, member="mixture"):
+        """The gallery: `count` PNG images (one scatter plot for 2-D models); `member`: one member
+        of a mixture, or "mixture" for members drawn by their weights."""
+        runtime, shown, scores = self._draw(seed, count, label, truncation, model or self._default(), oversample,
+                                            member)
         captions = [f"D {s:+.2f}" for s in scores] if scores is not None else [f"#{i}" for i in range(len(shown))]
         return get_kind(runtime.sample_spec).gallery(shown, runtime.sample_spec, captions)
 
-    def grid(self, seed, count, label=-1, truncation=1.0, model=None, oversample=1):
+    def grid(self, seed, count, label=-1, truncation=1.0, model=None, oversample=1, member="mixture"):
         """A downloadable grid PNG of the same samples."""
-        runtime, shown, _ = self._draw(seed, count, label, truncation, model or self._default(), oversample)
+        runtime, shown, _ = self._draw(seed, count, label, truncation, model or self._default(), oversample, member)
         spec, kind = runtime.sample_spec, get_kind(runtime.sample_spec)
         path = os.path.join(self.workdir, f"grid-seed{int(float(seed))}.png")
         images.save_png(kind.picture(kind.from_display(shown, spec), spec), path)
         return path
 
-    def interpolate(self, seed_a, seed_b, steps=24, count=8, label=-1, truncation=1.0, model=None):
+    def interpolate(self, seed_a, seed_b, steps=24, count=8, label=-1, truncation=1.0, model=None, member="mixture"):
         """An animated GIF of the spherical latent walk from seed_a to seed_b."""
         runtime = self.runtimes.get(model or self._default())
+        given = _member(runtime, member)
         seed_a = _int("seed_a", seed_a, 0, 2**32 - 1)
         seed_b = _int("seed_b", seed_b, 0, 2**32 - 1)
         steps = _int("steps", steps, 2, 64)
@@ -168,7 +187,7 @@ class DemoApp:
         truncation = _truncation(truncation)
         spec, kind = runtime.sample_spec, get_kind(runtime.sample_spec)
         n = WALK_POINTS if kind.cloud else count
-        walk = runtime.interpolate(seed_a, seed_b, steps=steps, n=n, labels=label, truncation=truncation)
+        walk = runtime.interpolate(seed_a, seed_b, steps=steps, n=n, labels=label, truncation=truncation, **given)
         pictures = kind.frames(kind.from_display(walk, spec), spec, columns=count)
         path = os.path.join(self.workdir, f"walk-{seed_a}-{seed_b}-{steps}-{count}.gif")
         images.save_gif(pictures, path, duration_ms=90)
@@ -198,6 +217,9 @@ class DemoApp:
             f"| onnxruntime providers | {', '.join(info['providers'])} |",
             f"| kgan | {info['kgan_version']}, opset {info['opset']} |",
         ]
+        if "mixture_weights" in info:
+            weights = ", ".join(f"{w:.3f}" for w in info["mixture_weights"])
+            lines.append(f"| mixture | {len(info['mixture_weights'])} members, weights {weights} |")
         parity = info.get("parity")
         if parity:
             lines.append(
@@ -205,6 +227,16 @@ class DemoApp:
                 f"{parity['keras_vs_onnxruntime']:.1e}, ONNX reference {parity['keras_vs_onnx_reference']:.1e} |"
             )
         return "\n".join(lines)
+
+    def members(self, model=None):
+        """The member choices of a model: "mixture", then each member's index."""
+        model = model or self._default()
+        try:
+            prior = self.runtimes.get(model).prior if model else None
+        except Exception:  # gr.Error: the card says what is wrong
+            prior = None
+        count = prior["member"].num_members if prior is not None and "member" in prior.names else 0
+        return ["mixture", *[str(k) for k in range(count)]]
 
     def _default(self):
         return self.models[0] if self.models else None
@@ -234,6 +266,8 @@ def build_demo(models):
                 truncation = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="truncation")
                 oversample = gr.Slider(1, MAX_OVERSAMPLE, value=1, step=1,
                                        label="keep the best-scored of k x candidates")
+                member = gr.Dropdown(choices=app.members(), value="mixture", label="member (of a mixture)",
+                                     allow_custom_value=False)
             button = gr.Button("Generate", variant="primary")
             gallery = gr.Gallery(label="samples", format="png", columns=8, object_fit="contain", height="auto",
                                  elem_id="gallery", elem_classes="pixelated")
@@ -246,15 +280,17 @@ def build_demo(models):
                 walk_count = gr.Slider(1, 16, value=8, step=1, label="samples per frame")
             walk_button = gr.Button("Make GIF")
             walk = gr.Image(type="filepath", label="latent walk (GIF)", elem_id="walk", elem_classes="pixelated")
-        inputs = [seed, count, label, truncation, model, oversample]
+        inputs = [seed, count, label, truncation, model, oversample, member]
         button.click(app.generate, inputs=inputs, outputs=gallery, api_name="generate").then(
             app.grid, inputs=inputs, outputs=grid_file, api_name=False
         )
         walk_button.click(
-            app.interpolate, inputs=[seed_a, seed_b, steps, walk_count, label, truncation, model], outputs=walk,
+            app.interpolate, inputs=[seed_a, seed_b, steps, walk_count, label, truncation, model, member], outputs=walk,
             api_name="interpolate",
         )
         model.change(app.card, inputs=model, outputs=card, api_name=False)
+        model.change(lambda m: gr.update(choices=app.members(m), value="mixture"), inputs=model, outputs=member,
+                     api_name=False)
     return demo
 
 

@@ -150,6 +150,9 @@ class ExportSpec:
         feeds: `feeds(batch, rng) -> {name: numpy array}`, the parity check's inputs.
         endpoint: the SavedModel endpoint (`serving_default` for the generator).
         models: the Keras models `call` uses (tracked by the SavedModel).
+        groups: `{input name: count}`: parity is also reported for each value of that
+            integer input (each member of a mixture), all of which the feeds draw in
+            any batch of `count` rows or more.
     """
 
     role: str
@@ -159,6 +162,7 @@ class ExportSpec:
     feeds: object
     endpoint: str
     models: list
+    groups: dict = dataclasses.field(default_factory=dict)
 
     @property
     def file(self):
@@ -233,6 +237,7 @@ def generator_export(gan):
         feeds=lambda batch, rng: prior.draw(batch, rng=rng, randomize=True),
         endpoint="serving_default",
         models=[gan.sampling_generator],
+        groups={"member": prior["member"].num_members} if "member" in prior.names else {},
     )
 
 
@@ -335,22 +340,32 @@ def _parity(spec, saved_fn, onnx_model, seed=0):
     figures = {"keras_vs_saved_model": 0.0, "keras_vs_onnxruntime": 0.0}
     failed = set()
 
-    def record(key, got, expected):
+    by_group = {name: {} for name in spec.groups}
+
+    def record(key, got, expected, feeds):
         worst, beyond = _worst(spec, got, expected)
         figures[key] = max(figures.get(key, 0.0), worst)
         failed.update(key for _ in beyond)
+        for name, values in by_group.items():  # the same figure for each group's rows
+            for value in np.unique(feeds[name]):
+                rows = feeds[name] == value
+                diff = max(_max_diff(got[o][rows], expected[o][rows]) for o in spec.outputs)
+                values[int(value)] = max(values.get(int(value), 0.0), diff)
 
     for batch in PARITY_BATCHES:
         feeds = spec.feeds(batch, rng)
         expected = spec.keras_outputs(feeds)
         saved = saved_fn(**{k: tf.constant(v) for k, v in feeds.items()})
-        record("keras_vs_saved_model", {k: v.numpy() for k, v in saved.items()}, expected)
-        record("keras_vs_onnxruntime", dict(zip(names, session.run(None, feeds))), expected)
-    feeds = spec.feeds(REFERENCE_BATCH, rng)
+        record("keras_vs_saved_model", {k: v.numpy() for k, v in saved.items()}, expected, feeds)
+        record("keras_vs_onnxruntime", dict(zip(names, session.run(None, feeds))), expected, feeds)
+    reference_batch = max([REFERENCE_BATCH, *spec.groups.values()])
+    feeds = spec.feeds(reference_batch, rng)
     reference = dict(zip(names, ReferenceEvaluator(onnx_model).run(None, feeds)))
-    record("keras_vs_onnx_reference", reference, spec.keras_outputs(feeds))
+    record("keras_vs_onnx_reference", reference, spec.keras_outputs(feeds), feeds)
     tolerance = max(o.limit for o in spec.outputs.values())
-    figures.update(batches=list(PARITY_BATCHES), reference_batch=REFERENCE_BATCH, tolerance=tolerance)
+    figures.update(batches=list(PARITY_BATCHES), reference_batch=reference_batch, tolerance=tolerance)
+    for name, values in by_group.items():
+        figures[f"by_{name}"] = {str(k): values[k] for k in sorted(values)}
     if failed:
         details = ", ".join(f"{k} {figures[k]:.2e}" for k in sorted(failed))
         raise KganError(f"{spec.role} export failed its parity check ({details} > {tolerance:g}); nothing was written")
@@ -445,6 +460,7 @@ def _metadata(facts, role, parity):
         "kgan.parity": json.dumps(parity),
         "kgan.sample_spec": json.dumps(facts["sample_spec"]),
         "kgan.prior": json.dumps(facts["prior"]),
+        **({"kgan.mixture": json.dumps(facts["mixture"])} if "mixture" in facts else {}),
     }
 
 
@@ -542,6 +558,8 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
         "sample_spec": spec.to_dict(),
         "prior": gan.latent_prior.to_dict(),
     }
+    if getattr(gan.generator, "num_members", None):
+        facts["mixture"] = {"members": gan.generator.num_members, "weights": list(gan.generator.mixture_weights)}
     specs = export_specs(gan)
     functions = {s.role: s.function() for s in specs}
 

@@ -116,6 +116,11 @@ class GAN(keras.Model):
             both gradients from one discriminator pass, before either update
             (simultaneous gradient descent: one discriminator pass fewer again). With
             `d_steps > 1` the last discriminator step is the shared one.
+        diversity: MGAN's beta (Hoang et al., ICLR 2018) for a `GeneratorMixture`
+            generator: the discriminator's member head learns which member made each
+            fake (its cross-entropy joins `d_loss` as `member_classifier`) and every
+            member adds beta times that cross-entropy to its loss (`diversity`), which
+            pushes the members toward different parts of the data. 0 is off.
 
     Example:
         >>> gan = GAN(DCGANGenerator((8, 8, 1), 32), DCGANDiscriminator((8, 8, 1)))
@@ -144,6 +149,7 @@ class GAN(keras.Model):
         sample_spec=None,
         joint_discriminator="auto",
         update="alternating",
+        diversity=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -213,6 +219,13 @@ class GAN(keras.Model):
         if update not in UPDATES:
             raise KganError(f"update must be one of {', '.join(UPDATES)}, got {update!r}")
         self.update = update
+        self.diversity = float(diversity)
+        if not np.isfinite(self.diversity) or self.diversity < 0:
+            raise KganError(f"diversity must be a finite number >= 0, got {diversity!r}")
+        if self.diversity:
+            _check_member_head(generator, discriminator)
+            if self.pack > 1:
+                raise KganError("diversity classifies single samples: drop pack")
         self.sample_spec  # a generator whose samples cannot be named fails here, not at export
 
     # -- construction -------------------------------------------------------
@@ -250,8 +263,11 @@ class GAN(keras.Model):
 
     @property
     def latent_prior(self):
-        """The generator's named inputs (`z`, and `label` when conditional) and how to draw them."""
-        return LatentPrior.for_generator(self.latent_dim, self.num_classes)
+        """The generator's named inputs (`z`, `label` when conditional, and what the generator
+        adds with a `latent_inputs()` method, e.g. a mixture's `member`) and how to draw them."""
+        prior = LatentPrior.for_generator(self.latent_dim, self.num_classes)
+        extra = getattr(self.generator, "latent_inputs", None)
+        return LatentPrior(prior.inputs + list(extra())) if extra else prior
 
     @property
     def sample_shape(self):
@@ -292,8 +308,13 @@ class GAN(keras.Model):
         return model(self._positional(feeds, self.generator_inputs), training=training)
 
     def run_discriminator(self, feeds, training=False):
-        """The discriminator on named inputs, e.g. `{"image": x, "label": labels}`."""
-        return self.discriminator(self._positional(feeds, self.discriminator_inputs), training=training)
+        """The discriminator's logits on named inputs, e.g. `{"image": x, "label": labels}`."""
+        return self._discriminator_outputs(feeds, training)[0]
+
+    def _discriminator_outputs(self, feeds, training):
+        """Every output of the discriminator: `[logits]`, or `[logits, member_logits]` with a member head."""
+        out = self.discriminator(self._positional(feeds, self.discriminator_inputs), training=training)
+        return list(out) if isinstance(out, (list, tuple)) else [out]
 
     def compile(self, g_optimizer="adam", d_optimizer="adam", jit_compile="auto", **kwargs):
         """Configures the two optimizers.
@@ -339,7 +360,11 @@ class GAN(keras.Model):
             d_terms.append("gradient_penalty")
         if self.r1_penalty:
             d_terms.append("r1_penalty")
-        return {"discriminator": tuple(d_terms), "generator": ("adversarial",)}
+        g_terms = ["adversarial"]
+        if self.diversity:
+            d_terms.append("member_classifier")
+            g_terms.append("diversity")
+        return {"discriminator": tuple(d_terms), "generator": tuple(g_terms)}
 
     def _metric_names(self):
         names = ["d_loss", "g_loss"]
@@ -410,22 +435,31 @@ class GAN(keras.Model):
 
     def _generate(self, batch, labels, training):
         feeds = {"z": self._replica_normal((batch, self.latent_dim)), **self._conditioning(labels)}
+        extra = getattr(self.generator, "training_inputs", None)  # e.g. a mixture's members of the batch
+        if extra:
+            feeds.update(extra(batch))
         return self.run_generator(feeds, training=training, model=self.generator)
 
-    def _discriminate(self, samples, labels, training):
+    def _discriminate(self, samples, labels, training, heads=False):
+        """The logits on a batch; with `heads`, every output (`[logits, member_logits]`)."""
         feeds = {self.sample_spec.tensor_name: self._prepared(samples, training), **self._conditioning(labels)}
-        return self.run_discriminator(feeds, training=training)
+        outputs = self._discriminator_outputs(feeds, training)
+        return outputs if heads else outputs[0]
 
-    def _discriminate_pair(self, real, fake, labels, training):
+    def _discriminate_pair(self, real, fake, labels, training, heads=False):
         """The discriminator's logits on a real and a fake batch: in one call of twice the batch
-        where it has no batch-coupled layer (the same logits, half the calls), else in two."""
+        where it has no batch-coupled layer (the same logits, half the calls), else in two.
+        With `heads`, every output of each."""
         if not self.joins_batches:
-            return self._discriminate(real, labels, training), self._discriminate(fake, labels, training)
+            return (self._discriminate(real, labels, training, heads), self._discriminate(fake, labels, training, heads))
         real, fake = self._prepared(real, training), self._prepared(fake, training)
         conditioning = {k: tf.concat([v, v], 0) for k, v in self._conditioning(labels).items()}
-        logits = self.run_discriminator({self.sample_spec.tensor_name: tf.concat([real, fake], 0), **conditioning},
-                                        training=training)
-        return tf.split(logits, 2, axis=0)
+        outputs = self._discriminator_outputs(
+            {self.sample_spec.tensor_name: tf.concat([real, fake], 0), **conditioning}, training)
+        halves = [tf.split(out, 2, axis=0) for out in outputs]
+        if heads:
+            return [h[0] for h in halves], [h[1] for h in halves]
+        return halves[0]
 
     @property
     def joins_batches(self):
@@ -486,7 +520,9 @@ class GAN(keras.Model):
         std = self._noise_std()
         real_in = self._with_noise(real, std)
         fake_in = self._with_noise(tf.cast(fake, real.dtype), std)
-        real_logits, fake_logits = self._discriminate_pair(real_in, fake_in, labels, training)
+        heads = bool(self.diversity)
+        real_out, fake_out = self._discriminate_pair(real_in, fake_in, labels, training, heads=heads)
+        real_logits, fake_logits = (real_out[0], fake_out[0]) if heads else (real_out, fake_out)
         kwargs = {"label_smoothing": self.label_smoothing} if self.label_smoothing else {}
         terms = {"adversarial": d_loss_fn(real_logits, fake_logits, **kwargs)}
         if self.gradient_penalty:
@@ -498,6 +534,8 @@ class GAN(keras.Model):
         if self.r1_penalty:
             penalty = regularizers.r1_penalty(lambda x: self._discriminate(x, labels, training), real_in)
             terms["r1_penalty"] = 0.5 * self.r1_penalty * penalty
+        if self.diversity:
+            terms["member_classifier"] = self._member_loss(fake_out[1], batch)
         scores = {"real_score": tf.reduce_mean(real_logits), "fake_score": tf.reduce_mean(fake_logits)}
         return terms, dict(scores, fake_logits=fake_logits)
 
@@ -510,11 +548,23 @@ class GAN(keras.Model):
                 already (a simultaneous update); None calls the discriminator.
         """
         g_loss_fn, _ = self._loss_pair
-        if fake_logits is None:
+        member_logits = None
+        if fake_logits is None or self.diversity:
             if fake is None:
                 fake = self._generate(batch, labels, training=training)
-            fake_logits = self._discriminate(self._with_noise(fake, self._noise_std()), labels, training)
-        return {"adversarial": g_loss_fn(fake_logits)}
+            outputs = self._discriminate(self._with_noise(fake, self._noise_std()), labels, training, heads=True)
+            fake_logits = outputs[0] if fake_logits is None else fake_logits
+            member_logits = outputs[-1]
+        terms = {"adversarial": g_loss_fn(fake_logits)}
+        if self.diversity:
+            terms["diversity"] = self.diversity * self._member_loss(member_logits, batch)
+        return terms
+
+    def _member_loss(self, member_logits, batch):
+        """Cross-entropy of the member head on a training batch of fakes (whose members are known)."""
+        members = self.generator.training_inputs(batch)["member"]
+        return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+            members, tf.cast(member_logits, tf.float32), from_logits=True))
 
     def _check_terms(self, side, terms):
         declared = self.loss_terms()[side]
@@ -638,7 +688,7 @@ class GAN(keras.Model):
         """The latents `generate(n, seed)` uses: numpy's standard normal, float32."""
         return latents(n, self.latent_dim, seed)
 
-    def generate(self, n, seed=None, labels=None, batch_size=256, sampler=None):
+    def generate(self, n, seed=None, labels=None, batch_size=256, sampler=None, **given):
         """Draws `n` samples from the generator (inference mode; its EMA when `ema` is on).
 
         Args:
@@ -652,6 +702,8 @@ class GAN(keras.Model):
                 name such as `"topk"` or `"topk:k=8"`, or a `Sampler`; the same
                 samplers `GeneratorRuntime.generate` uses. With a sampler, `labels` is
                 one label or None.
+            **given: values of the generator's other inputs, e.g. `member=2` for one
+                member of a `GeneratorMixture`.
 
         Returns:
             float32 numpy array `[n, *sample_shape]`, images in [-1, 1].
@@ -664,10 +716,10 @@ class GAN(keras.Model):
 
             if labels is not None and np.ndim(labels):
                 raise KganError("with a sampler, give one label or none (the proposals cycle the classes)")
-            chosen = get_sampler(sampler)(n, lambda m, s: {"samples": self.generate(m, s, labels, batch_size)},
+            chosen = get_sampler(sampler)(n, lambda m, s: {"samples": self.generate(m, s, labels, batch_size, **given)},
                                           lambda batch: self.score(batch["samples"], labels, batch_size), seed)
             return chosen["samples"]
-        feeds = self.latent_prior.draw(n, seed, **self._conditioning(self._labels_for(n, labels)))
+        feeds = self.latent_prior.draw(n, seed, **self._conditioning(self._labels_for(n, labels)), **given)
         feeds = {k: v.astype(np.int32) if v.dtype == np.int64 else v for k, v in feeds.items()}
         return _in_chunks(self.run_generator, feeds, n, batch_size)
 
@@ -711,6 +763,7 @@ class GAN(keras.Model):
                 "sample_spec": None if self._sample_spec is None else self._sample_spec.to_dict(),
                 "joint_discriminator": self.joint_discriminator,
                 "update": self.update,
+                "diversity": self.diversity,
             }
         )
         return config
@@ -732,6 +785,20 @@ def _in_chunks(run, feeds, n, batch_size):
         chunk = {k: tf.constant(v[start : start + batch_size]) for k, v in feeds.items()}
         chunks.append(keras.ops.convert_to_numpy(run(chunk)).astype(np.float32))
     return np.concatenate(chunks)
+
+
+def _check_member_head(generator, discriminator):
+    """Raises unless `generator` is a mixture and `discriminator` has a member head of its size."""
+    k = getattr(generator, "num_members", None)
+    if not k:
+        raise KganError("diversity trains the members of a mixture: give GAN a kgan.GeneratorMixture, or drop diversity")
+    try:
+        shapes = [tuple(out.shape) for out in discriminator.outputs]
+    except (AttributeError, ValueError):
+        shapes = []
+    if len(shapes) != 2 or shapes[1][-1] != k:
+        raise KganError(f"diversity needs a discriminator with a member head of {k} logits: build kgan's "
+                        f"discriminator with member_head={k}, or give yours a second output of {k} logits")
 
 
 def _batch_coupled(model):

@@ -230,14 +230,14 @@ class GeneratorRuntime:
         """Runs the generator on named inputs; every named output, with its dtype."""
         return self.model.run(feeds)
 
-    def sample(self, n, seed=None, labels=None, truncation=1.0):
+    def sample(self, n, seed=None, labels=None, truncation=1.0, **given):
         """`n` raw samples as the generator makes them (float32 images in [-1, 1], or vectors)."""
         n = self._check_count(n)
         truncation = self._check_truncation(truncation)
-        feeds = self.prior.draw(n, seed, truncation, **self._conditioning(n, labels))
+        feeds = self.prior.draw(n, seed, truncation, **self._conditioning(n, labels), **given)
         return self._output(feeds).astype(self.sample_spec.dtype)
 
-    def generate(self, n, seed=None, labels=None, truncation=1.0, sampler=None):
+    def generate(self, n, seed=None, labels=None, truncation=1.0, sampler=None, **given):
         """`n` samples: uint8 NHWC images, or float32 vectors for 2-D generators.
 
         Args:
@@ -249,12 +249,15 @@ class GeneratorRuntime:
             sampler: choose among proposals with the exported discriminator: a
                 `kgan.samplers` name (`"topk"`, `"topk:k=8"`) or a `Sampler`; then
                 `labels` is one label or None.
+            **given: values of the generator's other inputs, e.g. `member=2` for one
+                member of a mixture (default: drawn from its weights).
         """
         if sampler is not None:
-            return self.generate_with(sampler, n, seed, labels, truncation)["samples"]
-        return get_kind(self.sample_spec).to_display(self.sample(n, seed, labels, truncation), self.sample_spec)
+            return self.generate_with(sampler, n, seed, labels, truncation, **given)["samples"]
+        return get_kind(self.sample_spec).to_display(self.sample(n, seed, labels, truncation, **given),
+                                                     self.sample_spec)
 
-    def generate_with(self, sampler, n, seed=None, labels=None, truncation=1.0):
+    def generate_with(self, sampler, n, seed=None, labels=None, truncation=1.0, **given):
         """What a sampler chose: `{"samples": generate-like samples, "scores": logits}`."""
         from kgan.samplers import get_sampler
 
@@ -264,10 +267,10 @@ class GeneratorRuntime:
                             "export with `kgan export`")
         if labels is not None and np.ndim(labels):
             raise KganError("with a sampler, give one label or none (the proposals cycle the classes)")
-        return sampler(self._check_count(n), lambda m, s: {"samples": self.generate(m, s, labels, truncation)},
+        return sampler(self._check_count(n), lambda m, s: {"samples": self.generate(m, s, labels, truncation, **given)},
                        lambda batch: self.score(batch["samples"], labels), seed)
 
-    def interpolate(self, seed_a, seed_b, steps=16, n=1, labels=None, truncation=1.0):
+    def interpolate(self, seed_a, seed_b, steps=16, n=1, labels=None, truncation=1.0, **given):
         """Frames of a spherical latent walk from `seed_a`'s latents to `seed_b`'s.
 
         Returns:
@@ -277,7 +280,7 @@ class GeneratorRuntime:
         n = self._check_count(n)
         steps = self._check_count(steps)
         truncation = self._check_truncation(truncation)
-        given = self._conditioning(n, labels)
+        given = dict(self._conditioning(n, labels), **given)
         a = self.prior.draw(n, seed_a, truncation, **given)
         b = self.prior.draw(n, seed_b, truncation, **given)
         out = self._output(self.prior.walk(a, b, steps)).astype(self.sample_spec.dtype)
@@ -323,6 +326,8 @@ class GeneratorRuntime:
             "sample_spec": self.sample_spec.to_dict(),
             "inputs": list(self.prior.names),
         }
+        if "member" in self.prior.names:
+            card["mixture_weights"] = self.prior["member"].weights
         parity = self.metadata.get("kgan.parity")
         if parity:
             card["parity"] = json.loads(parity)

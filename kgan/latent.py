@@ -18,7 +18,8 @@ import numpy as np
 from kgan.errors import KganError
 from kgan.labels import resolve_labels
 
-__all__ = ["LatentPrior", "NormalInput", "ClassInput", "INPUT_TYPES", "register_input", "latents", "slerp"]
+__all__ = ["LatentPrior", "NormalInput", "ClassInput", "MemberInput", "INPUT_TYPES", "register_input", "check_weights",
+           "latents", "slerp"]
 
 INPUT_TYPES = {}
 
@@ -123,6 +124,53 @@ class ClassInput(_Input):
 
     def to_dict(self):
         return dict(super().to_dict(), num_classes=self.num_classes)
+
+
+def check_weights(weights, k):
+    """`weights` as a float64 probability vector of length `k` (None: uniform), or a KganError."""
+    if weights is None:
+        return np.full(k, 1.0 / k)
+    try:
+        values = np.asarray(weights, np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise KganError(f"mixture weights must be numbers, got {weights!r}") from None
+    if len(values) != k:
+        raise KganError(f"the mixture has {k} members but {len(values)} weights: give one weight a member")
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise KganError(f"mixture weights must be finite and >= 0, got {values.tolist()}")
+    if abs(values.sum() - 1.0) > 1e-6:
+        raise KganError(f"mixture weights must sum to 1, got {values.tolist()} (sum {values.sum():.6g})")
+    return values
+
+
+@register_input
+class MemberInput(_Input):
+    """`[batch]` int64 member indices, drawn from the mixture weights (or all one member, given)."""
+
+    type = "members"
+    dtype = "int64"
+
+    def __init__(self, name, weights):
+        super().__init__(name)
+        self.weights = [float(w) for w in check_weights(weights, len(weights))]
+
+    @property
+    def num_members(self):
+        return len(self.weights)
+
+    def draw(self, n, rng, given=None, truncation=1.0, randomize=False):
+        if randomize and given is None:  # parity feeds: every member in any batch of K rows or more
+            return rng.permutation(np.arange(n) % self.num_members).astype(np.int64)
+        if given is None:
+            p = np.asarray(self.weights)
+            return rng.choice(self.num_members, size=n, p=p / p.sum()).astype(np.int64)
+        values = np.broadcast_to(np.asarray(given), (n,))
+        if not np.issubdtype(values.dtype, np.integer) or values.min() < 0 or values.max() >= self.num_members:
+            raise KganError(f"member must be an index in 0..{self.num_members - 1}, got {given!r}")
+        return values.astype(np.int64)
+
+    def to_dict(self):
+        return dict(super().to_dict(), weights=self.weights)
 
 
 class LatentPrior:

@@ -56,6 +56,10 @@ class TrainConfig:
             results; callbacks see one batch per execution.
         update: `"alternating"`, `"reuse_fakes"` or `"simultaneous"`, the `kgan.GAN`
             argument (the last two trade the alternating game for speed).
+        mixture: K > 1 trains a `kgan.GeneratorMixture` of K generators of the family.
+        diversity: MGAN's beta (`kgan.GAN(diversity=...)`); the discriminator gets a
+            member head. Needs `mixture` > 1.
+        shared_members: the members share all but their first layer (MGAN's sharing).
         strategy: `"default"`, `"mirrored"` or `"multiworker"` (see `kgan.distribute`).
         devices: devices of the mirrored strategy (GPUs, or logical CPUs without one).
         precision: `"float32"`, `"mixed_float16"` or `"mixed_bfloat16"`.
@@ -98,6 +102,9 @@ class TrainConfig:
     xla: bool | None = None
     steps_per_execution: int = 1
     update: str = "alternating"
+    mixture: int = 1
+    diversity: float = 0.0
+    shared_members: bool = False
     strategy: str = "default"
     devices: int | None = None
     precision: str = "float32"
@@ -161,7 +168,7 @@ class TrainConfig:
             raise KganError(f"unknown loss {self.loss!r}: choose one of {', '.join(LOSSES)}")
         if self.model not in FAMILIES:
             raise KganError(f"unknown model family {self.model!r}: choose one of {', '.join(FAMILIES)}")
-        for name in ("latent_dim", "batch_size", "epochs", "d_steps", "num_samples", "steps_per_execution"):
+        for name in ("latent_dim", "batch_size", "epochs", "d_steps", "num_samples", "steps_per_execution", "mixture"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise KganError(f"{name} must be a positive integer, got {value!r}")
@@ -189,6 +196,15 @@ class TrainConfig:
 
         if self.update not in UPDATES:
             raise KganError(f"unknown update {self.update!r}: choose one of {', '.join(UPDATES)}")
+        if not (isinstance(self.diversity, (int, float)) and np.isfinite(self.diversity) and self.diversity >= 0):
+            raise KganError(f"diversity must be a number >= 0, got {self.diversity!r}")
+        if (self.diversity or self.shared_members) and self.mixture < 2:
+            raise KganError("--diversity and --shared-members train a mixture: add --mixture K (K >= 2)")
+        if self.diversity and self.pack > 1:
+            raise KganError("--diversity classifies single samples: drop --pack")
+        if self.mixture > self.batch_size:
+            raise KganError(f"--mixture {self.mixture} leaves members without rows in a batch of {self.batch_size}: "
+                            "use fewer members or a larger batch")
         if self.lr_schedule not in ("constant", "linear"):
             raise KganError(f"lr_schedule must be 'constant' or 'linear', got {self.lr_schedule!r}")
         if self.image_size is not None and self.image_size < 4:
@@ -239,7 +255,16 @@ def build_gan(config, info):
         family, (_, preset, _) = next((f, v) for f, v in FAMILIES.items() if v[0] == info.kind)
         raise KganError(f"{info.name} holds {info.kind}s, not {kind}s: use a preset for {info.kind}s such as "
                         f"{preset} (model {family})")
+    if config.diversity:  # MGAN: the discriminator also says which member made a sample
+        config = config.replace(discriminator=dict(config.discriminator, member_head=config.mixture))
     generator, discriminator = build(config, info.shape, num_classes)
+    if config.mixture > 1:
+        from kgan.mixture import GeneratorMixture
+
+        members = iter([generator])
+        generator = GeneratorMixture.build_members(
+            lambda: next(members, None) or build(config, info.shape, num_classes)[0], config.mixture,
+            shared=config.shared_members)
     total_steps = config.epochs * (config.steps_per_epoch or info.num_examples // info.batch_size)
     gan = GAN(
         generator,
@@ -257,6 +282,7 @@ def build_gan(config, info):
         augment=tuple(config.augment),
         ema=config.ema,
         update=config.update,
+        diversity=config.diversity,
     )
 
     def adam(lr, steps):

@@ -563,6 +563,73 @@ def tapes_watch_everything():
     GAN._watching = staticmethod(watching)
 
 
+@variant("tests/test_mixture.py::test_each_row_comes_from_the_member_it_names")
+def mixture_rows_misrouted():
+    """A mixture's row i comes from member member[i] + 1."""
+    import keras
+
+    from kgan.mixture import GeneratorMixture
+
+    def make(original):
+        def broken(self, inputs, training=False):
+            *feeds, member = list(inputs)
+            shifted = keras.ops.mod(keras.ops.cast(member, "int32") + 1, self.num_members)
+            return original(self, [*feeds, shifted], training)
+
+        return broken
+
+    _wrap(GeneratorMixture, "call", make)
+
+
+@variant("tests/test_mixture.py::test_fitted_weights_recover_a_known_mixture")
+def fitted_weights_uniform():
+    """`--weights fit` returns uniform weights."""
+    from kgan import ensemble
+
+    def make(original):
+        def broken(member_features, real_features, bandwidth=None):
+            _, _, uniform = original(member_features, real_features, bandwidth)
+            k = len(member_features)
+            return np.full(k, 1.0 / k), uniform, uniform
+
+        return broken
+
+    _wrap(ensemble, "fit_weights", make)
+
+
+@variant("tests/test_mixture.py::test_the_diversity_term_is_beta_times_the_member_heads_cross_entropy")
+def diversity_without_beta():
+    """The generator's diversity term is the head's cross-entropy, not beta times it."""
+    from kgan.gan import GAN
+
+    def make(original):
+        def broken(self, *args, **kwargs):
+            terms = original(self, *args, **kwargs)
+            if "diversity" in terms:
+                terms["diversity"] = terms["diversity"] / self.diversity
+            return terms
+
+        return broken
+
+    _wrap(GAN, "generator_terms", make)
+
+
+@variant("tests/test_mixture.py::test_member_draws_follow_the_weights_and_can_be_given")
+def members_drawn_uniformly():
+    """A mixture's members are drawn uniformly whatever the weights."""
+    from kgan.latent import MemberInput
+
+    def make(original):
+        def broken(self, n, rng, given=None, truncation=1.0, randomize=False):
+            if given is None and not randomize:
+                return rng.integers(0, self.num_members, n).astype(np.int64)
+            return original(self, n, rng, given, truncation, randomize)
+
+        return broken
+
+    _wrap(MemberInput, "draw", make)
+
+
 def pytest_configure(config):
     name = os.environ.get("KGAN_BREAK")
     if not name:

@@ -331,10 +331,11 @@ def test_config_round_trip(tiny_dcgan):
                      label_smoothing=0.2, latent_dim=8, num_classes=None, seed=4, pack=2,
                      augment=["color", "cutout"], ema=0.9,
                      sample_spec={"kind": "image", "shape": [8, 8, 1], "dtype": "float32", "value_range": [0.0, 1.0]},
-                     joint_discriminator=False, update="simultaneous")
+                     joint_discriminator=False, update="simultaneous", diversity=0.0)
     gan = GAN(**arguments)
-    # num_classes stays None: packing is for unconditional GANs (the conditional case is below).
-    clone = assert_config_round_trip(gan, arguments, allow_default=("num_classes",))
+    # num_classes stays None: packing is for unconditional GANs (the conditional case is below);
+    # diversity needs a mixture (tests/test_mixture.py round-trips it).
+    clone = assert_config_round_trip(gan, arguments, allow_default=("num_classes", "diversity"))
     assert clone.pack == 2 and clone.augment == ("color", "cutout") and clone.ema_generator is not None
     conditional, conditional_d = tiny_dcgan(num_classes=10)
     assert_arguments_kept(GAN.from_config(GAN(conditional, conditional_d, num_classes=10).get_config()),

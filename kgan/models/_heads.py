@@ -17,3 +17,9 @@ def add_projection(logit, features, num_classes):
     embedded = layers.Embedding(num_classes, features.shape[-1], dtype="float32", name="label_projection")(label)
     projection = layers.Dot(axes=1, dtype="float32", name="projection")([embedded, features])
     return layers.Add(dtype="float32", name="logit_and_projection")([logit, projection]), label
+
+
+def add_member_head(features, num_members):
+    """MGAN's classifier head: `num_members` logits of which mixture member made a sample,
+    on the discriminator's features (Hoang et al., "MGAN", ICLR 2018). Float32."""
+    return layers.Dense(num_members, dtype="float32", name="member_logits")(features)

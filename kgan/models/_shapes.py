@@ -44,3 +44,11 @@ def check_num_classes(num_classes):
     if int(num_classes) < 2:
         raise KganError(f"num_classes must be at least 2 (or None for an unconditional model), got {num_classes!r}")
     return int(num_classes)
+
+
+def check_member_head(member_head):
+    if member_head is None:
+        return None
+    if int(member_head) < 2:
+        raise KganError(f"member_head must be the number of mixture members, at least 2, got {member_head!r}")
+    return int(member_head)

@@ -10,8 +10,8 @@ import keras
 from keras import layers
 
 from kgan.layers import LeakyReLU, MinibatchStdDev
-from kgan.models._heads import add_projection
-from kgan.models._shapes import check_image_shape, check_num_classes, check_positive, num_doublings
+from kgan.models._heads import add_member_head, add_projection
+from kgan.models._shapes import check_image_shape, check_member_head, check_num_classes, check_positive, num_doublings
 
 __all__ = ["DCGANGenerator", "DCGANDiscriminator"]
 
@@ -146,6 +146,9 @@ class DCGANDiscriminator(keras.Model):
         dropout: dropout rate after each block.
         minibatch_std: append the batch's feature standard deviation as a channel
             before the last layers (`kgan.layers.MinibatchStdDev`, Karras et al. 2018).
+        member_head: K adds a second output, K logits of which member of a
+            `GeneratorMixture` made a sample (MGAN's classifier, sharing the body), for
+            `GAN(..., diversity=beta)`. None: one output.
 
     Example:
         >>> d = DCGANDiscriminator((8, 8, 1), num_classes=10)
@@ -164,6 +167,7 @@ class DCGANDiscriminator(keras.Model):
         spectral_norm=False,
         dropout=0.0,
         minibatch_std=False,
+        member_head=None,
         **kwargs,
     ):
         from kgan.errors import KganError
@@ -197,7 +201,9 @@ class DCGANDiscriminator(keras.Model):
         if num_classes:
             logit, label = add_projection(logit, features, num_classes)
             inputs = [image, label]
-        super().__init__(inputs=inputs, outputs=logit, **kwargs)
+        member_head = check_member_head(member_head)
+        outputs = [logit, add_member_head(features, member_head)] if member_head else logit
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         self.image_shape = image_shape
         self.num_classes = num_classes
@@ -208,6 +214,7 @@ class DCGANDiscriminator(keras.Model):
         self.spectral_norm = spectral_norm
         self.dropout = dropout
         self.minibatch_std = minibatch_std
+        self.member_head = member_head
 
     def get_config(self):
         return {
@@ -222,6 +229,7 @@ class DCGANDiscriminator(keras.Model):
             "spectral_norm": self.spectral_norm,
             "dropout": self.dropout,
             "minibatch_std": self.minibatch_std,
+            "member_head": self.member_head,
         }
 
     @classmethod

@@ -8,8 +8,8 @@ import keras
 from keras import layers
 
 from kgan.layers import LeakyReLU, MinibatchStdDev
-from kgan.models._heads import add_projection
-from kgan.models._shapes import check_num_classes, check_positive
+from kgan.models._heads import add_member_head, add_projection
+from kgan.models._shapes import check_member_head, check_num_classes, check_positive
 
 __all__ = ["MLPGenerator", "MLPDiscriminator"]
 
@@ -106,6 +106,9 @@ class MLPDiscriminator(keras.Model):
         spectral_norm: wrap the dense layers in `keras.layers.SpectralNormalization`.
         minibatch_std: append the batch's feature standard deviation before the
             logit (`kgan.layers.MinibatchStdDev`, Karras et al. 2018).
+        member_head: K adds a second output, K logits of which member of a
+            `GeneratorMixture` made a sample (MGAN's classifier, sharing the body), for
+            `GAN(..., diversity=beta)`. None: one output.
     """
 
     def __init__(
@@ -116,6 +119,7 @@ class MLPDiscriminator(keras.Model):
         num_classes=None,
         spectral_norm=False,
         minibatch_std=False,
+        member_head=None,
         **kwargs,
     ):
         input_dim = check_positive("input_dim", input_dim)
@@ -133,13 +137,16 @@ class MLPDiscriminator(keras.Model):
         if num_classes:
             logit, label = add_projection(logit, features, num_classes)
             inputs = [sample, label]
-        super().__init__(inputs=inputs, outputs=logit, **kwargs)
+        member_head = check_member_head(member_head)
+        outputs = [logit, add_member_head(features, member_head)] if member_head else logit
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.input_dim = input_dim
         self.hidden_units = hidden_units
         self.activation = activation
         self.num_classes = num_classes
         self.spectral_norm = spectral_norm
         self.minibatch_std = minibatch_std
+        self.member_head = member_head
 
     def get_config(self):
         return {
@@ -151,6 +158,7 @@ class MLPDiscriminator(keras.Model):
             "num_classes": self.num_classes,
             "spectral_norm": self.spectral_norm,
             "minibatch_std": self.minibatch_std,
+            "member_head": self.member_head,
         }
 
     @classmethod

@@ -62,7 +62,8 @@ def test_serialization_and_keras_round_trip(tmp_path, num_classes):
     g_arguments = dict(image_shape=(8, 8, 3), latent_dim=8, num_classes=num_classes, filters=4, max_filters=8,
                        kernel_size=3, activation="leaky_relu", batch_norm=False, embedding_dim=5)
     d_arguments = dict(image_shape=(8, 8, 3), num_classes=num_classes, filters=4, max_filters=8, num_blocks=2,
-                       downsampling="maxpool", spectral_norm=True, dropout=0.25, minibatch_std=True)
+                       downsampling="maxpool", spectral_norm=True, dropout=0.25, minibatch_std=True,
+                       member_head=3)
     generator, discriminator = DCGANGenerator(**g_arguments), DCGANDiscriminator(**d_arguments)
     unconditional = () if num_classes else ("num_classes",)
     assert_config_round_trip(generator, g_arguments, allow_default=unconditional)

@@ -11,7 +11,7 @@ def test_mlp_pair_shapes_and_round_trips(tmp_path, num_classes):
     g_arguments = dict(output_dim=2, latent_dim=5, hidden_units=(8, 8), activation="tanh", num_classes=num_classes,
                        embedding_dim=3)
     d_arguments = dict(input_dim=2, hidden_units=(8,), activation="relu", num_classes=num_classes,
-                       spectral_norm=True, minibatch_std=True)
+                       spectral_norm=True, minibatch_std=True, member_head=4)
     generator, discriminator = MLPGenerator(**g_arguments), MLPDiscriminator(**d_arguments)
     unconditional = () if num_classes else ("num_classes",)
     assert_config_round_trip(generator, g_arguments, allow_default=unconditional)
@@ -22,7 +22,8 @@ def test_mlp_pair_shapes_and_round_trips(tmp_path, num_classes):
     samples = keras.ops.convert_to_numpy(generator(g_in))
     assert samples.shape == (6, 2)
     d_in = [samples, labels] if num_classes else samples
-    assert discriminator(d_in).shape == (6, 1)
+    logits, member_logits = discriminator(d_in)  # the logit and MGAN's member head
+    assert logits.shape == (6, 1) and member_logits.shape == (6, 4)
     for model, inputs in ((generator, g_in), (discriminator, d_in)):
         assert_keras_round_trip(model, inputs, tmp_path)
 
