@@ -390,7 +390,7 @@ def main():
                 start = time.perf_counter()
                 runner.run(n)
                 times[variant].append(time.perf_counter() - start)
-        reference = "keras.io" if "keras.io" in times else "kgan-apart"
+        reference = next(v for v in ("keras.io", "kgan-apart", *times) if v in times)
         base = statistics.median(times[reference]) if reference in times else None
         print(f"\n{arch}: {n} steps of batch {BATCH} per repeat, {args.repeats} repeats, "
               f"{flops / 1e9:.2f} GFLOP a step")
