@@ -105,6 +105,8 @@ def run_one(dataset, variant, seed):
     keys = ("modes", "high_quality", "reverse_kl", "kl")
     return {"dataset": dataset, "variant": variant, "seed": seed, "seconds": round(result.seconds, 1),
             "steps": int(result.gan.g_optimizer.iterations), "pack": config.pack, "batch_size": config.batch_size, "ema": config.ema, "r1_penalty": config.r1_penalty, "update": config.update,
+            "mixture": config.mixture, "diversity": config.diversity,
+            "g_params": int(result.gan.generator.count_params()), "d_params": int(result.gan.discriminator.count_params()),
             **{k: report[k] for k in keys if k in report}}
 
 
@@ -184,6 +186,10 @@ def tables(rows, seeds):
                     name = f"kgan `{dataset}` preset ({'the GAN row' if same else _stabilizers(runs[0])})"
                 if variant in SPEED_VARIANTS:
                     name = f"the preset, `update=\"{config.update}\"`"
+                if variant in MGAN_VARIANTS:
+                    params = next((r["g_params"] for r in runs if r.get("g_params")), None)
+                    name = (f"MGAN, {config.mixture} generators, beta {config.diversity:g}"
+                            + (f" ({params:,} generator parameters)" if params else ""))
                 steps = " / ".join(f"{s:,}" for s in sorted({r["steps"] for r in runs}))  # as the runs trained
                 seconds = "{:.0f} s".format(np.mean([r["seconds"] for r in runs]))
             out.append(f"| {name} | {figures} | {len(runs)} | {steps} | {seconds} | {published} |")

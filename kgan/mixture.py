@@ -54,7 +54,7 @@ class GeneratorMixture(keras.Model):
         weights: how often sampling picks each member, a probability vector; None is
             uniform.
         shared: whether members 1..K-1 share every layer but their first weighted one with
-            member 0 (MGAN's parameter sharing); set by `GeneratorMixture.build`.
+            member 0 (MGAN's parameter sharing); set by `GeneratorMixture.build_members`.
     """
 
     def __init__(self, members, weights=None, shared=False, **kwargs):
