@@ -18,8 +18,6 @@ import threading
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import numpy as np  # noqa: E402
-
 from kgan import images  # noqa: E402
 from kgan.errors import KganError  # noqa: E402
 from kgan.inference import GeneratorRuntime  # noqa: E402

@@ -11,7 +11,7 @@ from kgan import regularizers
 from kgan.errors import KganError
 from kgan.labels import resolve_labels
 from kgan.latent import LatentPrior, latents
-from kgan.samples import SampleSpec, get_kind
+from kgan.samples import SampleSpec
 
 __all__ = ["GAN", "UPDATES"]
 
