@@ -154,10 +154,22 @@ class GeneratorMixture(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        members = [keras.layers.deserialize(m) for m in config.pop("members")]
+        # Keras marks layers that several members hold as one shared object, and would hand
+        # member 3 the layers it built (and called) for member 2; every member is rebuilt on its
+        # own here and `_share` joins them again.
+        members = [keras.layers.deserialize(_unshared(m)) for m in config.pop("members")]
         if config.get("shared"):
             members = _share(members)
         return cls(members, **config)
+
+
+def _unshared(config):
+    """`config` without Keras' shared-object marks."""
+    if isinstance(config, dict):
+        return {k: _unshared(v) for k, v in config.items() if k != "shared_object_id"}
+    if isinstance(config, list):
+        return [_unshared(v) for v in config]
+    return config
 
 
 def _first_weighted(model):

@@ -37,11 +37,12 @@ def test_conditional_members_route_with_their_labels():
 
 
 def test_shared_members_keep_only_their_first_layer_apart(tmp_path):
-    mixture = GeneratorMixture.build_members(lambda: DCGANGenerator((8, 8, 1), 8, filters=4), 3, shared=True)
+    # Four members: from the fourth on, Keras' shared-object marks used to break loading.
+    mixture = GeneratorMixture.build_members(lambda: DCGANGenerator((8, 8, 1), 8, filters=4), 4, shared=True)
     first = [m.layers[1] for m in mixture.members]  # the projection of z
-    assert len({id(layer) for layer in first}) == 3
-    assert all(a is b for a, b in zip(mixture.members[0].layers[2:], mixture.members[2].layers[2:]))
-    z, member = _latents(6, 8), np.array([0, 1, 2, 0, 1, 2])
+    assert len({id(layer) for layer in first}) == 4
+    assert all(a is b for a, b in zip(mixture.members[0].layers[2:], mixture.members[3].layers[2:]))
+    z, member = _latents(8, 8), np.array([0, 1, 2, 3, 0, 1, 2, 3])
     before = keras.ops.convert_to_numpy(mixture([z, member]))
     path = tmp_path / "shared.keras"
     mixture.save(path)
