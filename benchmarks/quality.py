@@ -57,7 +57,8 @@ PUBLISHED = {
 # The preset with a faster update (kgan.GAN's `update`), on the 2-D mixtures.
 SPEED_VARIANTS = ("preset reuse_fakes", "preset simultaneous")
 # MGAN (Hoang et al., ICLR 2018): the GAN row's networks, loss and steps, K generators and a member head.
-MGAN_VARIANTS = ("MGAN4", "MGAN8")
+# "shared": every member but its first layer is member 0's (MGAN's own parameter sharing).
+MGAN_VARIANTS = ("MGAN4", "MGAN8", "MGAN4 shared", "MGAN8 shared")
 DIVERSITY = 1.0  # a 3,000-step pilot on grid25 (seed 0): beta 1 gave 81 % high quality, beta 0.125 30 %
 VARIANTS = ("GAN", "PacGAN2", "PacGAN3", "PacGAN4", *MGAN_VARIANTS, "kgan preset", *SPEED_VARIANTS)
 # Epochs (of 200 steps) of the GAN and PacGAN rows; the presets may train longer.
@@ -75,7 +76,8 @@ def variant_config(dataset, variant):
     if variant in SPEED_VARIANTS:
         return preset.replace(update=variant.split()[1])
     if variant in MGAN_VARIANTS:
-        return variant_config(dataset, "GAN").replace(mixture=int(variant.removeprefix("MGAN")), diversity=DIVERSITY)
+        k, *shared = variant.removeprefix("MGAN").split()
+        return variant_config(dataset, "GAN").replace(mixture=int(k), diversity=DIVERSITY, shared_members=bool(shared))
     pack = 1 if variant == "GAN" else int(variant.removeprefix("PacGAN"))
     # Packs split the batch evenly: PacGAN3 trains on 510 (ring8, grid25) or 63 (stacked) samples a step.
     return preset.replace(pack=pack, batch_size=preset.batch_size // pack * pack, epochs=BASELINE_EPOCHS[dataset],
@@ -105,7 +107,7 @@ def run_one(dataset, variant, seed):
     keys = ("modes", "high_quality", "reverse_kl", "kl")
     return {"dataset": dataset, "variant": variant, "seed": seed, "seconds": round(result.seconds, 1),
             "steps": int(result.gan.g_optimizer.iterations), "pack": config.pack, "batch_size": config.batch_size, "ema": config.ema, "r1_penalty": config.r1_penalty, "update": config.update,
-            "mixture": config.mixture, "diversity": config.diversity,
+            "mixture": config.mixture, "diversity": config.diversity, "shared_members": config.shared_members,
             "g_params": int(result.gan.generator.count_params()), "d_params": int(result.gan.discriminator.count_params()),
             **{k: report[k] for k in keys if k in report}}
 
@@ -188,7 +190,7 @@ def tables(rows, seeds):
                     name = f"the preset, `update=\"{config.update}\"`"
                 if variant in MGAN_VARIANTS:
                     params = next((r["g_params"] for r in runs if r.get("g_params")), None)
-                    name = (f"MGAN, {config.mixture} generators, beta {config.diversity:g}"
+                    name = (f"MGAN, {config.mixture} generators{' sharing all but their first layer' if config.shared_members else ''}, beta {config.diversity:g}"
                             + (f" ({params:,} generator parameters)" if params else ""))
                 steps = " / ".join(f"{s:,}" for s in sorted({r["steps"] for r in runs}))  # as the runs trained
                 seconds = "{:.0f} s".format(np.mean([r["seconds"] for r in runs]))
