@@ -196,6 +196,9 @@ def _add_export(subparsers):
     parser.add_argument("--opset", type=_positive_int, default=17, help="ONNX opset, 13 to 18 (default 17)")
     parser.add_argument("--fp16", action="store_true", help="also write generator.fp16.onnx")
     parser.add_argument("--int8", action="store_true", help="also write generator.int8.onnx (static QDQ)")
+    parser.add_argument("--calibration-data", metavar="DATA",
+                        help="real data to calibrate the discriminator on: a data set name or path (default: the "
+                        "run's data set)")
     parser.set_defaults(func=_run_export)
 
 
@@ -203,8 +206,33 @@ def _run_export(args):
     _import_tensorflow_quietly()
     from kgan.export import export_model
 
-    result = export_model(args.run_dir, out_dir=args.out, opset=args.opset, fp16=args.fp16, int8=args.int8, log=print)
+    result = export_model(args.run_dir, out_dir=args.out, opset=args.opset, fp16=args.fp16, int8=args.int8, log=print,
+                          calibration_data=args.calibration_data)
     _print_export(result)
+    return 0
+
+
+def _add_calibrate(subparsers):
+    parser = subparsers.add_parser(
+        "calibrate",
+        help="refit the exported discriminator's calibration (for the drs, mh and langevin samplers)",
+        description="Fit Platt scaling of RUN_DIR's discriminator on real data against generated samples and write "
+        "it into the export's manifest.json and ONNX metadata.",
+    )
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `kgan train`")
+    parser.add_argument("--export", metavar="DIR", help="its export folder (default: export/<run name>)")
+    parser.add_argument("--data", metavar="DATA", help="a data set name or path (default: the run's data set)")
+    parser.set_defaults(func=_run_calibrate)
+
+
+def _run_calibrate(args):
+    _import_tensorflow_quietly()
+    from kgan.export import calibrate_export
+
+    calibration = calibrate_export(args.run_dir, args.export, data=args.data)
+    print(f"kgan: calibrated {calibration['export']} on {calibration['real']} real samples of {calibration['data']}: "
+          f"a {calibration['a']:.4g}, b {calibration['b']:.4g}, held-out accuracy {calibration['accuracy']:.3f}, "
+          f"ECE {calibration['ece']:.3f} (raw {calibration['ece_raw']:.3f})")
     return 0
 
 
@@ -266,7 +294,9 @@ def _add_generate(subparsers):
     parser.add_argument("--steps", type=_positive_int, default=24, help="frames of the --gif walk (default 24)")
     parser.add_argument("--sampler", metavar="NAME[:K=V,...]",
                         help="choose samples with the exported discriminator: topk (keep the best-scored n of k x n; "
-                        "topk:k=8 sets k, default 4)")
+                        "topk:k=8), drs (rejection, drs:q=95), mh (Metropolis-Hastings chains, mh:k=32) or langevin "
+                        "(latent Langevin, langevin:steps=100,step_size=0.01); the last three need a calibrated "
+                        "export (kgan calibrate)")
     parser.add_argument("--member", type=int, metavar="K",
                         help="a mixture's member K only (default: members drawn from the mixture's weights)")
     parser.set_defaults(func=_run_generate)
@@ -320,7 +350,11 @@ def _run_generate(args):
                                    truncation=args.truncation, **given)
         images.save_gif(kind.frames(kind.from_display(walk, spec), spec, columns=columns), args.gif)
         written.append(args.gif)
-    chosen_by = f", chosen by {sampler!r}" if sampler else ""
+    chosen_by = ""
+    if sampler:
+        report = chosen.report
+        chosen_by = (f", chosen by {sampler!r} from {report['proposals']} proposals (acceptance "
+                     f"{report['acceptance_rate']:.3f}, {report['seconds']:.2f} s)")
     print(f"kgan: {args.num} samples from {runtime.path} on {', '.join(runtime.providers)}{chosen_by}: "
           f"{', '.join(written)}")
     return 0
@@ -377,6 +411,8 @@ def _add_evaluate(subparsers):
                         help="score images in InceptionV3 features, as published FIDs are: a local weights file of "
                         "keras.applications.InceptionV3(include_top=False), or imagenet to download them "
                         "(default: the data set's own classifier, offline)")
+    parser.add_argument("--sampler", metavar="NAME[:K=V,...]",
+                        help="score what a discriminator sampler chooses (topk, drs, mh, langevin; see kgan generate)")
     parser.set_defaults(func=_run_evaluate)
 
 
@@ -388,8 +424,10 @@ def _run_evaluate(args):
     _import_tensorflow_quietly()
     from kgan.evaluate import evaluate, format_report, write_json
 
+    from kgan.samplers import get_sampler
+
     report = evaluate(args.source, dataset=args.dataset, samples=args.samples, seed=args.seed,
-                      inception_weights=args.inception_weights)
+                      inception_weights=args.inception_weights, sampler=get_sampler(args.sampler))
     print(format_report(report))
     if args.json:
         write_json(report, args.json)
@@ -419,6 +457,7 @@ def build_parser():
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     _add_train(subparsers)
     _add_export(subparsers)
+    _add_calibrate(subparsers)
     _add_ensemble(subparsers)
     _add_generate(subparsers)
     _add_demo(subparsers)

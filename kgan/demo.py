@@ -21,13 +21,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from kgan import images  # noqa: E402
 from kgan.errors import KganError  # noqa: E402
 from kgan.inference import GeneratorRuntime  # noqa: E402
-from kgan.samplers import TopK  # noqa: E402
+from kgan.samplers import TopK, get_sampler  # noqa: E402
 from kgan.samples import get_kind  # noqa: E402
 
 __all__ = ["find_models", "build_demo", "launch", "MAX_COUNT", "VECTOR_SAMPLES"]
 
 MAX_COUNT = 64
 MAX_OVERSAMPLE = 8
+# The demo's samplers: topk with the oversampling slider's k, the others with their defaults.
+SAMPLER_CHOICES = ("topk", "drs", "mh", "langevin")
 VECTOR_SAMPLES = 2500
 WALK_POINTS = 500
 NO_MODEL = (
@@ -133,11 +135,19 @@ class DemoApp:
         self.models = list(models)
         self.runtimes = _Runtimes()
         self.workdir = tempfile.mkdtemp(prefix="kgan-demo-")
+        self._lock = threading.Lock()
+        self._last = None  # (arguments, result) of the last draw
 
-    def _draw(self, seed, count, label, truncation, model, oversample, member="mixture"):
-        """`(runtime, samples as generate gives them, scores or None)`; best-of-k with the discriminator."""
+    def _draw(self, seed, count, label, truncation, model, oversample, member="mixture", sampler="topk", reuse=False):
+        """`(runtime, samples as generate gives them, scores or None, report or None)`: chosen with
+        the discriminator by `sampler` (topk keeps the best-scored of `oversample` x candidates).
+        `reuse`: the last draw if it had these arguments (the grid and the report after the gallery)."""
         import gradio as gr
 
+        key = (seed, count, label, truncation, model, oversample, member, sampler)
+        with self._lock:
+            if reuse and self._last is not None and self._last[0] == key:
+                return self._last[1]
         runtime = self.runtimes.get(model)
         given = _member(runtime, member)
         seed = _int("seed", seed, 0, 2**32 - 1)
@@ -145,29 +155,53 @@ class DemoApp:
         oversample = _int("oversample", oversample if oversample is not None else 1, 1, MAX_OVERSAMPLE)
         label = _labels(runtime, label)
         truncation = _truncation(truncation)
+        if sampler not in (None, "", *SAMPLER_CHOICES):
+            raise gr.Error(f"sampler must be one of {', '.join(SAMPLER_CHOICES)}, got {sampler!r}")
+        chooser = TopK(oversample) if sampler in (None, "", "topk") else get_sampler(sampler)
         try:
-            if get_kind(runtime.sample_spec).cloud:  # one picture of many samples: nothing to choose
-                return runtime, runtime.generate(VECTOR_SAMPLES, seed=seed, labels=label, truncation=truncation,
-                                                 **given), None
-            if not runtime.has_discriminator:
-                return runtime, runtime.generate(count, seed=seed, labels=label, truncation=truncation, **given), None
-            chosen = runtime.generate_with(TopK(oversample), count, seed=seed, labels=label, truncation=truncation,
-                                           **given)
+            if get_kind(runtime.sample_spec).cloud and chooser.name == "topk":  # one picture of many samples
+                result = runtime, runtime.generate(VECTOR_SAMPLES, seed=seed, labels=label, truncation=truncation,
+                                                   **given), None, None
+            elif not runtime.has_discriminator:
+                if chooser.name != "topk":
+                    raise KganError(f"the {chooser.name} sampler needs this model's discriminator.onnx: export it "
+                                    "with `kgan export`")
+                result = runtime, runtime.generate(count, seed=seed, labels=label, truncation=truncation,
+                                                   **given), None, None
+            else:
+                n = VECTOR_SAMPLES if get_kind(runtime.sample_spec).cloud else count
+                chosen = runtime.generate_with(chooser, n, seed=seed, labels=label, truncation=truncation, **given)
+                result = runtime, chosen["samples"], chosen["scores"], chosen.report
         except KganError as error:
             raise gr.Error(str(error)) from None
-        return runtime, chosen["samples"], chosen["scores"]
+        with self._lock:
+            self._last = (key, result)
+        return result
 
-    def generate(self, seed, count, label=-1, truncation=1.0, model=None, oversample=1, member="mixture"):
+    def report(self, seed, count, label=-1, truncation=1.0, model=None, oversample=1, member="mixture",
+               sampler="topk"):
+        """What the last draw cost, as Markdown: proposals, acceptance rate, seconds."""
+        *_, report = self._draw(seed, count, label, truncation, model or self._default(), oversample, member,
+                                sampler, reuse=True)
+        if report is None:
+            return "Plain sampling: every proposal is kept."
+        return (f"**{report['sampler']}**: {report['proposals']} proposals, acceptance rate "
+                f"{report['acceptance_rate']:.3f}, {report['seconds']:.2f} s")
+
+    def generate(self, seed, count, label=-1, truncation=1.0, model=None, oversample=1, member="mixture",
+                 sampler="topk"):
         """The gallery: `count` PNG images (one scatter plot for 2-D models); `member`: one member
-        of a mixture, or "mixture" for members drawn by their weights."""
-        runtime, shown, scores = self._draw(seed, count, label, truncation, model or self._default(), oversample,
-                                            member)
+        of a mixture, or "mixture" for members drawn by their weights; `sampler`: how the
+        discriminator chooses (topk, drs, mh, langevin)."""
+        runtime, shown, scores, _ = self._draw(seed, count, label, truncation, model or self._default(), oversample,
+                                               member, sampler)
         captions = [f"D {s:+.2f}" for s in scores] if scores is not None else [f"#{i}" for i in range(len(shown))]
         return get_kind(runtime.sample_spec).gallery(shown, runtime.sample_spec, captions)
 
-    def grid(self, seed, count, label=-1, truncation=1.0, model=None, oversample=1, member="mixture"):
+    def grid(self, seed, count, label=-1, truncation=1.0, model=None, oversample=1, member="mixture", sampler="topk"):
         """A downloadable grid PNG of the same samples."""
-        runtime, shown, _ = self._draw(seed, count, label, truncation, model or self._default(), oversample, member)
+        runtime, shown, _, _ = self._draw(seed, count, label, truncation, model or self._default(), oversample, member,
+                                          sampler, reuse=True)
         spec, kind = runtime.sample_spec, get_kind(runtime.sample_spec)
         path = os.path.join(self.workdir, f"grid-seed{int(float(seed))}.png")
         images.save_png(kind.picture(kind.from_display(shown, spec), spec), path)
@@ -215,6 +249,10 @@ class DemoApp:
             f"| onnxruntime providers | {', '.join(info['providers'])} |",
             f"| kgan | {info['kgan_version']}, opset {info['opset']} |",
         ]
+        calibration = info.get("calibration")
+        if calibration:
+            lines.append(f"| calibration | Platt a {calibration['a']:.3g}, b {calibration['b']:.3g}; held-out accuracy "
+                         f"{calibration['accuracy']:.3f}, ECE {calibration['ece']:.3f} |")
         if "mixture_weights" in info:
             weights = ", ".join(f"{w:.3f}" for w in info["mixture_weights"])
             lines.append(f"| mixture | {len(info['mixture_weights'])} members, weights {weights} |")
@@ -266,7 +304,10 @@ def build_demo(models):
                                        label="keep the best-scored of k x candidates")
                 member = gr.Dropdown(choices=app.members(), value="mixture", label="member (of a mixture)",
                                      allow_custom_value=False)
+                sampler = gr.Dropdown(choices=list(SAMPLER_CHOICES), value="topk", allow_custom_value=False,
+                                      label="sampler (drs, mh, langevin: calibrated discriminator)")
             button = gr.Button("Generate", variant="primary")
+            report = gr.Markdown(elem_id="sampling-report")
             gallery = gr.Gallery(label="samples", format="png", columns=8, object_fit="contain", height="auto",
                                  elem_id="gallery", elem_classes="pixelated")
             grid_file = gr.File(label="grid PNG")
@@ -278,10 +319,10 @@ def build_demo(models):
                 walk_count = gr.Slider(1, 16, value=8, step=1, label="samples per frame")
             walk_button = gr.Button("Make GIF")
             walk = gr.Image(type="filepath", label="latent walk (GIF)", elem_id="walk", elem_classes="pixelated")
-        inputs = [seed, count, label, truncation, model, oversample, member]
+        inputs = [seed, count, label, truncation, model, oversample, member, sampler]
         button.click(app.generate, inputs=inputs, outputs=gallery, api_name="generate").then(
             app.grid, inputs=inputs, outputs=grid_file, api_name=False
-        )
+        ).then(app.report, inputs=inputs, outputs=report, api_name=False)
         walk_button.click(
             app.interpolate, inputs=[seed_a, seed_b, steps, walk_count, label, truncation, model, member], outputs=walk,
             api_name="interpolate",

@@ -21,11 +21,13 @@ PRECISION_RECALL_K = 3
 DENSITY_COVERAGE_K = 5
 
 
-def _sampler(source):
-    """`(sample(n, seed, labels) -> float array, facts dict)` for a run dir or an ONNX model."""
+def _sampler(source, sampler=None):
+    """`(sample(n, seed, labels) -> float array, facts dict)` for a run dir or an ONNX model; with a
+    `kgan.samplers` sampler, its choices, and `facts["sampling"]` adds up what they cost."""
     path = os.fspath(source)
     if path.endswith(".onnx") or os.path.isfile(os.path.join(path, "generator.onnx")):
         from kgan.inference import GeneratorRuntime
+        from kgan.samples import get_kind
 
         runtime = GeneratorRuntime(path)
         facts = {
@@ -34,13 +36,44 @@ def _sampler(source):
             "dataset": (runtime.manifest or {}).get("dataset"),
             "sample_spec": runtime.sample_spec,
         }
-        return (lambda n, seed, labels=None: runtime.sample(n, seed=seed, labels=labels)), facts
-    from kgan.export import load_run
+        plain = lambda n, seed, labels=None: runtime.sample(n, seed=seed, labels=labels)  # noqa: E731
 
-    gan, config = load_run(path)
-    facts = {"preset": config.get("preset"), "num_classes": gan.num_classes, "dataset": config.get("dataset"),
-             "sample_spec": gan.sample_spec}
-    return (lambda n, seed, labels=None: gan.generate(n, seed=seed, labels=labels)), facts
+        def chosen(n, seed, label):
+            out = runtime.generate_with(sampler, n, seed=seed, labels=label)
+            return get_kind(runtime.sample_spec).from_display(out["samples"], runtime.sample_spec), out.report
+    else:
+        from kgan.export import load_run
+
+        gan, config = load_run(path)
+        facts = {"preset": config.get("preset"), "num_classes": gan.num_classes, "dataset": config.get("dataset"),
+                 "sample_spec": gan.sample_spec}
+        plain = lambda n, seed, labels=None: gan.generate(n, seed=seed, labels=labels)  # noqa: E731
+
+        def chosen(n, seed, label):
+            out = gan.generate_with(sampler, n, seed=seed, labels=label)
+            return out["samples"], out.report
+    if sampler is None:
+        return plain, facts
+    facts["sampling"] = cost = {"sampler": repr(sampler), "samples": 0, "proposals": 0, "seconds": 0.0}
+
+    def sample(n, seed, labels=None):
+        if labels is None or not np.ndim(labels):
+            parts = [(np.arange(n), chosen(n, seed, labels))]
+        else:  # one call per label: a sampler takes one label at a time
+            labels = np.asarray(labels)
+            parts = [(np.flatnonzero(labels == v), chosen(int((labels == v).sum()), seed, int(v))) for v in np.unique(labels)]
+        out = None
+        for rows, (samples, report) in parts:
+            out = np.empty((n, *samples.shape[1:]), samples.dtype) if out is None else out
+            out[rows] = samples
+            cost["samples"] += len(rows)
+            cost["proposals"] += report["proposals"]
+            cost["seconds"] += report["seconds"]
+        cost["acceptance_rate"] = cost["samples"] / cost["proposals"]
+        cost["samples_per_second"] = cost["samples"] / max(cost["seconds"], 1e-9)
+        return out
+
+    return sample, facts
 
 
 def _dataset_for(facts, dataset):
@@ -56,7 +89,7 @@ def _dataset_for(facts, dataset):
     raise KganError("cannot tell which data set this model was trained on: pass --dataset NAME")
 
 
-def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inception_weights=None):
+def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inception_weights=None, sampler=None):
     """Scores a run directory or an exported generator against its data set.
 
     Args:
@@ -67,6 +100,8 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inc
         features_root: cache folder of the domain classifiers.
         inception_weights: score images in InceptionV3 features instead (a local weights
             file, or "imagenet" to download them), as published FIDs are.
+        sampler: score what a `kgan.samplers` sampler chooses (`"drs"`, `"mh:k=32"`, ...);
+            the report's `sampling` says what it cost.
 
     Returns:
         a dict of metrics (see the module docstring).
@@ -74,7 +109,9 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inc
     from kgan.data import MIXTURES
     from kgan.samples import get_kind
 
-    sample, facts = _sampler(source)
+    from kgan.samplers import get_sampler
+
+    sample, facts = _sampler(source, get_sampler(sampler))
     dataset = _dataset_for(facts, dataset)
     if samples is not None and int(samples) <= 1:
         raise KganError(f"--samples must be at least 2, got {samples}")
@@ -89,6 +126,8 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inc
     report = {"source": os.fspath(source), "dataset": dataset, "seed": seed}
     report.update(get_kind(spec).evaluate(sample, dataset, samples, seed, facts, features_root=features_root,
                                           inception_weights=inception_weights))
+    if "sampling" in facts:
+        report["sampling"] = facts["sampling"]
     return report
 
 
@@ -179,6 +218,10 @@ def format_report(report):
     for key, value in report.items():
         if key == "num_modes" and "modes" in report:
             shown["modes"] = f"{report['modes']} of {value}"
+        elif key == "sampling":
+            shown["sampler"] = (f"{value['sampler']}: {value['proposals']} proposals for {value['samples']} samples "
+                                f"(acceptance {value['acceptance_rate']:.3f}), {value['samples_per_second']:.0f} "
+                                "samples/s")
         elif key != "modes" or "num_modes" not in report:
             shown[key] = f"{value:.4f}" if isinstance(value, float) else str(value)
     width = max(len(k) for k in shown)

@@ -153,6 +153,7 @@ class ExportSpec:
         groups: `{input name: count}`: parity is also reported for each value of that
             integer input (each member of a mixture), all of which the feeds draw in
             any batch of `count` rows or more.
+        batch: a fixed batch size for every input (None: any batch).
     """
 
     role: str
@@ -163,6 +164,7 @@ class ExportSpec:
     endpoint: str
     models: list
     groups: dict = dataclasses.field(default_factory=dict)
+    batch: int | None = None
 
     @property
     def file(self):
@@ -173,7 +175,8 @@ class ExportSpec:
         import tensorflow as tf
 
         names = list(self.inputs)
-        signature = [tf.TensorSpec(shape, dtype, name=name) for name, (shape, dtype) in self.inputs.items()]
+        signature = [tf.TensorSpec((self.batch, *shape[1:]), dtype, name=name)
+                     for name, (shape, dtype) in self.inputs.items()]
         call = self.call
 
         @tf.function(input_signature=signature)
@@ -192,8 +195,10 @@ class ExportSpec:
         """The manifest's entry: file, inputs and outputs with shapes and dtypes."""
         return {
             "file": self.file,
-            "inputs": {k: {"shape": ["batch", *shape[1:]], "dtype": dtype} for k, (shape, dtype) in self.inputs.items()},
-            "outputs": {k: {"shape": list(o.shape), "dtype": o.dtype} for k, o in self.outputs.items()},
+            "inputs": {k: {"shape": [self.batch or "batch", *shape[1:]], "dtype": dtype}
+                       for k, (shape, dtype) in self.inputs.items()},
+            "outputs": {k: {"shape": [self.batch or "batch", *o.shape[1:]], "dtype": o.dtype}
+                        for k, o in self.outputs.items()},
         }
 
 
@@ -272,6 +277,82 @@ def discriminator_export(gan):
     )
 
 
+# latent_energy.onnx has a fixed batch: TensorFlow's gradient of a batch-dynamic graph holds
+# BroadcastGradientArgs and DynamicStitch over shapes, which ONNX has no op for.
+LATENT_ENERGY_BATCH = 64
+
+# The gradients TensorFlow writes as ops of their own (ReluGrad, TanhGrad, SigmoidGrad),
+# which ONNX and tf2onnx do not have, written with the forward ops instead.
+_GRADIENTS = {
+    "Relu": lambda op, grad: grad * tf_cast_like(op.outputs[0] > 0, grad),
+    "Relu6": lambda op, grad: grad * tf_cast_like((op.inputs[0] > 0) & (op.inputs[0] < 6), grad),
+    "Tanh": lambda op, grad: grad * (1.0 - op.outputs[0] * op.outputs[0]),
+    "Sigmoid": lambda op, grad: grad * op.outputs[0] * (1.0 - op.outputs[0]),
+}
+
+
+def tf_cast_like(x, like):
+    import tensorflow as tf
+
+    return tf.cast(x, like.dtype)
+
+
+@contextlib.contextmanager
+def _onnx_gradients():
+    """Inside a tf.function: the gradients of `_GRADIENTS`' ops as forward ops."""
+    import tensorflow as tf
+
+    for op in _GRADIENTS:
+        try:
+            tf.RegisterGradient(f"KganOnnx{op}")(_GRADIENTS[op])
+        except KeyError:  # registered by an earlier export
+            pass
+    with tf.compat.v1.get_default_graph().gradient_override_map({op: f"KganOnnx{op}" for op in _GRADIENTS}):
+        yield
+
+
+@register_export
+def latent_energy_export(gan):
+    """`latent_energy.onnx`: the generator's inputs to `energy`, E(z) = ‖z‖²/2 − D(G(z)) with the
+    raw discriminator logit D, and its gradient `grad_z`, for the `langevin` sampler (which
+    calibrates both). None where `discriminator.onnx` is not written."""
+    import tensorflow as tf
+
+    if gan.pack > 1:
+        return None
+    prior = gan.latent_prior
+
+    def energy_of(feeds):
+        samples = gan.run_generator(feeds)
+        conditioning = {k: feeds[k] for k in prior.conditioning}
+        logits = tf.reshape(tf.cast(gan.run_discriminator(
+            {gan.sample_spec.tensor_name: samples, **conditioning}), tf.float32), [-1])
+        return 0.5 * tf.reduce_sum(tf.square(feeds["z"]), axis=-1) - logits
+
+    def call(feeds):
+        feeds = _keras_feeds(feeds)
+        if not tf.inside_function():  # the Keras reference of the parity check
+            with tf.GradientTape() as tape:
+                tape.watch(feeds["z"])
+                energy = energy_of(feeds)
+            return {"energy": energy, "grad_z": tape.gradient(energy, feeds["z"])}
+        with _onnx_gradients():  # traced: symbolic gradients, which honour the override map
+            energy = energy_of(feeds)
+            return {"energy": energy, "grad_z": tf.gradients(energy, feeds["z"])[0]}
+
+    return ExportSpec(
+        role="latent_energy",
+        call=call,
+        inputs=prior.signature(),
+        outputs={"energy": Output(["batch"]), "grad_z": Output(["batch", gan.latent_dim])},
+        feeds=lambda batch, rng: prior.draw(batch, rng=rng, randomize=True),
+        endpoint="latent_energy",
+        models=[gan.sampling_generator, gan.discriminator],
+        groups={"member": prior["member"].num_members} if "member" in prior.names else {},
+        batch=LATENT_ENERGY_BATCH,
+    )
+
+
 def _write_saved_model(specs, functions, path):
     import keras
 
@@ -284,7 +365,23 @@ def _write_saved_model(specs, functions, path):
                 tracked.append(model)
     for spec in specs:
         archive.add_endpoint(spec.endpoint, functions[spec.role])
-    archive.write_out(path, verbose=False)
+    import tensorflow as tf
+
+    # latent_energy's traced gradients carry `_onnx_gradients`' overrides, which a loaded
+    # SavedModel does not need to differentiate again.
+    archive.write_out(path, options=tf.saved_model.SaveOptions(experimental_custom_gradients=False), verbose=False)
+
+
+@contextlib.contextmanager
+def _quiet_absl():
+    from absl import logging
+
+    level = logging.get_verbosity()
+    logging.set_verbosity(logging.ERROR)
+    try:
+        yield
+    finally:
+        logging.set_verbosity(level)
 
 
 def _to_onnx(function, opset):
@@ -352,18 +449,19 @@ def _parity(spec, saved_fn, onnx_model, seed=0):
                 diff = max(_max_diff(got[o][rows], expected[o][rows]) for o in spec.outputs)
                 values[int(value)] = max(values.get(int(value), 0.0), diff)
 
-    for batch in PARITY_BATCHES:
+    batches = [spec.batch] if spec.batch else PARITY_BATCHES
+    for batch in batches:
         feeds = spec.feeds(batch, rng)
         expected = spec.keras_outputs(feeds)
         saved = saved_fn(**{k: tf.constant(v) for k, v in feeds.items()})
         record("keras_vs_saved_model", {k: v.numpy() for k, v in saved.items()}, expected, feeds)
         record("keras_vs_onnxruntime", dict(zip(names, session.run(None, feeds))), expected, feeds)
-    reference_batch = max([REFERENCE_BATCH, *spec.groups.values()])
+    reference_batch = spec.batch or max([REFERENCE_BATCH, *spec.groups.values()])
     feeds = spec.feeds(reference_batch, rng)
     reference = dict(zip(names, ReferenceEvaluator(onnx_model).run(None, feeds)))
     record("keras_vs_onnx_reference", reference, spec.keras_outputs(feeds), feeds)
     tolerance = max(o.limit for o in spec.outputs.values())
-    figures.update(batches=list(PARITY_BATCHES), reference_batch=reference_batch, tolerance=tolerance)
+    figures.update(batches=list(batches), reference_batch=reference_batch, tolerance=tolerance)
     for name, values in by_group.items():
         figures[f"by_{name}"] = {str(k): values[k] for k in sorted(values)}
     if failed:
@@ -461,7 +559,82 @@ def _metadata(facts, role, parity):
         "kgan.sample_spec": json.dumps(facts["sample_spec"]),
         "kgan.prior": json.dumps(facts["prior"]),
         **({"kgan.mixture": json.dumps(facts["mixture"])} if "mixture" in facts else {}),
+        **({"kgan.calibration": json.dumps(facts["calibration"])}
+           if "calibration" in facts and role in ("discriminator", "latent_energy") else {}),
     }
+
+
+def fit_export_calibration(gan, data, config, log=None, samples=2000):
+    """The discriminator's Platt scaling fitted on `data` (a data set name or path), or the
+    GAN's own `calibration` when there is no data; None (with a log line) when neither."""
+    from kgan.calibration import real_for_calibration
+
+    log = log or (lambda *_: None)
+    if not data:
+        if gan.calibration is None:
+            log("kgan: no data set to calibrate the discriminator on: the drs, mh and langevin samplers need "
+                "`kgan calibrate`")
+        return gan.calibration
+    real, labels = real_for_calibration(data, samples, image_size=config.get("image_size"))
+    if tuple(real.shape[1:]) != tuple(gan.sample_shape):
+        raise KganError(f"{data} holds samples of shape {list(real.shape[1:])} but the generator makes "
+                        f"{list(gan.sample_shape)}: give the data set the run trained on")
+    if gan.conditional and labels is None:
+        raise KganError(f"{data} has no labels to calibrate a conditional discriminator with")
+    calibration = gan.calibrate(real, labels if gan.conditional else None)
+    log(f"kgan: calibrated the discriminator on {len(real)} real samples of {data}: held-out accuracy "
+        f"{calibration['accuracy']:.3f}, ECE {calibration['ece']:.3f} (raw {calibration['ece_raw']:.3f})")
+    return calibration
+
+
+def calibrate_export(run_dir, out_dir=None, data=None, log=None):
+    """Refits the calibration of `run_dir`'s discriminator on `data` (default: the run's data
+    set) and writes it into its export (`out_dir`, default `export/<run name>`): the manifest
+    and the metadata of discriminator.onnx and latent_energy.onnx, each file replaced whole.
+
+    Returns:
+        the calibration, with `export` and `data`.
+    """
+    import onnx
+
+    gan, config = load_run(run_dir)
+    out_dir = out_dir or os.path.join("export", os.path.basename(os.path.normpath(os.path.abspath(run_dir))))
+    manifest_path = os.path.join(out_dir, "manifest.json")
+    if not os.path.isfile(manifest_path):
+        raise KganError(f"{out_dir} holds no export: run `kgan export {run_dir}` first (or give --export DIR)")
+    with open(manifest_path) as handle:
+        manifest = json.load(handle)
+    roles = [r for r in ("discriminator", "latent_energy") if r in manifest.get("models", {})]
+    if "discriminator" not in roles:
+        raise KganError(f"{out_dir} has no discriminator.onnx to calibrate (a packed discriminator is not exported)")
+    data = data or config.get("dataset")
+    if not data:
+        raise KganError(f"{run_dir} does not say what it trained on: give the real data with --data")
+    calibration = fit_export_calibration(gan, data, config, log)
+    staged = []
+    try:
+        for role in roles:
+            path = os.path.join(out_dir, manifest["models"][role]["file"])
+            model = onnx.load(path)
+            props = {p.key: p.value for p in model.metadata_props}
+            props["kgan.calibration"] = json.dumps(calibration)
+            del model.metadata_props[:]
+            temporary = path + ".partial"
+            _save_onnx(model, temporary, props)
+            staged.append((temporary, path))
+            manifest.setdefault("files", {})[os.path.basename(path)] = _sha256(temporary)
+        manifest["calibration"] = calibration
+        temporary = manifest_path + ".partial"
+        with open(temporary, "w") as handle:
+            json.dump(manifest, handle, indent=2)
+        staged.append((temporary, manifest_path))
+        for temporary, path in staged:
+            os.replace(temporary, path)
+    finally:
+        for temporary, _ in staged:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+    return dict(calibration, export=out_dir, data=data)
 
 
 def _save_onnx(model, path, props):
@@ -495,7 +668,8 @@ def _replace_dir(staging, target):
         shutil.rmtree(old, ignore_errors=True)
 
 
-def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=False, saved_model_dir=None, log=None):
+def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=False, saved_model_dir=None, log=None,
+                 calibration_data=None):
     """Exports a GAN's generator and discriminator to SavedModel and ONNX.
 
     Args:
@@ -509,6 +683,9 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
         saved_model_dir: where the SavedModel goes; default `RUN_DIR/saved_model`
             (or `OUT_DIR/saved_model` for a GAN object).
         log: optional callable for progress lines.
+        calibration_data: the real data (a data set name or path) the discriminator's
+            calibration is fitted on; default the run's data set (for a GAN object: its
+            `calibration`, if `GAN.calibrate` set one).
 
     Returns:
         an `ExportResult`.
@@ -562,6 +739,10 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
         facts["mixture"] = {"members": gan.generator.num_members, "weights": list(gan.generator.mixture_weights)}
     specs = export_specs(gan)
     functions = {s.role: s.function() for s in specs}
+    if any(s.role == "discriminator" for s in specs):
+        calibration = fit_export_calibration(gan, calibration_data or config.get("dataset"), config, log)
+        if calibration:
+            facts["calibration"] = calibration
 
     out_parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(out_parent, exist_ok=True)
@@ -575,10 +756,11 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
         saved_staging = tempfile.mkdtemp(prefix=f".{os.path.basename(saved_model_dir)}.partial-", dir=saved_parent)
     try:
         log("kgan: writing the SavedModel")
-        _write_saved_model(specs, functions, saved_staging)
         import tensorflow as tf
 
-        loaded = tf.saved_model.load(saved_staging)
+        with _quiet_absl():  # "unsaved custom gradients": latent_energy's, never differentiated again
+            _write_saved_model(specs, functions, saved_staging)
+            loaded = tf.saved_model.load(saved_staging)
         log(f"kgan: converting to ONNX (opset {opset}) and checking parity")
         parity = {}
         for spec_ in specs:

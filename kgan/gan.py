@@ -150,6 +150,7 @@ class GAN(keras.Model):
         joint_discriminator="auto",
         update="alternating",
         diversity=0.0,
+        calibration=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -226,6 +227,7 @@ class GAN(keras.Model):
             _check_member_head(generator, discriminator)
             if self.pack > 1:
                 raise KganError("diversity classifies single samples: drop pack")
+        self.calibration = dict(calibration) if calibration else None
         self.sample_spec  # a generator whose samples cannot be named fails here, not at export
 
     # -- construction -------------------------------------------------------
@@ -712,16 +714,77 @@ class GAN(keras.Model):
             raise KganError(f"n must be a positive integer, got {n!r}")
         n = int(n)
         if sampler is not None:
-            from kgan.samplers import get_sampler
-
-            if labels is not None and np.ndim(labels):
-                raise KganError("with a sampler, give one label or none (the proposals cycle the classes)")
-            chosen = get_sampler(sampler)(n, lambda m, s: {"samples": self.generate(m, s, labels, batch_size, **given)},
-                                          lambda batch: self.score(batch["samples"], labels, batch_size), seed)
-            return chosen["samples"]
+            return self.generate_with(sampler, n, seed, labels, batch_size, **given)["samples"]
         feeds = self.latent_prior.draw(n, seed, **self._conditioning(self._labels_for(n, labels)), **given)
         feeds = {k: v.astype(np.int32) if v.dtype == np.int64 else v for k, v in feeds.items()}
         return _in_chunks(self.run_generator, feeds, n, batch_size)
+
+    def generate_with(self, sampler, n, seed=None, labels=None, batch_size=256, **given):
+        """What a `kgan.samplers` sampler chose: a `Chosen` dict (`"samples"`, `"scores"`) with
+        its `report`; the samplers that read the discriminator as a probability (`drs`, `mh`,
+        `langevin`) need `calibrate` first."""
+        from kgan.samplers import Proposals, get_sampler
+
+        sampler = get_sampler(sampler)
+        if labels is not None and np.ndim(labels):
+            raise KganError("with a sampler, give one label or none (the proposals cycle the classes)")
+        if self.pack > 1:
+            raise KganError(f"the {sampler.name} sampler scores single samples: a packed discriminator judges groups")
+        calibration = self.calibration if sampler.calibrated else {"a": 1.0, "b": 0.0}
+        if calibration is None:
+            raise KganError(f"the {sampler.name} sampler needs a calibrated discriminator: call "
+                            "gan.calibrate(real_samples) first, or use the topk sampler")
+        from kgan.calibration import calibrated, calibrated_energy
+
+        def decode(feeds):
+            return {"samples": _in_chunks(self.run_generator, feeds, len(feeds["z"]), batch_size)}
+
+        def energy(feeds):
+            out = [self.latent_energy({k: tf.constant(v[i : i + batch_size]) for k, v in feeds.items()})
+                   for i in range(0, len(feeds["z"]), batch_size)]
+            raw, grad = (np.concatenate([np.asarray(o[key]) for o in out]) for key in ("energy", "grad_z"))
+            return calibrated_energy(feeds["z"], raw, grad, calibration)
+
+        return sampler(n, Proposals(
+            draw=lambda m, s: {"samples": self.generate(m, s, labels, batch_size, **given)},
+            score=lambda batch: calibrated(self.score(batch["samples"], labels, batch_size), calibration),
+            latents=lambda m, s: self._latent_feeds(m, s, labels, **given),
+            energy=energy, decode=decode), seed=seed)
+
+    def _latent_feeds(self, n, seed, labels=None, **given):
+        feeds = self.latent_prior.draw(n, seed, **self._conditioning(self._labels_for(n, labels)), **given)
+        return {k: v.astype(np.int32) if v.dtype == np.int64 else v for k, v in feeds.items()}
+
+    @tf.function
+    def latent_energy(self, feeds):
+        """`{"energy", "grad_z"}` of E(z) = ‖z‖²/2 − D(G(z)) with the raw discriminator logit D,
+        on named generator inputs; `generate_with` calibrates it for the `langevin` sampler."""
+        feeds = dict(feeds)
+        z = tf.cast(feeds["z"], tf.float32)
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            samples = self.run_generator(dict(feeds, z=z))
+            conditioning = {k: feeds[k] for k in self.latent_prior.conditioning}
+            logits = tf.reshape(tf.cast(self.run_discriminator(
+                {self.sample_spec.tensor_name: samples, **conditioning}), tf.float32), [-1])
+            energy = 0.5 * tf.reduce_sum(tf.square(z), axis=-1) - logits
+        return {"energy": energy, "grad_z": tape.gradient(energy, z)}
+
+    def calibrate(self, real, labels=None, samples=None, seed=0, batch_size=256):
+        """Fits Platt scaling of the discriminator (`kgan.calibration`) on `real` samples
+        against as many generated ones, keeps it in `calibration` (saved with the model) and
+        returns it."""
+        from kgan.calibration import fit_calibration
+
+        if self.pack > 1:
+            raise KganError("a packed discriminator judges groups of samples: it cannot be calibrated per sample")
+        real = np.asarray(real, np.float32)
+        n = int(samples or len(real))
+        fake_labels = None if labels is None else np.asarray(labels)[np.arange(n) % len(labels)]
+        fake = self.generate(n, seed=seed, labels=fake_labels, batch_size=batch_size)
+        self.calibration = fit_calibration(self.score(real, labels, batch_size),
+                                           self.score(fake, fake_labels, batch_size), seed=seed)
+        return self.calibration
 
     def score(self, samples, labels=None, batch_size=256):
         """The discriminator's logit for each sample, float32 `[n]` (higher: judged more real).
@@ -764,6 +827,7 @@ class GAN(keras.Model):
                 "joint_discriminator": self.joint_discriminator,
                 "update": self.update,
                 "diversity": self.diversity,
+                "calibration": self.calibration,
             }
         )
         return config

@@ -77,17 +77,25 @@ class OnnxModel:
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.providers = self.session.get_providers()
+        first = self.session.get_inputs()[0].shape[0]
+        self.fixed_batch = first if isinstance(first, int) else None  # latent_energy.onnx's
 
     def run(self, feeds):
-        """`{output name: array}` for named inputs of equal length, in chunks of `batch_size`."""
+        """`{output name: array}` for named inputs of equal length, in chunks of `batch_size`
+        (of the model's own batch, the last one padded, when it has a fixed one)."""
         missing = [name for name in self.input_names if name not in feeds]
         if missing:
             raise KganError(f"{self.path} needs the inputs {', '.join(self.input_names)}; missing {', '.join(missing)}")
         rows = len(next(iter(feeds.values())))
+        size = self.fixed_batch or self.batch_size
         chunks = []
-        for start in range(0, rows, self.batch_size):
-            chunk = {name: feeds[name][start : start + self.batch_size] for name in self.input_names}
-            chunks.append(self.session.run(None, chunk))
+        for start in range(0, rows, size):
+            chunk = {name: np.asarray(feeds[name][start : start + size]) for name in self.input_names}
+            short = size - len(next(iter(chunk.values()))) if self.fixed_batch else 0
+            if short:
+                chunk = {k: np.concatenate([v, np.repeat(v[-1:], short, axis=0)]) for k, v in chunk.items()}
+            outputs = self.session.run(None, chunk)
+            chunks.append([o[: size - short] for o in outputs])
         return {name: np.concatenate([c[i] for c in chunks]) for i, name in enumerate(self.output_names)}
 
 
@@ -258,8 +266,11 @@ class GeneratorRuntime:
                                                      self.sample_spec)
 
     def generate_with(self, sampler, n, seed=None, labels=None, truncation=1.0, **given):
-        """What a sampler chose: `{"samples": generate-like samples, "scores": logits}`."""
-        from kgan.samplers import get_sampler
+        """What a sampler chose: a `kgan.samplers.Chosen` (`"samples"` as `generate` gives them,
+        `"scores"` the logits it read) with its `report`. `drs`, `mh` and `langevin` read the
+        calibrated logit, so they need an export with a calibration (`kgan calibrate`)."""
+        from kgan.calibration import calibrated, calibrated_energy
+        from kgan.samplers import Proposals, get_sampler
 
         sampler = get_sampler(sampler)
         if not self.has_discriminator:
@@ -267,8 +278,39 @@ class GeneratorRuntime:
                             "export with `kgan export`")
         if labels is not None and np.ndim(labels):
             raise KganError("with a sampler, give one label or none (the proposals cycle the classes)")
-        return sampler(self._check_count(n), lambda m, s: {"samples": self.generate(m, s, labels, truncation, **given)},
-                       lambda batch: self.score(batch["samples"], labels), seed)
+        calibration = self.calibration if sampler.calibrated else {"a": 1.0, "b": 0.0}
+        if calibration is None:
+            raise KganError(f"the {sampler.name} sampler needs a calibrated discriminator and {self.path}'s export "
+                            "has none: run `kgan calibrate RUN_DIR`, or use --sampler topk")
+        n = self._check_count(n)
+        truncation = self._check_truncation(truncation)
+        kind = get_kind(self.sample_spec)
+
+        def latents(m, s):
+            return self.prior.draw(m, s, truncation, **self._conditioning(m, labels), **given)
+
+        def decode(feeds):
+            return {"samples": kind.to_display(self._output(feeds).astype(self.sample_spec.dtype), self.sample_spec)}
+
+        def energy(feeds):
+            out = self.model_for("latent_energy").run(feeds)
+            return calibrated_energy(feeds["z"], out["energy"], out["grad_z"], calibration)
+
+        has_energy = os.path.isfile(self._paths.get("latent_energy") or os.path.join(
+            os.path.dirname(os.path.abspath(self.path)), "latent_energy.onnx"))
+        return sampler(n, Proposals(
+            draw=lambda m, s: {"samples": self.generate(m, s, labels, truncation, **given)},
+            score=lambda batch: calibrated(self.score(batch["samples"], labels), calibration),
+            latents=latents, energy=energy if has_energy else None, decode=decode), seed=seed)
+
+    @property
+    def calibration(self):
+        """The discriminator's Platt scaling (`kgan.calibration`), or None for an uncalibrated export."""
+        found = (self.manifest or {}).get("calibration")
+        if found is None and self.has_discriminator:
+            text = self.model_for("discriminator").metadata.get("kgan.calibration")
+            found = json.loads(text) if text else None
+        return found
 
     def interpolate(self, seed_a, seed_b, steps=16, n=1, labels=None, truncation=1.0, **given):
         """Frames of a spherical latent walk from `seed_a`'s latents to `seed_b`'s.
@@ -328,6 +370,8 @@ class GeneratorRuntime:
         }
         if "member" in self.prior.names:
             card["mixture_weights"] = self.prior["member"].weights
+        if self.has_discriminator and self.calibration:
+            card["calibration"] = self.calibration
         parity = self.metadata.get("kgan.parity")
         if parity:
             card["parity"] = json.loads(parity)

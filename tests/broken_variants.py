@@ -409,11 +409,11 @@ def topk_keeps_the_worst():
     """Best-of-k oversampling keeps the lowest-scored proposals."""
     from kgan.samplers import TopK
 
-    def select(self, n, draw, score, seed):
-        batch = draw(n * self.k, seed)
-        scores = np.asarray(score(batch), np.float32).reshape(-1)
+    def select(self, n, proposals, seed):
+        batch = proposals.draw(n * self.k, seed)
+        scores = proposals.scores(batch).astype(np.float32)
         keep = np.sort(np.argsort(scores, kind="stable")[:n])
-        return dict(self.take(batch, keep), scores=scores[keep])
+        return dict(self.take(batch, keep), scores=scores[keep]), {"proposals": n * self.k, "acceptance_rate": 1 / self.k}
 
     TopK.select = select
 
@@ -637,3 +637,52 @@ def pytest_configure(config):
     if name not in VARIANTS:
         raise SystemExit(f"KGAN_BREAK={name}: no such variant; choose from {', '.join(VARIANTS)}")
     VARIANTS[name][0]()
+
+
+@variant("tests/test_discriminator_sampling.py::test_drs_and_mh_recover_the_real_distribution_from_a_junk_mixing_generator",
+         "tests/test_discriminator_sampling.py::test_exact_drs_keeps_half_of_an_honest_half_junk_generator")
+def drs_accepts_blindly():
+    """DRS keeps each proposal with probability one half, whatever the discriminator says."""
+    from kgan.samplers import DRS
+
+    DRS._f = lambda self, logits, top: np.full(np.shape(logits), 0.0)
+
+
+@variant("tests/test_discriminator_sampling.py::test_drs_and_mh_recover_the_real_distribution_from_a_junk_mixing_generator")
+def mh_accepts_every_move():
+    """Metropolis-Hastings reads every proposal as equally real, so it accepts every move."""
+    from kgan.samplers import MetropolisHastings, Proposals
+
+    def make(original):
+        def broken(self, n, proposals, seed):
+            blind = Proposals(proposals.draw, lambda batch: np.zeros(len(batch["samples"])))
+            return original(self, n, blind, seed)
+        return broken
+
+    _wrap(MetropolisHastings, "select", make)
+
+
+@variant("tests/test_discriminator_sampling.py::test_platt_scaling_recovers_known_parameters")
+def platt_slope_dropped():
+    """Calibration keeps the raw slope: a = 1, only the offset is fitted."""
+    from kgan import calibration
+
+    _wrap(calibration, "fit_calibration", lambda original: lambda *a, **k: dict(original(*a, **k), a=1.0))
+
+
+@variant("tests/test_discriminator_sampling.py::test_latent_energy_gradient_matches_finite_differences_and_keras")
+def latent_energy_gradient_halved():
+    """latent_energy.onnx (and its Keras reference) give half the gradient of the energy."""
+    from kgan import export
+
+    def make(original):
+        def broken(gan):
+            spec = original(gan)
+            if spec is not None:
+                call = spec.call
+                spec.call = lambda feeds: {k: v * 0.5 if k == "grad_z" else v for k, v in call(feeds).items()}
+            return spec
+        return broken
+
+    index = export.EXPORTS.index(export.latent_energy_export)
+    export.EXPORTS[index] = make(export.latent_energy_export)

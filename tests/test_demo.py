@@ -1,5 +1,6 @@
 """The Gradio demo: API through gradio_client, a real browser, a bounded load test."""
 
+import json
 import os
 import shutil
 import statistics
@@ -27,6 +28,11 @@ def served(exported, tmp_path_factory):
                                         "doomed": ("dcgan", False)}.items():
         _, result = exported(family, conditional)
         shutil.copytree(result.out_dir, root / name, ignore=shutil.ignore_patterns("saved_model"))
+    manifest_path = root / "digits3" / "manifest.json"  # digits3 samples with calibrated samplers too
+    manifest = json.loads(manifest_path.read_text())
+    manifest["calibration"] = {"a": 1.5, "b": -0.25, "accuracy": 0.75, "ece": 0.05, "ece_raw": 0.2, "real": 100,
+                               "fake": 100}
+    manifest_path.write_text(json.dumps(manifest))
     start = time.perf_counter()
     demo, url = launch(str(root / "digits3"), port=None, export_root=str(root), block=False)
     startup = time.perf_counter() - start
@@ -77,6 +83,23 @@ def test_labels_truncation_and_filtered_sampling(client, served):
     kept = [decode(item) for item in best]
     pool = [decode(item) for item in candidates]
     assert all(any(np.array_equal(k, p) for p in pool) for k in kept)
+
+
+def test_calibrated_samplers_and_what_they_cost(client, served):
+    from kgan.inference import GeneratorRuntime
+
+    model = str(served["root"] / "digits3" / "generator.onnx")
+    runtime = GeneratorRuntime(model)
+    for sampler in ("drs", "mh", "langevin"):
+        items = client.predict(seed=1, count=5, label=2, model=model, sampler=sampler, api_name="/generate")
+        expected = runtime.generate(5, seed=1, labels=2, sampler=sampler)[..., 0]
+        np.testing.assert_array_equal(np.stack([decode(item) for item in items]), expected)
+        report = served["demo"].kgan_app.report(1, 5, 2, 1.0, model, 1, "mixture", sampler)
+        assert report.startswith(f"**{sampler}:") and "acceptance rate" in report and "proposals" in report
+    assert "Platt a 1.5, b -0.25" in served["demo"].kgan_app.card(model)
+    with pytest.raises(Exception, match="needs a calibrated discriminator"):
+        client.predict(seed=1, count=5, model=str(served["root"] / "doomed" / "generator.onnx"), sampler="drs",
+                       api_name="/generate")
 
 
 def test_two_d_models_are_a_scatter_plot(client, served):

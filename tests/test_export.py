@@ -107,7 +107,8 @@ def test_export_replaces_an_earlier_export_whole(exported, tmp_path):
     out.mkdir()
     (out / "stale.onnx").write_text("old")
     export_model(gan, out_dir=str(out))
-    assert sorted(os.listdir(out)) == ["discriminator.onnx", "generator.onnx", "manifest.json", "saved_model"]
+    assert sorted(os.listdir(out)) == ["discriminator.onnx", "generator.onnx", "latent_energy.onnx", "manifest.json",
+                                       "saved_model"]
     assert sorted(os.listdir(tmp_path)) == ["onnx"]
 
 
@@ -134,7 +135,7 @@ def test_train_exports_by_default_and_export_command(tmp_path):
     result = run_kgan("train", "--preset", "ring8", "--epochs", "1", "--steps-per-epoch", "3", "--out", str(run),
                       "--export-dir", str(onnx_dir), "--quiet")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert sorted(os.listdir(onnx_dir)) == ["discriminator.onnx", "generator.onnx", "manifest.json"]
+    assert sorted(os.listdir(onnx_dir)) == ["discriminator.onnx", "generator.onnx", "latent_energy.onnx", "manifest.json"]
     assert os.path.isfile(run / "saved_model" / "saved_model.pb")
     assert f"kgan generate {onnx_dir}" in result.stdout
     manifest = json.loads((onnx_dir / "manifest.json").read_text())

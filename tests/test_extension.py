@@ -126,7 +126,7 @@ def test_a_registered_export_is_written_checked_and_found_by_role(energy_role, t
     gan = make_gan("dcgan", conditional=True)
     result = export_model(gan, out_dir=str(tmp_path / "export"))
     assert sorted(f for f in os.listdir(result.out_dir) if f.endswith(".onnx")) == [
-        "discriminator.onnx", "energy.onnx", "generator.onnx"]
+        "discriminator.onnx", "energy.onnx", "generator.onnx", "latent_energy.onnx"]
     entry = result.manifest["models"]["energy"]
     assert entry["inputs"] == {"z": {"shape": ["batch", 6], "dtype": "float32"},
                                "label": {"shape": ["batch"], "dtype": "int64"}}

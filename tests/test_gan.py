@@ -331,7 +331,9 @@ def test_config_round_trip(tiny_dcgan):
                      label_smoothing=0.2, latent_dim=8, num_classes=None, seed=4, pack=2,
                      augment=["color", "cutout"], ema=0.9,
                      sample_spec={"kind": "image", "shape": [8, 8, 1], "dtype": "float32", "value_range": [0.0, 1.0]},
-                     joint_discriminator=False, update="simultaneous", diversity=0.0)
+                     joint_discriminator=False, update="simultaneous", diversity=0.0,
+                     calibration={"a": 2.0, "b": -0.5, "accuracy": 0.8, "ece": 0.02, "ece_raw": 0.1, "real": 50,
+                                  "fake": 50})
     gan = GAN(**arguments)
     # num_classes stays None: packing is for unconditional GANs (the conditional case is below);
     # diversity needs a mixture (tests/test_mixture.py round-trips it).

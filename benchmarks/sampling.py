@@ -1,0 +1,170 @@
+"""The discriminator's samplers against plain sampling, through onnxruntime.
+
+    python benchmarks/sampling.py [--datasets grid25 ring8 digits] [--seeds 0 1 2 3 4]
+                                  [--samplers plain topk drs mh langevin] [--runs benchmarks/runs]
+                                  [--jobs 2] [--readme README.md]
+
+The runs: on grid25 the "GAN" and "PacGAN2-4" rows of `quality.py`, on ring8 its "GAN"
+row, on digits the `digits` preset; each trained once per seed into
+`--runs/<data set>/<variant>-s<seed>` (kept: a second call only scores; the GAN rows are
+the ones `ensemble_quality.py` keeps) and exported there with `kgan export`, which
+calibrates the discriminator on the data set. Every sampler then draws from the export
+with onnxruntime and `kgan.evaluate` scores what it chose, as `kgan evaluate --sampler`
+does: modes / high quality / reverse KL on the mixtures (2,500 samples), FID, precision
+and recall in the domain classifier's features on digits (1,000 samples). Rows go to
+`benchmarks/sampling.jsonl`; `--readme` fills the `<!-- sampling:begin -->` block.
+Samples per second are the sampler's own wall time (proposals, scoring, choosing) on one
+onnxruntime thread pool while nothing else runs.
+"""
+
+import argparse
+import concurrent.futures
+import json
+import multiprocessing
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import quality  # noqa: E402
+
+VARIANTS = {"grid25": ("GAN", "PacGAN2", "PacGAN3", "PacGAN4"), "ring8": ("GAN",), "digits": ("preset",)}
+SAMPLERS = {"plain": None, "topk": "topk:k=4", "drs": "drs", "mh": "mh:k=32", "langevin": "langevin"}
+SAMPLES = {"grid25": 2500, "ring8": 2500, "digits": 1000}
+
+
+def config_for(dataset, variant):
+    import kgan
+
+    if variant == "preset":
+        return kgan.get_preset(dataset)
+    return quality.variant_config(dataset, variant)
+
+
+def train(dataset, variant, seed, run_dir):
+    """Trains one run (one TensorFlow thread) and exports it, calibrated on its data set."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    import kgan
+    from kgan.export import export_model
+
+    if not os.path.isfile(os.path.join(run_dir, "model.keras")):
+        kgan.train(config_for(dataset, variant).replace(seed=seed, out=run_dir, export=False), verbose=0,
+                   log=lambda *_: None)
+    export_model(run_dir, out_dir=os.path.join(run_dir, "export"))
+    return {"dataset": dataset, "variant": variant, "seed": seed}
+
+
+def score(dataset, variant, seed, run_dir, samplers):
+    from kgan.evaluate import evaluate
+
+    rows = []
+    for name in samplers:
+        report = evaluate(os.path.join(run_dir, "export"), samples=SAMPLES[dataset], seed=seed,
+                          sampler=SAMPLERS[name])
+        keep = ("modes", "high_quality", "reverse_kl", "fid", "precision", "recall")
+        row = {"dataset": dataset, "variant": variant, "seed": seed, "sampler": name,
+               **{k: report[k] for k in keep if k in report}}
+        if "sampling" in report:
+            row.update({k: report["sampling"][k] for k in ("acceptance_rate", "samples_per_second", "proposals")})
+            row["sampler_spec"] = report["sampling"]["sampler"]
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
+def _mean_se(values):
+    values = np.asarray(values, float)
+    return values.mean(), (values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0)
+
+
+def table(rows):
+    out = []
+    for dataset in VARIANTS:
+        mine = [r for r in rows if r["dataset"] == dataset]
+        if not mine:
+            continue
+        mixture = dataset != "digits"
+        header = "modes / high quality / reverse KL" if mixture else "FID / precision / recall"
+        out += [f"**{dataset}** ({header}; mean ± standard error over seeds)", "",
+                "| run | sampler | figures | seeds | acceptance | samples/s |", "| --- | --- | --- | --- | --- | --- |"]
+        for variant in VARIANTS[dataset]:
+            for sampler in SAMPLERS:
+                runs = [r for r in mine if r["variant"] == variant and r["sampler"] == sampler]
+                if not runs:
+                    continue
+                if mixture:
+                    modes, hq, kl = (_mean_se([r[k] for r in runs]) for k in ("modes", "high_quality", "reverse_kl"))
+                    figures = (f"{modes[0]:.1f} ± {modes[1]:.1f} / {100 * hq[0]:.1f} ± {100 * hq[1]:.1f} % / "
+                               f"{kl[0]:.3f} ± {kl[1]:.3f}")
+                else:
+                    fid, precision, recall = (_mean_se([r[k] for r in runs]) for k in ("fid", "precision", "recall"))
+                    figures = (f"{fid[0]:.2f} ± {fid[1]:.2f} / {precision[0]:.3f} ± {precision[1]:.3f} / "
+                               f"{recall[0]:.3f} ± {recall[1]:.3f}")
+                spec = runs[0].get("sampler_spec", "plain").split(",budget")[0]
+                rate = "" if sampler == "plain" else f"{np.mean([r['acceptance_rate'] for r in runs]):.3f}"
+                speed = "" if sampler == "plain" else f"{np.median([r['samples_per_second'] for r in runs]):,.0f}"
+                out.append(f"| {variant} | `{spec}` | {figures} | {len(runs)} | {rate} | {speed} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=list(SAMPLERS))
+    parser.add_argument("--runs", default=os.path.join(os.path.dirname(__file__), "runs"))
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--results", default=os.path.join(os.path.dirname(__file__), "sampling.jsonl"))
+    parser.add_argument("--readme")
+    parser.add_argument("--tables-only", action="store_true", help="score nothing: the table of finished rows")
+    args = parser.parse_args()
+
+    def run_dir(dataset, variant, seed):
+        return os.path.join(args.runs, dataset, f"{variant}-s{seed}")
+
+    todo = [(d, v, s) for d in args.datasets for v in VARIANTS[d] for s in args.seeds]
+    done = []
+    if os.path.isfile(args.results):
+        with open(args.results) as handle:
+            done = [json.loads(line) for line in handle if line.strip()]
+    if not args.tables_only:
+        missing = [t for t in todo if not os.path.isfile(os.path.join(run_dir(*t), "export", "latent_energy.onnx"))]
+        if "digits" in {d for d, _, _ in missing} or "digits" in args.datasets:
+            from kgan.metrics.features import DomainFeatures
+
+            DomainFeatures("digits").held_out_accuracy  # the cached digit classifier, before the workers
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context, max_tasks_per_child=1) as pool:
+            futures = [pool.submit(train, *t, run_dir(*t)) for t in missing]
+            for future in concurrent.futures.as_completed(futures):
+                print(json.dumps(future.result()), flush=True)
+        for t in todo:  # one at a time, so the samplers' speed is measured on an idle machine
+            have = {r["sampler"] for r in done if (r["dataset"], r["variant"], r["seed"]) == t}
+            wanted = [s for s in args.samplers if s not in have]
+            if wanted:
+                rows = score(*t, run_dir(*t), wanted)
+                with open(args.results, "a") as handle:
+                    for row in rows:
+                        handle.write(json.dumps(row) + "\n")
+                done += rows
+    text = table([r for r in done if r["dataset"] in args.datasets and r["seed"] in args.seeds])
+    print(text)
+    if args.readme:
+        begin, end = "<!-- sampling:begin -->", "<!-- sampling:end -->"
+        readme = open(args.readme).read()
+        if begin not in readme:
+            sys.exit(f"sampling.py: {args.readme} has no {begin} ... {end} block to fill")
+        head, rest = readme.split(begin, 1)
+        with open(args.readme, "w") as handle:
+            handle.write(f"{head}{begin}\n{text}{end}{rest.split(end, 1)[1]}")
+
+
+if __name__ == "__main__":
+    main()

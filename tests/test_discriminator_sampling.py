@@ -1,0 +1,201 @@
+import json
+import os
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from kgan.calibration import calibrated_energy, fit_calibration
+from kgan.errors import KganError
+from kgan.inference import GeneratorRuntime
+from kgan.samplers import DRS, Langevin, MetropolisHastings, Proposals, TopK, get_sampler
+
+
+def _junk_mixing_generator():
+    """Proposals: half real N(0, 1), half junk N(5, 1); score: the true log density ratio
+    log p(x) / q(x), which is the optimal discriminator's logit (calibrated as it is)."""
+
+    def draw(m, seed):
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal(m) + 5.0 * (rng.random(m) < 0.5)
+        return {"samples": x[:, None], "copy": x.copy()}
+
+    def score(batch):
+        x = batch["samples"][:, 0]
+        log_p = stats.norm.logpdf(x)
+        log_q = np.logaddexp(np.log(0.5) + stats.norm.logpdf(x), np.log(0.5) + stats.norm.logpdf(x, 5.0))
+        return log_p - log_q
+
+    return Proposals(draw, score)
+
+
+@pytest.mark.parametrize("sampler", [DRS(q=None), DRS(q=50), MetropolisHastings(k=64)], ids=["drs-exact", "drs-q50", "mh"])
+def test_drs_and_mh_recover_the_real_distribution_from_a_junk_mixing_generator(sampler):
+    proposals = _junk_mixing_generator()
+    real = np.random.default_rng(99).standard_normal(3000)
+    plain = proposals.draw(3000, 1)["samples"][:, 0]
+    assert stats.ks_2samp(plain, real).pvalue < 1e-6  # the test can tell the generator from the data
+    chosen = sampler(3000, proposals, seed=1)
+    assert len(chosen["samples"]) == 3000
+    assert stats.ks_2samp(chosen["samples"][:, 0], real).pvalue > 0.01, sampler
+    assert (chosen["samples"][:, 0] > 3.5).mean() < 0.005 < (plain > 3.5).mean()  # the junk is gone
+    np.testing.assert_array_equal(chosen["copy"], chosen["samples"][:, 0])  # what goes with a sample stays with it
+    assert 0.0 < chosen.report["acceptance_rate"] < 1.0 and chosen.report["proposals"] >= 3000
+    again = sampler(3000, proposals, seed=1)
+    np.testing.assert_array_equal(again["samples"], chosen["samples"])  # deterministic for a seed
+    assert not np.array_equal(sampler(3000, proposals, seed=2)["samples"], chosen["samples"])
+
+
+def test_exact_drs_keeps_half_of_an_honest_half_junk_generator():
+    # With gamma = 0 and the true ratio, DRS is rejection sampling with M = max p/q = 2: it keeps
+    # 1/M of the proposals.
+    chosen = DRS(q=None, burn_in=5000)(4000, _junk_mixing_generator(), seed=0)
+    assert chosen.report["acceptance_rate"] == pytest.approx(0.5, abs=0.03)
+
+
+def test_platt_scaling_recovers_known_parameters():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0.0, 2.0, 40_000)
+    real = rng.random(len(logits)) < 1.0 / (1.0 + np.exp(-(0.5 * logits - 0.75)))
+    calibration = fit_calibration(logits[real], logits[~real])
+    assert calibration["a"] == pytest.approx(0.5, abs=0.03) and calibration["b"] == pytest.approx(-0.75, abs=0.05)
+    assert calibration["ece"] < 0.02 < calibration["ece_raw"]  # raw logits are overconfident by 2x
+    assert 0.6 < calibration["accuracy"] < 0.9 and calibration["real"] + calibration["fake"] == 40_000
+
+
+def test_calibrated_energy_is_the_energy_of_the_calibrated_logit():
+    rng = np.random.default_rng(0)
+    z, logit, grad_logit = rng.normal(size=(5, 3)), rng.normal(size=5), rng.normal(size=(5, 3))
+    raw_energy, raw_grad = 0.5 * (z * z).sum(1) - logit, z - grad_logit
+    energy, grad = calibrated_energy(z, raw_energy, raw_grad, {"a": 2.0, "b": 0.5})
+    np.testing.assert_allclose(energy, 0.5 * (z * z).sum(1) - (2.0 * logit + 0.5))
+    np.testing.assert_allclose(grad, z - 2.0 * grad_logit)
+
+
+def test_sampler_options_and_budgets_are_checked():
+    assert repr(get_sampler("drs:q=90")).startswith("drs:q=90") and get_sampler("mh:k=8").k == 8
+    assert get_sampler("langevin:steps=5,step_size=0.1").step_size == 0.1
+    for spec, message in [("drs:q=120", r"q must be a number in \[0, 100\]"), ("mh:k=0", "k must be a positive integer"),
+                          ("langevin:step_size=-1", "step_size must be a number"), ("drs:gamma=1", "bad option")]:
+        with pytest.raises(KganError, match=message):
+            get_sampler(spec)
+    proposals = _junk_mixing_generator()
+    with pytest.raises(KganError, match=r"raise its budget \(drs:budget=2\)"):
+        DRS(q=99, budget=1)(500, proposals, seed=0)
+    with pytest.raises(KganError, match=r"mh:budget=64"):
+        MetropolisHastings(k=64, budget=10)(5, proposals, seed=0)
+    with pytest.raises(KganError, match="needs the latent energy"):
+        Langevin()(5, proposals, seed=0)
+
+
+# -- on exported models ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def calibrated_export(tmp_path_factory):
+    """A tiny DCGAN trained briefly on digits, calibrated on digits, exported."""
+    from conftest import make_gan
+    from kgan.calibration import real_for_calibration
+    from kgan.export import export_model
+
+    gan = make_gan("dcgan", True, steps=3)
+    real, labels = real_for_calibration("digits", 900)
+    gan.calibrate(real[labels < 3], labels[labels < 3])  # the tiny GAN knows 3 classes
+    out = tmp_path_factory.mktemp("calibrated") / "onnx"
+    return gan, export_model(gan, out_dir=str(out))
+
+
+def test_the_export_carries_the_calibration_and_samples_with_every_sampler(calibrated_export):
+    gan, result = calibrated_export
+    runtime = GeneratorRuntime(result.out_dir)
+    assert runtime.calibration == gan.calibration == result.manifest["calibration"]
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(os.path.join(result.out_dir, "discriminator.onnx")).metadata_props}
+    assert json.loads(props["kgan.calibration"]) == gan.calibration
+    assert runtime.describe()["calibration"]["ece"] == gan.calibration["ece"]
+    for spec in ("topk", "drs:burn_in=200", "mh:k=8", "langevin:steps=5"):
+        chosen = runtime.generate_with(spec, 12, seed=3, labels=2)
+        assert chosen["samples"].shape == (12, 8, 8, 1) and chosen["samples"].dtype == np.uint8
+        np.testing.assert_array_equal(runtime.generate_with(spec, 12, seed=3, labels=2)["samples"], chosen["samples"])
+        keras_chosen = gan.generate_with(spec, 12, seed=3, labels=2)
+        assert keras_chosen["samples"].shape == (12, 8, 8, 1)
+    # Keras and onnxruntime draw the same proposals, and mh moves on logits that agree to 1e-4,
+    # so their chains end on the same proposals.
+    mh_keras = gan.generate_with("mh:k=8", 12, seed=3, labels=2).report
+    mh_onnx = runtime.generate_with("mh:k=8", 12, seed=3, labels=2).report
+    assert mh_keras["acceptance_rate"] == pytest.approx(mh_onnx["acceptance_rate"], abs=1 / 84)
+
+
+def test_latent_energy_gradient_matches_finite_differences_and_keras(calibrated_export):
+    import tensorflow as tf
+
+    gan, result = calibrated_export
+    runtime = GeneratorRuntime(result.out_dir)
+    energy = runtime.model_for("latent_energy")
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((5, gan.latent_dim)).astype(np.float32)  # 5 rows: the fixed batch of 64 is padded
+    label = np.array([0, 1, 2, 0, 1], np.int64)
+    out = energy.run({"z": z, "label": label})
+    keras_out = gan.latent_energy({"z": tf.constant(z), "label": tf.constant(label.astype(np.int32))})
+    np.testing.assert_allclose(out["energy"], keras_out["energy"].numpy(), atol=1e-4)
+    np.testing.assert_allclose(out["grad_z"], keras_out["grad_z"].numpy(), atol=1e-4)
+    direction = rng.standard_normal(z.shape).astype(np.float32)
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    h = 1e-2
+    up = energy.run({"z": z + h * direction, "label": label})["energy"].astype(np.float64)
+    down = energy.run({"z": z - h * direction, "label": label})["energy"].astype(np.float64)
+    numeric = (up - down) / (2 * h)
+    analytic = (out["grad_z"] * direction).sum(1)
+    np.testing.assert_allclose(analytic, numeric, rtol=2e-2, atol=2e-3)
+    assert np.abs(analytic).min() > 1e-3  # a gradient that is not zero, so the check means something
+
+
+def test_uncalibrated_exports_refuse_calibrated_samplers_but_keep_topk(exported):
+    gan, result = exported("mlp", False)
+    runtime = GeneratorRuntime(result.out_dir)
+    assert runtime.calibration is None and len(runtime.generate(5, seed=0, sampler="topk")) == 5
+    for spec in ("drs", "mh", "langevin"):
+        with pytest.raises(KganError, match="needs a calibrated discriminator.*kgan calibrate"):
+            runtime.generate(5, seed=0, sampler=spec)
+    with pytest.raises(KganError, match=r"gan.calibrate\(real_samples\)"):
+        gan.generate(5, seed=0, sampler="drs")
+
+
+def test_export_calibrates_on_the_run_data_and_the_cli_samples_and_recalibrates(tmp_path, capsys):
+    import kgan
+    from kgan.cli import main
+
+    run, out = tmp_path / "run", tmp_path / "onnx"
+    kgan.train(kgan.get_preset("ring8").replace(epochs=1, steps_per_epoch=20, out=str(run), export=False), verbose=0,
+               log=lambda *_: None)
+    assert main(["export", str(run), "--out", str(out)]) == 0
+    assert "calibrated the discriminator on 2000 real samples of ring8" in capsys.readouterr().out
+    manifest = json.loads((out / "manifest.json").read_text())
+    first = manifest["calibration"]
+    assert first["real"] == first["fake"] == 2000 and first["accuracy"] > 0.5
+    for spec in ("drs", "mh:k=8", "langevin:steps=10"):
+        assert main(["generate", str(out), "-n", "30", "--sampler", spec, "--npy", str(tmp_path / "s.npy")]) == 0
+        said = capsys.readouterr().out
+        assert f"chosen by {spec.split(':')[0]}" in said and "acceptance" in said
+        np.testing.assert_array_equal(np.load(tmp_path / "s.npy"),
+                                      GeneratorRuntime(str(out)).generate(30, seed=0, sampler=spec))
+    assert main(["calibrate", str(run), "--export", str(out), "--data", "ring8"]) == 0
+    assert "held-out accuracy" in capsys.readouterr().out
+    manifest = json.loads((out / "manifest.json").read_text())
+    from kgan.export import _sha256
+
+    assert manifest["files"]["discriminator.onnx"] == _sha256(out / "discriminator.onnx")  # the manifest still vouches
+    for argv, message in (
+        (["calibrate", str(run), "--export", str(out), "--data", "digits"], "holds samples of shape [8, 8, 1]"),
+        (["calibrate", str(run), "--export", str(tmp_path / "none")], "holds no export"),
+        (["generate", str(out), "-n", "30", "--sampler", "drs:q=99.9,budget=1", "-o", str(tmp_path / "x.png")],
+         "raise its budget (drs:budget=2)"),
+        (["evaluate", str(out), "--sampler", "mh:k=0"], "k must be a positive integer"),
+    ):
+        capsys.readouterr()
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.startswith("kgan: error: ") and err.count("\n") == 1, err
+    assert not (tmp_path / "x.png").exists()
+    assert json.loads((out / "manifest.json").read_text()) == manifest  # a refused calibration changed nothing
