@@ -118,18 +118,21 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--variants", nargs="+", help="only these runs (e.g. PacGAN2 preset)")
     parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=list(SAMPLERS))
     parser.add_argument("--runs", default=os.path.join(os.path.dirname(__file__), "runs"))
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--results", default=os.path.join(os.path.dirname(__file__), "sampling.jsonl"))
     parser.add_argument("--readme")
     parser.add_argument("--tables-only", action="store_true", help="score nothing: the table of finished rows")
+    parser.add_argument("--train-only", action="store_true", help="train and export the missing runs, score nothing")
     args = parser.parse_args()
 
     def run_dir(dataset, variant, seed):
         return os.path.join(args.runs, dataset, f"{variant}-s{seed}")
 
-    todo = [(d, v, s) for d in args.datasets for v in VARIANTS[d] for s in args.seeds]
+    todo = [(d, v, s) for d in args.datasets for v in VARIANTS[d] for s in args.seeds
+            if not args.variants or v in args.variants]
     done = []
     if os.path.isfile(args.results):
         with open(args.results) as handle:
@@ -145,6 +148,8 @@ def main():
             futures = [pool.submit(train, *t, run_dir(*t)) for t in missing]
             for future in concurrent.futures.as_completed(futures):
                 print(json.dumps(future.result()), flush=True)
+        if args.train_only:
+            return
         for t in todo:  # one at a time, so the samplers' speed is measured on an idle machine
             have = {r["sampler"] for r in done if (r["dataset"], r["variant"], r["seed"]) == t}
             wanted = [s for s in args.samplers if s not in have]

@@ -686,3 +686,19 @@ def latent_energy_gradient_halved():
 
     index = export.EXPORTS.index(export.latent_energy_export)
     export.EXPORTS[index] = make(export.latent_energy_export)
+
+
+@variant("tests/test_discriminator_sampling.py::test_langevin_samples_the_latent_target_of_a_known_energy")
+def langevin_climbs_the_energy():
+    """Langevin steps up the energy's gradient instead of down."""
+    from kgan.samplers import Langevin, Proposals
+
+    def make(original):
+        def broken(self, n, proposals, seed):
+            energy = proposals.energy
+            flipped = (lambda feeds: (lambda e, g: (e, -np.asarray(g)))(*energy(feeds))) if energy else None
+            return original(self, n, Proposals(proposals.draw, proposals.score, proposals.latents, flipped,
+                                               proposals.decode), seed)
+        return broken
+
+    _wrap(Langevin, "select", make)
