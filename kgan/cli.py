@@ -241,7 +241,8 @@ def _print_export(result):
     print(f"kgan: exported to {result.out_dir} (SavedModel in {result.saved_model_dir})")
     for role, figures in manifest["parity"].items():
         worst = max(v for k, v in figures.items() if k.startswith("keras_vs"))
-        print(f"  {role:13s} parity: max |diff| {worst:.2e} against Keras (tolerance {figures['tolerance']:g})")
+        scale = " x the largest |value|" if "tolerance_relative_to" in figures else ""
+        print(f"  {role:13s} parity: max |diff| {worst:.2e} against Keras (tolerance {figures['tolerance']:g}{scale})")
     for name, variant in manifest["variants"].items():
         print(
             f"  {variant['file']:20s} max |error| vs fp32 {variant['max_abs_error_vs_fp32']:.2e}, "

@@ -467,6 +467,8 @@ def _parity(spec, saved_fn, onnx_model, seed=0):
     record("keras_vs_onnx_reference", reference, spec.keras_outputs(feeds), feeds)
     tolerance = max(o.limit for o in spec.outputs.values())
     figures.update(batches=list(batches), reference_batch=reference_batch, tolerance=tolerance)
+    if any(o.relative for o in spec.outputs.values()):
+        figures["tolerance_relative_to"] = "the largest |value| of each output"
     for name, values in by_group.items():
         figures[f"by_{name}"] = {str(k): values[k] for k in sorted(values)}
     if failed:
