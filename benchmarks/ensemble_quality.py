@@ -118,13 +118,7 @@ def main():
     text = table(results)
     print(text)
     if args.readme:
-        begin, end = "<!-- ensemble:begin -->", "<!-- ensemble:end -->"
-        readme = open(args.readme).read()
-        if begin not in readme:
-            sys.exit(f"ensemble_quality.py: {args.readme} has no {begin} ... {end} block to fill")
-        head, rest = readme.split(begin, 1)
-        with open(args.readme, "w") as handle:
-            handle.write(f"{head}{begin}\n{text}{end}{rest.split(end, 1)[1]}")
+        quality.write_readme(args.readme, text, "ensemble")
 
 
 if __name__ == "__main__":

@@ -199,12 +199,13 @@ def tables(rows, seeds):
     return "\n".join(out).rstrip() + "\n"
 
 
-def write_readme(path, text):
-    begin, end = "<!-- quality:begin -->", "<!-- quality:end -->"
+def write_readme(path, text, block="quality"):
+    """Replaces the `<!-- BLOCK:begin -->` ... `<!-- BLOCK:end -->` block of README `path` with `text`."""
+    begin, end = f"<!-- {block}:begin -->", f"<!-- {block}:end -->"
     with open(path) as handle:
         readme = handle.read()
     if begin not in readme or end not in readme:
-        sys.exit(f"quality.py: {path} has no {begin} ... {end} block to fill")
+        sys.exit(f"{os.path.basename(sys.argv[0])}: {path} has no {begin} ... {end} block to fill")
     head, rest = readme.split(begin, 1)
     tail = rest.split(end, 1)[1]
     with open(path + ".tmp", "w") as handle:

@@ -162,13 +162,7 @@ def main():
     text = table([r for r in done if r["dataset"] in args.datasets and r["seed"] in args.seeds])
     print(text)
     if args.readme:
-        begin, end = "<!-- sampling:begin -->", "<!-- sampling:end -->"
-        readme = open(args.readme).read()
-        if begin not in readme:
-            sys.exit(f"sampling.py: {args.readme} has no {begin} ... {end} block to fill")
-        head, rest = readme.split(begin, 1)
-        with open(args.readme, "w") as handle:
-            handle.write(f"{head}{begin}\n{text}{end}{rest.split(end, 1)[1]}")
+        quality.write_readme(args.readme, text, "sampling")
 
 
 if __name__ == "__main__":
