@@ -296,7 +296,7 @@ def _add_generate(subparsers):
     parser.add_argument("--sampler", metavar="NAME[:K=V,...]",
                         help="choose samples with the exported discriminator: topk (keep the best-scored n of k x n; "
                         "topk:k=8), drs (rejection, drs:q=95), mh (Metropolis-Hastings chains, mh:k=32) or langevin "
-                        "(latent Langevin, langevin:steps=100,step_size=0.01); the last three need a calibrated "
+                        "(latent Langevin, langevin:steps=100,step_size=0.0001); the last three need a calibrated "
                         "export (kgan calibrate)")
     parser.add_argument("--member", type=int, metavar="K",
                         help="a mixture's member K only (default: members drawn from the mixture's weights)")

@@ -246,6 +246,10 @@ class Langevin(Sampler):
     on the generator's latents with the energy E(z) = ‖z‖²/2 − D̃(G(z)),
     z ← z − (ε/2)∇E(z) + √ε·ω, ω standard normal, for `steps` steps from the prior.
 
+    A trained discriminator's latent gradient is large (up to about 1,000 on grid25), so ε
+    is small by default: on the grid25 GAN row (seed 0) ε = 1e-4 for 100 steps took the
+    high-quality share from 93.7 % to 98.1 % with the same 16 modes, where ε = 0.01 fell to 71 %.
+
     Args:
         steps: Langevin steps.
         step_size: ε.
@@ -255,7 +259,7 @@ class Langevin(Sampler):
     name = "langevin"
     calibrated = True
 
-    def __init__(self, steps=100, step_size=0.01, budget=10000):
+    def __init__(self, steps=100, step_size=1e-4, budget=10000):
         self.steps = _check_positive_int(self.name, "steps", steps)
         self.step_size = _check_number(self.name, "step_size", step_size, 1e-8, 10.0)
         self.budget = _check_positive_int(self.name, "budget", budget)
