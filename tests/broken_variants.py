@@ -642,10 +642,10 @@ def pytest_configure(config):
 @variant("tests/test_discriminator_sampling.py::test_drs_and_mh_recover_the_real_distribution_from_a_junk_mixing_generator",
          "tests/test_discriminator_sampling.py::test_exact_drs_keeps_half_of_an_honest_half_junk_generator")
 def drs_accepts_blindly():
-    """DRS keeps each proposal with probability one half, whatever the discriminator says."""
+    """DRS keeps each proposal with one probability (σ(2) with γ = 0), whatever the discriminator says."""
     from kgan.samplers import DRS
 
-    DRS._f = lambda self, logits, top: np.full(np.shape(logits), 0.0)
+    DRS._f = lambda self, logits, top: np.full(np.shape(logits), 2.0)
 
 
 @variant("tests/test_discriminator_sampling.py::test_drs_and_mh_recover_the_real_distribution_from_a_junk_mixing_generator")
