@@ -64,9 +64,17 @@ def score(dataset, variant, seed, run_dir, samplers):
     from kgan.evaluate import evaluate
 
     rows = []
+    from kgan.errors import KganError
+
     for name in samplers:
-        report = evaluate(os.path.join(run_dir, "export"), samples=SAMPLES[dataset], seed=seed,
-                          sampler=SAMPLERS[name])
+        try:
+            report = evaluate(os.path.join(run_dir, "export"), samples=SAMPLES[dataset], seed=seed,
+                              sampler=SAMPLERS[name])
+        except KganError as error:  # a sampler that ran out of its budget: a row that says so
+            row = {"dataset": dataset, "variant": variant, "seed": seed, "sampler": name, "error": str(error)}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            continue
         keep = ("modes", "high_quality", "reverse_kl", "fid", "precision", "recall")
         row = {"dataset": dataset, "variant": variant, "seed": seed, "sampler": name,
                **{k: report[k] for k in keep if k in report}}
@@ -95,8 +103,13 @@ def table(rows):
                 "| run | sampler | figures | seeds | acceptance | samples/s |", "| --- | --- | --- | --- | --- | --- |"]
         for variant in VARIANTS[dataset]:
             for sampler in SAMPLERS:
-                runs = [r for r in mine if r["variant"] == variant and r["sampler"] == sampler]
+                every = [r for r in mine if r["variant"] == variant and r["sampler"] == sampler]
+                runs = [r for r in every if "error" not in r]
+                failed = len(every) - len(runs)
                 if not runs:
+                    if failed:
+                        out.append(f"| {variant} | `{SAMPLERS[sampler]}` | over its budget in every seed | "
+                                   f"0 of {failed} | | |")
                     continue
                 if mixture:
                     modes, hq, kl = (_mean_se([r[k] for r in runs]) for k in ("modes", "high_quality", "reverse_kl"))
@@ -109,7 +122,8 @@ def table(rows):
                 spec = runs[0].get("sampler_spec", "plain").split(",budget")[0]
                 rate = "" if sampler == "plain" else f"{np.mean([r['acceptance_rate'] for r in runs]):.3f}"
                 speed = "" if sampler == "plain" else f"{np.median([r['samples_per_second'] for r in runs]):,.0f}"
-                out.append(f"| {variant} | `{spec}` | {figures} | {len(runs)} | {rate} | {speed} |")
+                seeds = f"{len(runs)}" + (f" ({failed} over budget)" if failed else "")
+                out.append(f"| {variant} | `{spec}` | {figures} | {seeds} | {rate} | {speed} |")
         out.append("")
     return "\n".join(out)
 

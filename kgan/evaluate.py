@@ -54,7 +54,7 @@ def _sampler(source, sampler=None):
             return out["samples"], out.report
     if sampler is None:
         return plain, facts
-    facts["sampling"] = cost = {"sampler": repr(sampler), "samples": 0, "proposals": 0, "seconds": 0.0}
+    facts["sampling"] = cost = {"sampler": repr(sampler), "samples": 0, "proposals": 0, "seconds": 0.0, "accepted": 0.0}
 
     def sample(n, seed, labels=None):
         if labels is None or not np.ndim(labels):
@@ -69,7 +69,8 @@ def _sampler(source, sampler=None):
             cost["samples"] += len(rows)
             cost["proposals"] += report["proposals"]
             cost["seconds"] += report["seconds"]
-        cost["acceptance_rate"] = cost["samples"] / cost["proposals"]
+            cost["accepted"] += report["acceptance_rate"] * report["proposals"]
+        cost["acceptance_rate"] = cost["accepted"] / cost["proposals"]  # the samplers' own, weighted by proposals
         cost["samples_per_second"] = cost["samples"] / max(cost["seconds"], 1e-9)
         return out
 
