@@ -325,22 +325,12 @@ def latent_energy_export(gan):
         return None
     prior = gan.latent_prior
 
-    def energy_of(feeds):
-        samples = gan.run_generator(feeds)
-        conditioning = {k: feeds[k] for k in prior.conditioning}
-        logits = tf.reshape(tf.cast(gan.run_discriminator(
-            {gan.sample_spec.tensor_name: samples, **conditioning}), tf.float32), [-1])
-        return 0.5 * tf.reduce_sum(tf.square(feeds["z"]), axis=-1) - logits
-
     def call(feeds):
         feeds = _keras_feeds(feeds)
         if not tf.inside_function():  # the Keras reference of the parity check
-            with tf.GradientTape() as tape:
-                tape.watch(feeds["z"])
-                energy = energy_of(feeds)
-            return {"energy": energy, "grad_z": tape.gradient(energy, feeds["z"])}
+            return gan.latent_energy(feeds)
         with _onnx_gradients():  # traced: symbolic gradients, which honour the override map
-            energy = energy_of(feeds)
+            energy = gan.energy(feeds)
             return {"energy": energy, "grad_z": tf.gradients(energy, feeds["z"])[0]}
 
     return ExportSpec(

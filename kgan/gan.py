@@ -755,20 +755,23 @@ class GAN(keras.Model):
         feeds = self.latent_prior.draw(n, seed, **self._conditioning(self._labels_for(n, labels)), **given)
         return {k: v.astype(np.int32) if v.dtype == np.int64 else v for k, v in feeds.items()}
 
+    def energy(self, feeds):
+        """E(z) = ‖z‖²/2 − D(G(z)) with the raw discriminator logit D, on named generator inputs."""
+        samples = self.run_generator(feeds)
+        conditioning = {k: feeds[k] for k in self.latent_prior.conditioning}
+        logits = tf.reshape(tf.cast(self.run_discriminator(
+            {self.sample_spec.tensor_name: samples, **conditioning}), tf.float32), [-1])
+        return 0.5 * tf.reduce_sum(tf.square(tf.cast(feeds["z"], tf.float32)), axis=-1) - logits
+
     @tf.function
     def latent_energy(self, feeds):
-        """`{"energy", "grad_z"}` of E(z) = ‖z‖²/2 − D(G(z)) with the raw discriminator logit D,
-        on named generator inputs; `generate_with` calibrates it for the `langevin` sampler."""
-        feeds = dict(feeds)
-        z = tf.cast(feeds["z"], tf.float32)
+        """`{"energy", "grad_z"}`: `energy` and its gradient in z; `generate_with` calibrates them
+        for the `langevin` sampler."""
+        feeds = dict(feeds, z=tf.cast(feeds["z"], tf.float32))
         with tf.GradientTape() as tape:
-            tape.watch(z)
-            samples = self.run_generator(dict(feeds, z=z))
-            conditioning = {k: feeds[k] for k in self.latent_prior.conditioning}
-            logits = tf.reshape(tf.cast(self.run_discriminator(
-                {self.sample_spec.tensor_name: samples, **conditioning}), tf.float32), [-1])
-            energy = 0.5 * tf.reduce_sum(tf.square(z), axis=-1) - logits
-        return {"energy": energy, "grad_z": tape.gradient(energy, z)}
+            tape.watch(feeds["z"])
+            energy = self.energy(feeds)
+        return {"energy": energy, "grad_z": tape.gradient(energy, feeds["z"])}
 
     def calibrate(self, real, labels=None, samples=None, seed=0, batch_size=256):
         """Fits Platt scaling of the discriminator (`kgan.calibration`) on `real` samples
