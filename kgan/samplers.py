@@ -274,7 +274,7 @@ class Langevin(Sampler):
         rng = np.random.default_rng(_seed_of(seed, 0))
         feeds = dict(proposals.latents(n, seed))
         z = np.asarray(feeds["z"], np.float64)
-        first = last = None
+        first = None
         for _ in range(self.steps):
             energy, grad = proposals.energy(dict(feeds, z=z.astype(np.float32)))
             first = np.asarray(energy, np.float64) if first is None else first
