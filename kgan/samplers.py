@@ -151,14 +151,16 @@ class DRS(Sampler):
     With D̃ the calibrated logit and D̃_M the largest seen (first over `burn_in`
     proposals, then raised whenever a proposal exceeds it), each proposal is kept with
     probability σ(F − γ), F = D̃ − D̃_M − log(1 − exp(D̃ − D̃_M − ε)), where γ is the
-    `q`-th percentile of F over the burn-in: a higher `q` keeps fewer, better proposals.
+    `q`-th percentile of F over the batch of proposals it is judged in: a higher `q` keeps
+    fewer, better proposals. As in the authors' code γ moves with D̃_M, so one outlying
+    logit that raises D̃_M lowers every F and γ alike instead of starving the sampler.
     With γ = 0 (`q=None`) this is rejection sampling, σ(F) ≈ exp(D̃ − D̃_M) = p / (M q),
     exact when D̃ is the true log density ratio.
 
     Args:
         q: percentile of F that sets γ (the paper's implementation uses 95); None for γ = 0.
         epsilon: ε, keeps the log finite at the maximum.
-        burn_in: proposals that set D̃_M and γ (not themselves kept).
+        burn_in: proposals that set the first D̃_M (not themselves kept).
         budget: at most `budget * n` proposals after the burn-in.
     """
 
@@ -179,8 +181,7 @@ class DRS(Sampler):
         rng = np.random.default_rng(_seed_of(seed, 0))
         burn = proposals.scores(proposals.draw(self.burn_in, _seed_of(seed, 1)))
         top = float(burn.max())
-        gamma = 0.0 if self.q is None else float(np.percentile(self._f(burn, top), self.q))
-        kept, drawn, chunk_index = [], 0, 0
+        kept, drawn, chunk_index, gammas = [], 0, 0, []
         while sum(len(b["scores"]) for b in kept) < n:
             have = sum(len(b["scores"]) for b in kept)
             if drawn >= self.budget * n:
@@ -190,13 +191,15 @@ class DRS(Sampler):
             logits = proposals.scores(batch)
             tops = np.maximum(top, np.maximum.accumulate(logits))  # D̃_M as each proposal is judged
             top = float(tops[-1])
-            accept = rng.random(size) < 1.0 / (1.0 + np.exp(-(self._f(logits, tops) - gamma)))
+            f = self._f(logits, tops)
+            gammas.append(0.0 if self.q is None else float(np.percentile(f, self.q)))
+            accept = rng.random(size) < 1.0 / (1.0 + np.exp(-(f - gammas[-1])))
             rows = np.flatnonzero(accept)[: n - have]
             kept.append(dict(self.take(batch, rows), scores=logits[rows].astype(np.float32)))
             drawn += size if len(rows) < n - have else int(rows[-1]) + 1
             chunk_index += 1
         return _concat(kept), {"proposals": drawn, "burn_in": self.burn_in, "acceptance_rate": n / drawn,
-                               "gamma": gamma}
+                               "gamma": float(np.mean(gammas))}
 
 
 @register_sampler
