@@ -251,18 +251,14 @@ def generator_export(gan):
 
 @register_export
 def discriminator_export(gan):
-    """`discriminator.onnx`: samples (and conditioning) to one `logit` each. None for a packed
-    discriminator, which judges groups of samples, not one."""
-    import tensorflow as tf
-
-    if gan.pack > 1:
-        return None
+    """`discriminator.onnx`: samples (and conditioning) to one `logit` each (`GAN.judge`: a
+    packed discriminator judges each beside fixed generated samples, which the model holds)."""
     sample = gan.sample_spec
     prior = gan.latent_prior
     conditioning = {k: v for k, v in prior.signature().items() if k in prior.conditioning}
 
     def call(feeds):
-        return {"logit": tf.reshape(tf.cast(gan.run_discriminator(_keras_feeds(feeds)), tf.float32), [-1])}
+        return {"logit": gan.judge(_keras_feeds(feeds))}
 
     def feeds(batch, rng):
         generated = generator_export(gan).keras_outputs(prior.draw(batch, rng=rng, randomize=True))
@@ -318,11 +314,9 @@ def _onnx_gradients():
 def latent_energy_export(gan):
     """`latent_energy.onnx`: the generator's inputs to `energy`, E(z) = ‖z‖²/2 − D(G(z)) with the
     raw discriminator logit D, and its gradient `grad_z`, for the `langevin` sampler (which
-    calibrates both). None where `discriminator.onnx` is not written."""
+    calibrates both)."""
     import tensorflow as tf
 
-    if gan.pack > 1:
-        return None
     prior = gan.latent_prior
 
     def call(feeds):
@@ -603,7 +597,7 @@ def calibrate_export(run_dir, out_dir=None, data=None, log=None):
         manifest = json.load(handle)
     roles = [r for r in ("discriminator", "latent_energy") if r in manifest.get("models", {})]
     if "discriminator" not in roles:
-        raise KganError(f"{out_dir} has no discriminator.onnx to calibrate (a packed discriminator is not exported)")
+        raise KganError(f"{out_dir} has no discriminator.onnx to calibrate: export the run again (`kgan export {run_dir}`)")
     data = data or config.get("dataset")
     if not data:
         raise KganError(f"{run_dir} does not say what it trained on: give the real data with --data")

@@ -16,6 +16,9 @@ from kgan.samples import SampleSpec
 __all__ = ["GAN", "UPDATES"]
 
 UPDATES = ("alternating", "reuse_fakes", "simultaneous")
+# A packed discriminator judges one sample beside m − 1 fixed generated ones, in this many packs.
+PACK_REFERENCES = 8
+PACK_REFERENCE_SEED = 20190217
 
 
 def _input_count(model):
@@ -184,6 +187,7 @@ class GAN(keras.Model):
         if int(pack) < 1:
             raise KganError(f"pack must be at least 1, got {pack!r}")
         self.pack = int(pack)
+        self._pack_references = None
         from kgan.augment import POLICIES
 
         augment = tuple([augment] if isinstance(augment, str) else augment or ())
@@ -728,8 +732,6 @@ class GAN(keras.Model):
         sampler = get_sampler(sampler)
         if labels is not None and np.ndim(labels):
             raise KganError("with a sampler, give one label or none (the proposals cycle the classes)")
-        if self.pack > 1:
-            raise KganError(f"the {sampler.name} sampler scores single samples: a packed discriminator judges groups")
         calibration = self.calibration if sampler.calibrated else {"a": 1.0, "b": 0.0}
         if calibration is None:
             raise KganError(f"the {sampler.name} sampler needs a calibrated discriminator: call "
@@ -759,8 +761,7 @@ class GAN(keras.Model):
         """E(z) = ‖z‖²/2 − D(G(z)) with the raw discriminator logit D, on named generator inputs."""
         samples = self.run_generator(feeds)
         conditioning = {k: feeds[k] for k in self.latent_prior.conditioning}
-        logits = tf.reshape(tf.cast(self.run_discriminator(
-            {self.sample_spec.tensor_name: samples, **conditioning}), tf.float32), [-1])
+        logits = self.judge({self.sample_spec.tensor_name: samples, **conditioning})
         return 0.5 * tf.reduce_sum(tf.square(tf.cast(feeds["z"], tf.float32)), axis=-1) - logits
 
     @tf.function
@@ -779,9 +780,8 @@ class GAN(keras.Model):
         returns it."""
         from kgan.calibration import fit_calibration
 
-        if self.pack > 1:
-            raise KganError("a packed discriminator judges groups of samples: it cannot be calibrated per sample")
         real = np.asarray(real, np.float32)
+        self._pack_references = None  # drawn again from the generator being calibrated
         n = int(samples or len(real))
         fake_labels = None if labels is None else np.asarray(labels)[np.arange(n) % len(labels)]
         fake = self.generate(n, seed=seed, labels=fake_labels, batch_size=batch_size)
@@ -798,7 +798,38 @@ class GAN(keras.Model):
         """
         samples = np.asarray(samples, np.float32)
         feeds = {self.sample_spec.tensor_name: samples, **self._conditioning(self._labels_for(len(samples), labels))}
-        return _in_chunks(self.run_discriminator, feeds, len(samples), batch_size).reshape(-1)
+        return _in_chunks(self.judge, feeds, len(samples), batch_size).reshape(-1)
+
+    def judge(self, feeds):
+        """The discriminator's logit for each sample, float32 `[b]`, on named inputs.
+
+        A packed discriminator (`pack` m) judges groups: each sample is judged beside m − 1
+        fixed generated samples (`pack_references`) in each of `PACK_REFERENCES` packs, and its
+        logit is their mean. The optimal packed discriminator's logit is the sum of its samples'
+        log density ratios, so this is the sample's own log ratio plus a constant, which
+        calibration takes up."""
+        if self.pack == 1:
+            return tf.reshape(tf.cast(self.run_discriminator(feeds), tf.float32), [-1])
+        name = self.sample_spec.tensor_name
+        samples = tf.convert_to_tensor(feeds[name])
+        references = tf.constant(self.pack_references(), samples.dtype)  # [R, m - 1, *shape]
+        ones = [1] * len(self.sample_spec.shape)
+        count = references.shape[0]
+        shape = self.sample_spec.shape  # reshapes, not [:, None]: ONNX has no StridedSliceGrad
+        x = tf.tile(tf.reshape(samples, (-1, 1, 1, *shape)), [1, count, 1, *ones])
+        others = tf.tile(tf.reshape(references, (1, count, -1, *shape)), [tf.shape(samples)[0], 1, 1, *ones])
+        packs = tf.reshape(tf.concat([x, others], axis=2), (-1, *shape))
+        logits = self.run_discriminator({name: self._packed(packs)})
+        return tf.reduce_mean(tf.reshape(tf.cast(logits, tf.float32), [-1, count]), axis=1)
+
+    def pack_references(self):
+        """`[PACK_REFERENCES, pack - 1, *sample_shape]` generated samples (a fixed seed) that
+        `judge` packs a single sample with; drawn once, and again by `calibrate`."""
+        if self._pack_references is None:
+            with tf.init_scope():  # eager, also when first asked inside a tf.function
+                drawn = self.generate(PACK_REFERENCES * (self.pack - 1), seed=PACK_REFERENCE_SEED)
+            self._pack_references = drawn.reshape(PACK_REFERENCES, self.pack - 1, *self.sample_spec.shape)
+        return self._pack_references
 
     def _labels_for(self, n, labels):
         labels = resolve_labels(n, labels, self.num_classes)

@@ -53,6 +53,22 @@ def test_exact_drs_keeps_half_of_an_honest_half_junk_generator():
     assert chosen.report["acceptance_rate"] == pytest.approx(0.5, abs=0.03)
 
 
+def test_drs_keeps_sampling_after_one_outlying_logit_raises_its_maximum():
+    # About one proposal in 20,000 gets a logit 40 above the rest (a discriminator is unbounded away
+    # from the data). It raises D̃_M for every later proposal; γ has to follow it, or DRS keeps
+    # almost nothing after it and runs out of its budget.
+    honest = _junk_mixing_generator()
+
+    def score(batch):
+        x = batch["samples"][:, 0]
+        return honest.score(batch) + 40.0 * (np.abs(x - 2.5) < 1.5e-3)
+
+    without = DRS(q=95, budget=20)(3000, honest, seed=3)
+    chosen = DRS(q=95, budget=20)(3000, Proposals(honest.draw, score), seed=3)
+    assert chosen.report["acceptance_rate"] > 0.5 * without.report["acceptance_rate"]
+    assert (chosen["samples"][:, 0] > 3.5).mean() < 0.01  # and it still rejects the junk
+
+
 def test_langevin_samples_the_latent_target_of_a_known_energy():
     # Latents are the samples (a one-dimensional "generator" x = z) and the discriminator's logit
     # is d(z) = z²/2 − (z − 2)²/2, so exp(−E) with E(z) = z²/2 − d(z) is N(2, 1): the prior

@@ -26,22 +26,39 @@ def test_packing_puts_consecutive_samples_side_by_side():
     np.testing.assert_array_equal(packed[1, ..., 3:], images[3])
 
 
-def test_packed_gan_trains_under_xla_and_exports_without_a_scorer(tmp_path):
+def test_packed_gan_trains_under_xla_and_exports_a_single_sample_scorer(tmp_path):
     config = kgan.get_preset("digits").replace(epochs=1, steps_per_epoch=3, pack=4, xla=True,
                                                out=str(tmp_path / "run"), export_dir=str(tmp_path / "onnx"))
     result = kgan.train(config, verbose=0, log=lambda *_: None)
     assert_trained_under_xla(result.gan)
     assert result.gan.discriminator.input_shape == (None, 8, 8, 4)
     assert np.isfinite(result.history["d_loss"]).all()
-    assert sorted(os.listdir(tmp_path / "onnx")) == ["generator.onnx", "manifest.json"]
+    assert sorted(os.listdir(tmp_path / "onnx")) == [
+        "discriminator.onnx", "generator.onnx", "latent_energy.onnx", "manifest.json"]
     from kgan.inference import GeneratorRuntime
 
     runtime = GeneratorRuntime(tmp_path / "onnx")
-    assert runtime.generate(3, seed=0).shape == (3, 8, 8, 1)
-    with pytest.raises(KganError, match="no discriminator.onnx"):
-        runtime.score(runtime.generate(2, seed=0))
+    assert runtime.generate(5, seed=0).shape == (5, 8, 8, 1)
     restored = kgan.load_model(result.files["model"])
     assert restored.pack == 4
+    # the references a single sample is packed with are drawn again from the same weights
+    samples = restored.generate(5, seed=1)
+    np.testing.assert_allclose(runtime.score(samples), restored.score(samples), atol=1e-4)
+    assert runtime.calibration is not None  # calibrated on digits at export
+    assert len(runtime.generate(6, seed=0, sampler="drs")) == 6
+
+
+def test_a_packed_discriminator_judges_a_single_sample_by_its_own_log_ratio():
+    # The optimal packed discriminator's logit is the sum of its samples' log ratios, here
+    # f(v) = 3v − v²/2 for each of a pack's two 1-D samples. Judged beside fixed references, a
+    # single sample's logit is f(x) plus a constant: differences between samples are f's.
+    inputs = keras.Input((2,))
+    f = keras.layers.Lambda(lambda v: keras.ops.sum(3.0 * v - 0.5 * v * v, axis=-1, keepdims=True))
+    gan = GAN(MLPGenerator(1, latent_dim=2, hidden_units=(4,)), keras.Model(inputs, f(inputs)), pack=2)
+    x = np.array([[-1.0], [0.0], [2.0], [3.0]], np.float32)
+    logits = gan.score(x)
+    np.testing.assert_allclose(logits - logits[1], (3.0 * x - 0.5 * x * x)[:, 0], atol=1e-5)
+    assert gan.pack_references().shape == (8, 1, 1)
 
 
 def test_packing_arguments_are_checked():
