@@ -2,13 +2,15 @@
 
     python benchmarks/sampling.py [--datasets grid25 ring8 digits] [--seeds 0 1 2 3 4]
                                   [--samplers plain topk drs mh langevin] [--runs benchmarks/runs]
-                                  [--jobs 2] [--readme README.md]
+                                  [--refit-steps 0 5000] [--jobs 2] [--readme README.md]
 
 The runs: on grid25 the "GAN" and "PacGAN2-4" rows of `quality.py`, on ring8 its "GAN"
 row, on digits the `digits` preset; each trained once per seed into
 `--runs/<data set>/<variant>-s<seed>` (kept: a second call only scores; the GAN rows are
 the ones `ensemble_quality.py` keeps) and exported there with `kgan export`, which
-calibrates the discriminator on the data set. Every sampler then draws from the export
+calibrates the discriminator on the data set: once with the discriminator as trained
+(`export`) and once refit against the fixed generator for `--refit-steps` steps first
+(`export-refit<N>`, `kgan export --refit-steps N`). Every sampler then draws from each export
 with onnxruntime and `kgan.evaluate` scores what it chose, as `kgan evaluate --sampler`
 does: modes / high quality / reverse KL on the mixtures (2,500 samples), FID, precision
 and recall in the domain classifier's features on digits (1,000 samples). Rows go to
@@ -43,8 +45,13 @@ def config_for(dataset, variant):
     return quality.variant_config(dataset, variant)
 
 
-def train(dataset, variant, seed, run_dir):
-    """Trains one run (one TensorFlow thread) and exports it, calibrated on its data set."""
+def export_dir(run_dir, refit):
+    return os.path.join(run_dir, f"export-refit{refit}" if refit else "export")
+
+
+def train(dataset, variant, seed, run_dir, refits):
+    """Trains one run (one TensorFlow thread) and exports it, calibrated on its data set, with
+    the discriminator as trained and refit for each of `refits` steps."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
@@ -56,11 +63,13 @@ def train(dataset, variant, seed, run_dir):
     if not os.path.isfile(os.path.join(run_dir, "model.keras")):
         kgan.train(config_for(dataset, variant).replace(seed=seed, out=run_dir, export=False), verbose=0,
                    log=lambda *_: None)
-    export_model(run_dir, out_dir=os.path.join(run_dir, "export"))
-    return {"dataset": dataset, "variant": variant, "seed": seed}
+    for refit in refits:
+        if not os.path.isfile(os.path.join(export_dir(run_dir, refit), "latent_energy.onnx")):
+            export_model(run_dir, out_dir=export_dir(run_dir, refit), refit_steps=refit)
+    return {"dataset": dataset, "variant": variant, "seed": seed, "refits": list(refits)}
 
 
-def score(dataset, variant, seed, run_dir, samplers):
+def score(dataset, variant, seed, run_dir, refit, samplers):
     from kgan.evaluate import evaluate
 
     rows = []
@@ -68,15 +77,16 @@ def score(dataset, variant, seed, run_dir, samplers):
 
     for name in samplers:
         try:
-            report = evaluate(os.path.join(run_dir, "export"), samples=SAMPLES[dataset], seed=seed,
+            report = evaluate(export_dir(run_dir, refit), samples=SAMPLES[dataset], seed=seed,
                               sampler=SAMPLERS[name])
         except KganError as error:  # a sampler that ran out of its budget: a row that says so
-            row = {"dataset": dataset, "variant": variant, "seed": seed, "sampler": name, "error": str(error)}
+            row = {"dataset": dataset, "variant": variant, "seed": seed, "refit": refit, "sampler": name,
+                   "error": str(error)}
             rows.append(row)
             print(json.dumps(row), flush=True)
             continue
         keep = ("modes", "high_quality", "reverse_kl", "fid", "precision", "recall")
-        row = {"dataset": dataset, "variant": variant, "seed": seed, "sampler": name,
+        row = {"dataset": dataset, "variant": variant, "seed": seed, "refit": refit, "sampler": name,
                **{k: report[k] for k in keep if k in report}}
         if "sampling" in report:
             row.update({k: report["sampling"][k] for k in ("acceptance_rate", "samples_per_second", "proposals")})
@@ -100,30 +110,35 @@ def table(rows):
         mixture = dataset != "digits"
         header = "modes / high quality / reverse KL" if mixture else "FID / precision / recall"
         out += [f"**{dataset}** ({header}; mean ± standard error over seeds)", "",
-                "| run | sampler | figures | seeds | acceptance | samples/s |", "| --- | --- | --- | --- | --- | --- |"]
-        for variant in VARIANTS[dataset]:
-            for sampler in SAMPLERS:
-                every = [r for r in mine if r["variant"] == variant and r["sampler"] == sampler]
-                runs = [r for r in every if "error" not in r]
-                failed = len(every) - len(runs)
-                if not runs:
-                    if failed:
-                        out.append(f"| {variant} | `{SAMPLERS[sampler]}` | over its budget in every seed | "
-                                   f"0 of {failed} | | |")
-                    continue
-                if mixture:
-                    modes, hq, kl = (_mean_se([r[k] for r in runs]) for k in ("modes", "high_quality", "reverse_kl"))
-                    figures = (f"{modes[0]:.1f} ± {modes[1]:.1f} / {100 * hq[0]:.1f} ± {100 * hq[1]:.1f} % / "
-                               f"{kl[0]:.3f} ± {kl[1]:.3f}")
-                else:
-                    fid, precision, recall = (_mean_se([r[k] for r in runs]) for k in ("fid", "precision", "recall"))
-                    figures = (f"{fid[0]:.2f} ± {fid[1]:.2f} / {precision[0]:.3f} ± {precision[1]:.3f} / "
-                               f"{recall[0]:.3f} ± {recall[1]:.3f}")
-                spec = runs[0].get("sampler_spec", "plain").split(",budget")[0]
-                rate = "" if sampler == "plain" else f"{np.mean([r['acceptance_rate'] for r in runs]):.3f}"
-                speed = "" if sampler == "plain" else f"{np.median([r['samples_per_second'] for r in runs]):,.0f}"
-                seeds = f"{len(runs)}" + (f" ({failed} over budget)" if failed else "")
-                out.append(f"| {variant} | `{spec}` | {figures} | {seeds} | {rate} | {speed} |")
+                "| run | discriminator | sampler | figures | seeds | acceptance | samples/s |",
+                "| --- | --- | --- | --- | --- | --- | --- |"]
+        for variant, refit, sampler in [(v, f, s) for v in VARIANTS[dataset] for f in sorted({r.get("refit", 0) for r in mine})
+                                        for s in SAMPLERS]:
+            if refit and sampler == "plain":
+                continue  # the same generator's samples as the row above
+            every = [r for r in mine if r["variant"] == variant and r["sampler"] == sampler and r.get("refit", 0) == refit]
+            which = f"refit {refit} steps" if refit else "as trained"
+            runs = [r for r in every if "error" not in r]
+            failed = len(every) - len(runs)
+            if not runs:
+                if failed:
+                    out.append(f"| {variant} | {which} | `{SAMPLERS[sampler]}` | over its budget in every seed | "
+                               f"0 of {failed} | | |")
+                continue
+            if mixture:
+                modes, hq, kl = (_mean_se([r[k] for r in runs]) for k in ("modes", "high_quality", "reverse_kl"))
+                figures = (f"{modes[0]:.1f} ± {modes[1]:.1f} / {100 * hq[0]:.1f} ± {100 * hq[1]:.1f} % / "
+                           f"{kl[0]:.3f} ± {kl[1]:.3f}")
+            else:
+                fid, precision, recall = (_mean_se([r[k] for r in runs]) for k in ("fid", "precision", "recall"))
+                figures = (f"{fid[0]:.2f} ± {fid[1]:.2f} / {precision[0]:.3f} ± {precision[1]:.3f} / "
+                           f"{recall[0]:.3f} ± {recall[1]:.3f}")
+            spec = runs[0].get("sampler_spec", "plain").split(",budget")[0]
+            rate = "" if sampler == "plain" else f"{np.mean([r['acceptance_rate'] for r in runs]):.3f}"
+            speed = "" if sampler == "plain" else f"{np.median([r['samples_per_second'] for r in runs]):,.0f}"
+            seeds = f"{len(runs)}" + (f" ({failed} over budget)" if failed else "")
+            out.append(f"| {variant} | {which if sampler != 'plain' else ''} | `{spec}` | {figures} | {seeds} | {rate} | "
+                       f"{speed} |")
         out.append("")
     return "\n".join(out)
 
@@ -135,6 +150,8 @@ def main():
     parser.add_argument("--variants", nargs="+", help="only these runs (e.g. PacGAN2 preset)")
     parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=list(SAMPLERS))
     parser.add_argument("--runs", default=os.path.join(os.path.dirname(__file__), "runs"))
+    parser.add_argument("--refit-steps", type=int, nargs="+", default=[0, 5000],
+                        help="export each run with the discriminator refit for these steps (0: as trained)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--results", default=os.path.join(os.path.dirname(__file__), "sampling.jsonl"))
     parser.add_argument("--readme")
@@ -152,23 +169,24 @@ def main():
         with open(args.results) as handle:
             done = [json.loads(line) for line in handle if line.strip()]
     if not args.tables_only:
-        missing = [t for t in todo if not os.path.isfile(os.path.join(run_dir(*t), "export", "latent_energy.onnx"))]
+        missing = [t for t in todo if not all(os.path.isfile(os.path.join(export_dir(run_dir(*t), f), "latent_energy.onnx"))
+                                              for f in args.refit_steps)]
         if "digits" in {d for d, _, _ in missing} or "digits" in args.datasets:
             from kgan.metrics.features import DomainFeatures
 
             DomainFeatures("digits").held_out_accuracy  # the cached digit classifier, before the workers
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context, max_tasks_per_child=1) as pool:
-            futures = [pool.submit(train, *t, run_dir(*t)) for t in missing]
+            futures = [pool.submit(train, *t, run_dir(*t), args.refit_steps) for t in missing]
             for future in concurrent.futures.as_completed(futures):
                 print(json.dumps(future.result()), flush=True)
         if args.train_only:
             return
-        for t in todo:  # one at a time, so the samplers' speed is measured on an idle machine
-            have = {r["sampler"] for r in done if (r["dataset"], r["variant"], r["seed"]) == t}
-            wanted = [s for s in args.samplers if s not in have]
+        for t, refit in [(t, f) for t in todo for f in args.refit_steps]:  # one at a time: speed on an idle machine
+            have = {r["sampler"] for r in done if (r["dataset"], r["variant"], r["seed"], r.get("refit", 0)) == (*t, refit)}
+            wanted = [s for s in args.samplers if s not in have and not (refit and s == "plain")]
             if wanted:
-                rows = score(*t, run_dir(*t), wanted)
+                rows = score(*t, run_dir(*t), refit, wanted)
                 with open(args.results, "a") as handle:
                     for row in rows:
                         handle.write(json.dumps(row) + "\n")

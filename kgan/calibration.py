@@ -15,6 +15,7 @@ Example:
 """
 
 import numpy as np
+from scipy import special
 
 from kgan.errors import KganError
 
@@ -73,10 +74,10 @@ def fit_calibration(real_logits, fake_logits, seed=0):
     model = LogisticRegression(C=1e6, max_iter=1000).fit(logits[fit, None], labels[fit])
     a, b = float(model.coef_[0, 0]), float(model.intercept_[0])
     held, truth = logits[~fit], labels[~fit]
-    probabilities = 1.0 / (1.0 + np.exp(-(a * held + b)))
+    probabilities = special.expit(a * held + b)
     return {"a": a, "b": b, "accuracy": float(np.mean((probabilities > 0.5) == truth)),
             "ece": expected_calibration_error(probabilities, truth),
-            "ece_raw": expected_calibration_error(1.0 / (1.0 + np.exp(-held)), truth),
+            "ece_raw": expected_calibration_error(special.expit(held), truth),
             "real": int(len(real)), "fake": int(len(fake))}
 
 

@@ -31,6 +31,16 @@ def _positive_int(text):
     return value
 
 
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
 def _positive_float(text):
     try:
         value = float(text)
@@ -199,6 +209,10 @@ def _add_export(subparsers):
     parser.add_argument("--calibration-data", metavar="DATA",
                         help="real data to calibrate the discriminator on: a data set name or path (default: the "
                         "run's data set)")
+    parser.add_argument("--refit-steps", type=_non_negative_int, default=0, metavar="N",
+                        help="first train the exported discriminator N more steps against the fixed generator on that "
+                        "data, toward the density ratio the drs, mh and langevin samplers read (default 0; the run's "
+                        "model.keras keeps its own)")
     parser.set_defaults(func=_run_export)
 
 
@@ -207,7 +221,7 @@ def _run_export(args):
     from kgan.export import export_model
 
     result = export_model(args.run_dir, out_dir=args.out, opset=args.opset, fp16=args.fp16, int8=args.int8, log=print,
-                          calibration_data=args.calibration_data)
+                          calibration_data=args.calibration_data, refit_steps=args.refit_steps)
     _print_export(result)
     return 0
 
@@ -222,6 +236,8 @@ def _add_calibrate(subparsers):
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `kgan train`")
     parser.add_argument("--export", metavar="DIR", help="its export folder (default: export/<run name>)")
     parser.add_argument("--data", metavar="DATA", help="a data set name or path (default: the run's data set)")
+    parser.add_argument("--refit-steps", type=_non_negative_int, metavar="N",
+                        help="refit the discriminator N steps first and export it again (default: as the export was)")
     parser.set_defaults(func=_run_calibrate)
 
 
@@ -229,7 +245,8 @@ def _run_calibrate(args):
     _import_tensorflow_quietly()
     from kgan.export import calibrate_export
 
-    calibration = calibrate_export(args.run_dir, args.export, data=args.data)
+    calibration = calibrate_export(args.run_dir, args.export, data=args.data,
+                                   log=print if args.refit_steps else None, refit_steps=args.refit_steps)
     print(f"kgan: calibrated {calibration['export']} on {calibration['real']} real samples of {calibration['data']}: "
           f"a {calibration['a']:.4g}, b {calibration['b']:.4g}, held-out accuracy {calibration['accuracy']:.3f}, "
           f"ECE {calibration['ece']:.3f} (raw {calibration['ece_raw']:.3f})")

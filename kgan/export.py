@@ -276,6 +276,9 @@ def discriminator_export(gan):
     )
 
 
+# Real samples `refit_steps` trains the discriminator on: every row of a data set, fresh mixture draws.
+REFIT_SAMPLES = 50_000
+
 # latent_energy.onnx has a fixed batch: TensorFlow's gradient of a batch-dynamic graph holds
 # BroadcastGradientArgs and DynamicStitch over shapes, which ONNX has no op for.
 LATENT_ENERGY_BATCH = 64
@@ -555,13 +558,16 @@ def _metadata(facts, role, parity):
     }
 
 
-def fit_export_calibration(gan, data, config, log=None, samples=2000):
-    """The discriminator's Platt scaling fitted on `data` (a data set name or path), or the
-    GAN's own `calibration` when there is no data; None (with a log line) when neither."""
+def fit_export_calibration(gan, data, config, log=None, samples=2000, refit_steps=0):
+    """The discriminator's Platt scaling fitted on `data` (a data set name or path), after
+    `refit_steps` steps of `GAN.refit_discriminator` on it, or the GAN's own `calibration` when
+    there is no data; None (with a log line) when neither."""
     from kgan.calibration import real_for_calibration
 
     log = log or (lambda *_: None)
     if not data:
+        if refit_steps:
+            raise KganError("refitting the discriminator needs real data: give the data set (--data)")
         if gan.calibration is None:
             log("kgan: no data set to calibrate the discriminator on: the drs, mh and langevin samplers need "
                 "`kgan calibrate`")
@@ -572,16 +578,29 @@ def fit_export_calibration(gan, data, config, log=None, samples=2000):
                         f"{list(gan.sample_shape)}: give the data set the run trained on")
     if gan.conditional and labels is None:
         raise KganError(f"{data} has no labels to calibrate a conditional discriminator with")
+    if refit_steps:
+        # a mixture's refit draws are fresh (seed 1), apart from the calibration's; a data set's are all its rows
+        many, many_labels = real_for_calibration(data, REFIT_SAMPLES, seed=1, image_size=config.get("image_size"))
+        loss = gan.refit_discriminator(  # with the run's batch size and discriminator optimizer
+            many, many_labels if gan.conditional else None, steps=refit_steps, batch_size=config.get("batch_size", 64),
+            learning_rate=config.get("d_lr") or config.get("lr") or 2e-4, beta_1=config.get("beta_1", 0.5))
+        log(f"kgan: refit the discriminator for {refit_steps} steps with the generator fixed (last loss {loss:.3f})")
     calibration = gan.calibrate(real, labels if gan.conditional else None)
+    if refit_steps:
+        calibration["refit_steps"] = int(refit_steps)
     log(f"kgan: calibrated the discriminator on {len(real)} real samples of {data}: held-out accuracy "
         f"{calibration['accuracy']:.3f}, ECE {calibration['ece']:.3f} (raw {calibration['ece_raw']:.3f})")
     return calibration
 
 
-def calibrate_export(run_dir, out_dir=None, data=None, log=None):
+def calibrate_export(run_dir, out_dir=None, data=None, log=None, refit_steps=None):
     """Refits the calibration of `run_dir`'s discriminator on `data` (default: the run's data
     set) and writes it into its export (`out_dir`, default `export/<run name>`): the manifest
     and the metadata of discriminator.onnx and latent_energy.onnx, each file replaced whole.
+
+    With `refit_steps` (default: the steps the export's discriminator was refit for, if any)
+    the discriminator is refit first, so its two models change: the run is exported again,
+    with the same opset and variants.
 
     Returns:
         the calibration, with `export` and `data`.
@@ -601,6 +620,13 @@ def calibrate_export(run_dir, out_dir=None, data=None, log=None):
     data = data or config.get("dataset")
     if not data:
         raise KganError(f"{run_dir} does not say what it trained on: give the real data with --data")
+    if refit_steps is None:
+        refit_steps = (manifest.get("calibration") or {}).get("refit_steps", 0)
+    if refit_steps:
+        variants = manifest.get("variants") or {}
+        result = export_model(run_dir, out_dir=out_dir, opset=manifest.get("opset", DEFAULT_OPSET), fp16="fp16" in variants,
+                              int8="int8" in variants, log=log, calibration_data=data, refit_steps=refit_steps)
+        return dict(result.manifest["calibration"], export=out_dir, data=data)
     calibration = fit_export_calibration(gan, data, config, log)
     staged = []
     try:
@@ -660,7 +686,7 @@ def _replace_dir(staging, target):
 
 
 def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=False, saved_model_dir=None, log=None,
-                 calibration_data=None):
+                 calibration_data=None, refit_steps=0):
     """Exports a GAN's generator and discriminator to SavedModel and ONNX.
 
     Args:
@@ -677,6 +703,9 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
         calibration_data: the real data (a data set name or path) the discriminator's
             calibration is fitted on; default the run's data set (for a GAN object: its
             `calibration`, if `GAN.calibrate` set one).
+        refit_steps: first train the discriminator that is exported for this many steps
+            against the fixed generator on that data (`GAN.refit_discriminator`); the run's
+            `model.keras` keeps the discriminator it trained.
 
     Returns:
         an `ExportResult`.
@@ -731,7 +760,8 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
     specs = export_specs(gan)
     functions = {s.role: s.function() for s in specs}
     if any(s.role == "discriminator" for s in specs):
-        calibration = fit_export_calibration(gan, calibration_data or config.get("dataset"), config, log)
+        calibration = fit_export_calibration(gan, calibration_data or config.get("dataset"), config, log,
+                                             refit_steps=refit_steps)
         if calibration:
             facts["calibration"] = calibration
 

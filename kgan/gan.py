@@ -774,6 +774,46 @@ class GAN(keras.Model):
             energy = self.energy(feeds)
         return {"energy": energy, "grad_z": tape.gradient(energy, feeds["z"])}
 
+    def refit_discriminator(self, real, labels=None, steps=500, batch_size=64, learning_rate=2e-4, beta_1=0.5, seed=0):
+        """Trains the discriminator further against the generator held fixed, for `steps`
+        Adam steps of the logistic loss with no label smoothing, noise or augmentation, whose
+        optimum is the log density ratio log p_data / p_G that `drs`, `mh` and `langevin`
+        read (Azadi et al. 2019 keep training D with G fixed for DRS). A training-time
+        discriminator is one step behind a moving generator, and smoothing or a WGAN loss
+        give it another optimum. Call `calibrate` afterwards. Returns the last batch's loss.
+        """
+        real = np.asarray(real, np.float32)
+        labels = None if labels is None else np.asarray(labels)
+        if self.conditional and labels is None:
+            raise KganError("refitting a conditional discriminator needs the real samples' labels")
+        if isinstance(steps, bool) or int(steps) != steps or steps < 1:
+            raise KganError(f"refit steps must be a positive integer, got {steps!r}")
+        if self.pack > 1:
+            self.pack_references()  # drawn before the training step is traced
+        name = self.sample_spec.tensor_name
+        optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1)
+        variables = self.discriminator.trainable_variables
+
+        @tf.function
+        def step(x_real, real_feeds, fake_feeds):
+            x_fake = tf.stop_gradient(self.run_generator(fake_feeds))
+            conditioning = {k: v for k, v in fake_feeds.items() if k in self.latent_prior.conditioning}
+            with tf.GradientTape() as tape:  # on what the samplers read: `judge`, one sample at a time
+                real_logits = self.judge({name: x_real, **real_feeds}, training=True)
+                fake_logits = self.judge({name: x_fake, **conditioning}, training=True)
+                loss = tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(tf.nn.softplus(fake_logits))
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return loss
+
+        rng = np.random.default_rng(seed)
+        for index in range(int(steps)):
+            rows = rng.integers(0, len(real), batch_size)
+            real_feeds = {} if labels is None else self._conditioning(labels[rows].astype(np.int32))
+            fake = self._latent_feeds(batch_size, int(rng.integers(2**31)))
+            loss = step(tf.constant(real[rows]), {k: tf.constant(v) for k, v in real_feeds.items()},
+                        {k: tf.constant(v) for k, v in fake.items()})
+        return float(loss)
+
     def calibrate(self, real, labels=None, samples=None, seed=0, batch_size=256):
         """Fits Platt scaling of the discriminator (`kgan.calibration`) on `real` samples
         against as many generated ones, keeps it in `calibration` (saved with the model) and
@@ -800,7 +840,7 @@ class GAN(keras.Model):
         feeds = {self.sample_spec.tensor_name: samples, **self._conditioning(self._labels_for(len(samples), labels))}
         return _in_chunks(self.judge, feeds, len(samples), batch_size).reshape(-1)
 
-    def judge(self, feeds):
+    def judge(self, feeds, training=False):
         """The discriminator's logit for each sample, float32 `[b]`, on named inputs.
 
         A packed discriminator (`pack` m) judges groups: each sample is judged beside m − 1
@@ -809,7 +849,7 @@ class GAN(keras.Model):
         log density ratios, so this is the sample's own log ratio plus a constant, which
         calibration takes up."""
         if self.pack == 1:
-            return tf.reshape(tf.cast(self.run_discriminator(feeds), tf.float32), [-1])
+            return tf.reshape(tf.cast(self.run_discriminator(feeds, training), tf.float32), [-1])
         name = self.sample_spec.tensor_name
         samples = tf.convert_to_tensor(feeds[name])
         references = tf.constant(self.pack_references(), samples.dtype)  # [R, m - 1, *shape]
@@ -819,7 +859,7 @@ class GAN(keras.Model):
         x = tf.tile(tf.reshape(samples, (-1, 1, 1, *shape)), [1, count, 1, *ones])
         others = tf.tile(tf.reshape(references, (1, count, -1, *shape)), [tf.shape(samples)[0], 1, 1, *ones])
         packs = tf.reshape(tf.concat([x, others], axis=2), (-1, *shape))
-        logits = self.run_discriminator({name: self._packed(packs)})
+        logits = self.run_discriminator({name: self._packed(packs)}, training)
         return tf.reduce_mean(tf.reshape(tf.cast(logits, tf.float32), [-1, count]), axis=1)
 
     def pack_references(self):

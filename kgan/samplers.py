@@ -193,7 +193,7 @@ class DRS(Sampler):
             top = float(tops[-1])
             f = self._f(logits, tops)
             gammas.append(0.0 if self.q is None else float(np.percentile(f, self.q)))
-            accept = rng.random(size) < 1.0 / (1.0 + np.exp(-(f - gammas[-1])))
+            accept = rng.random(size) < 1.0 / (1.0 + np.exp(np.minimum(gammas[-1] - f, 700.0)))  # σ(F − γ)
             rows = np.flatnonzero(accept)[: n - have]
             kept.append(dict(self.take(batch, rows), scores=logits[rows].astype(np.float32)))
             drawn += size if len(rows) < n - have else int(rows[-1]) + 1

@@ -702,3 +702,28 @@ def langevin_climbs_the_energy():
         return broken
 
     _wrap(Langevin, "select", make)
+
+
+@variant("tests/test_discriminator_sampling.py::test_refit_moves_the_exported_discriminator_toward_the_density_ratio")
+def refit_trains_nothing():
+    """refit_discriminator returns without training."""
+    from kgan.gan import GAN
+
+    GAN.refit_discriminator = lambda self, *args, **kwargs: 0.0
+
+
+@variant("tests/test_stabilizers.py::test_a_packed_discriminator_judges_a_single_sample_by_its_own_log_ratio")
+def packed_judge_packs_the_sample_with_itself():
+    """A packed discriminator judges a sample in a pack of copies of itself, not beside references."""
+    from kgan.gan import GAN
+
+    import tensorflow as tf
+
+    def make(original):
+        def broken(self, samples):
+            shape = tuple(samples.shape[1:])
+            firsts = tf.reshape(samples, (-1, self.pack, *shape))[:, :1]
+            return original(self, tf.reshape(tf.repeat(firsts, self.pack, axis=1), (-1, *shape)))
+        return broken
+
+    _wrap(GAN, "_packed", make)
