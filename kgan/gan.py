@@ -780,7 +780,9 @@ class GAN(keras.Model):
         optimum is the log density ratio log p_data / p_G that `drs`, `mh` and `langevin`
         read (Azadi et al. 2019 keep training D with G fixed for DRS). A training-time
         discriminator is one step behind a moving generator, and smoothing or a WGAN loss
-        give it another optimum. Call `calibrate` afterwards. Returns the last batch's loss.
+        give it another optimum. A packed discriminator is trained on `judge`'s packs, one
+        reference pack a step (drawn at random; `judge` averages over all of them). Call
+        `calibrate` afterwards. Returns the last batch's loss.
         """
         real = np.asarray(real, np.float32)
         labels = None if labels is None else np.asarray(labels)
@@ -795,12 +797,12 @@ class GAN(keras.Model):
         variables = self.discriminator.trainable_variables
 
         @tf.function
-        def step(x_real, real_feeds, fake_feeds):
+        def step(x_real, real_feeds, fake_feeds, reference):
             x_fake = tf.stop_gradient(self.run_generator(fake_feeds))
             conditioning = {k: v for k, v in fake_feeds.items() if k in self.latent_prior.conditioning}
-            with tf.GradientTape() as tape:  # on what the samplers read: `judge`, one sample at a time
-                real_logits = self.judge({name: x_real, **real_feeds}, training=True)
-                fake_logits = self.judge({name: x_fake, **conditioning}, training=True)
+            with tf.GradientTape() as tape:  # on what the samplers read, `judge`: one sample at a time
+                real_logits = self.judge({name: x_real, **real_feeds}, True, reference)
+                fake_logits = self.judge({name: x_fake, **conditioning}, True, reference)
                 loss = tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(tf.nn.softplus(fake_logits))
             optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
             return loss
@@ -811,7 +813,8 @@ class GAN(keras.Model):
             real_feeds = {} if labels is None else self._conditioning(labels[rows].astype(np.int32))
             fake = self._latent_feeds(batch_size, int(rng.integers(2**31)))
             loss = step(tf.constant(real[rows]), {k: tf.constant(v) for k, v in real_feeds.items()},
-                        {k: tf.constant(v) for k, v in fake.items()})
+                        {k: tf.constant(v) for k, v in fake.items()},
+                        tf.constant(int(rng.integers(PACK_REFERENCES)) if self.pack > 1 else 0))
         return float(loss)
 
     def calibrate(self, real, labels=None, samples=None, seed=0, batch_size=256):
@@ -840,19 +843,21 @@ class GAN(keras.Model):
         feeds = {self.sample_spec.tensor_name: samples, **self._conditioning(self._labels_for(len(samples), labels))}
         return _in_chunks(self.judge, feeds, len(samples), batch_size).reshape(-1)
 
-    def judge(self, feeds, training=False):
+    def judge(self, feeds, training=False, reference=None):
         """The discriminator's logit for each sample, float32 `[b]`, on named inputs.
 
         A packed discriminator (`pack` m) judges groups: each sample is judged beside m − 1
         fixed generated samples (`pack_references`) in each of `PACK_REFERENCES` packs, and its
-        logit is their mean. The optimal packed discriminator's logit is the sum of its samples'
-        log density ratios, so this is the sample's own log ratio plus a constant, which
-        calibration takes up."""
+        logit is their mean (or its logit in pack `reference` alone, an int tensor). The optimal
+        packed discriminator's logit is the sum of its samples' log density ratios, so this is
+        the sample's own log ratio plus a constant, which calibration takes up."""
         if self.pack == 1:
             return tf.reshape(tf.cast(self.run_discriminator(feeds, training), tf.float32), [-1])
         name = self.sample_spec.tensor_name
         samples = tf.convert_to_tensor(feeds[name])
         references = tf.constant(self.pack_references(), samples.dtype)  # [R, m - 1, *shape]
+        if reference is not None:
+            references = tf.gather(references, tf.reshape(reference, [1]))
         ones = [1] * len(self.sample_spec.shape)
         count = references.shape[0]
         shape = self.sample_spec.shape  # reshapes, not [:, None]: ONNX has no StridedSliceGrad
