@@ -808,7 +808,7 @@ class GAN(keras.Model):
             return loss
 
         rng = np.random.default_rng(seed)
-        for index in range(int(steps)):
+        for _ in range(int(steps)):
             rows = rng.integers(0, len(real), batch_size)
             real_feeds = {} if labels is None else self._conditioning(labels[rows].astype(np.int32))
             fake = self._latent_feeds(batch_size, int(rng.integers(2**31)))
