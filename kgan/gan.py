@@ -778,7 +778,7 @@ class GAN(keras.Model):
         """Trains the discriminator further against the generator held fixed, for `steps`
         Adam steps of the logistic loss with no label smoothing, noise or augmentation, whose
         optimum is the log density ratio log p_data / p_G that `drs`, `mh` and `langevin`
-        read (Azadi et al. 2019 keep training D with G fixed for DRS). A training-time
+        read: DRS and MH-GAN assume the optimal discriminator of the final generator. A training-time
         discriminator is one step behind a moving generator, and smoothing or a WGAN loss
         give it another optimum. A packed discriminator is trained on `judge`'s packs, one
         reference pack a step (drawn at random; `judge` averages over all of them). Call
