@@ -70,11 +70,10 @@ def train(dataset, variant, seed, run_dir, refits):
 
 
 def score(dataset, variant, seed, run_dir, refit, samplers):
+    from kgan.errors import KganError
     from kgan.evaluate import evaluate
 
     rows = []
-    from kgan.errors import KganError
-
     for name in samplers:
         try:
             report = evaluate(export_dir(run_dir, refit), samples=SAMPLES[dataset], seed=seed,
