@@ -81,7 +81,7 @@ def fit_calibration(real_logits, fake_logits, seed=0):
             "real": int(len(real)), "fake": int(len(fake))}
 
 
-def real_for_calibration(dataset, n=2000, seed=0, image_size=None):
+def real_for_calibration(dataset, n=2000, seed=0, image_size=None, frames=None):
     """`(samples, labels or None)`: up to `n` real samples of `dataset` in the generator's
     range: fresh draws of a 2-D mixture (which no run trained on), else rows of the data set
     (a run trains on all of them, so the discriminator has seen these)."""
@@ -89,6 +89,6 @@ def real_for_calibration(dataset, n=2000, seed=0, image_size=None):
 
     if dataset in MIXTURES:
         return load_arrays(dataset, num_examples=n, seed=10_000 + seed)[0], None
-    x, y, _, _ = load_arrays(dataset, image_size=image_size, seed=seed)
+    x, y, _, _ = load_arrays(dataset, image_size=image_size, seed=seed, frames=frames)
     rows = np.sort(np.random.default_rng(seed).permutation(len(x))[:n])
     return x[rows], None if y is None else y[rows]

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from kgan import images
-from kgan.samples import get_kind
+from kgan.samples import VIDEO_FRAME_MS, get_kind
 
 __all__ = ["SampleGrid", "HistoryWriter", "StopOnNonFinite", "NonFiniteLoss", "QualityMetrics", "EpochBackup"]
 
@@ -19,8 +19,9 @@ class SampleGrid(keras.callbacks.Callback):
 
     Each kind of sample is drawn by its `kgan.samples` kind: images become a grid
     (conditional models: one column per class); 2-D samples a scatter plot over the
-    real data. The latents are fixed by `seed`, so
-    successive grids show the same draws improving.
+    real data; clips an animated grid, `samples/epoch_NNN.gif`, every tile a clip
+    playing. The latents are fixed by `seed`, so successive grids show the same draws
+    improving.
 
     Args:
         folder: where the PNGs go (created if missing).
@@ -47,10 +48,13 @@ class SampleGrid(keras.callbacks.Callback):
         os.makedirs(self.folder, exist_ok=True)
 
     def render(self):
+        """The picture of this epoch's samples: a list of frames for animated kinds."""
         gan = self.model
         spec, kind = gan.sample_spec, get_kind(gan.sample_spec)
         samples = gan.generate(self.vector_samples if kind.cloud else self.num_samples, seed=self.seed)
         columns = gan.num_classes if gan.conditional else None
+        if kind.animated:
+            return kind.animation(samples, spec, columns=columns, scale=self.scale)
         return kind.picture(samples, spec, columns=columns, reference=self.reference, extent=self._extent(),
                             scale=self.scale)
 
@@ -65,8 +69,12 @@ class SampleGrid(keras.callbacks.Callback):
         last = self.params.get("epochs") == epoch + 1
         if (epoch + 1) % self.every and not last:
             return
-        self.last_path = os.path.join(self.folder, f"epoch_{epoch + 1:03d}.png")
-        images.save_png(self.render(), self.last_path)
+        animated = get_kind(self.model.sample_spec).animated
+        self.last_path = os.path.join(self.folder, f"epoch_{epoch + 1:03d}.{'gif' if animated else 'png'}")
+        if animated:
+            images.save_gif(self.render(), self.last_path, duration_ms=VIDEO_FRAME_MS)
+        else:
+            images.save_png(self.render(), self.last_path)
 
 
 class HistoryWriter(keras.callbacks.Callback):

@@ -86,7 +86,8 @@ def _add_train(subparsers):
     parser.add_argument("--steps-per-epoch", type=_positive_int, help="steps per epoch (default: one pass)")
     parser.add_argument("--batch-size", type=_positive_int, help="examples per step")
     parser.add_argument("--latent-dim", type=_positive_int, help="size of the latent vector z")
-    parser.add_argument("--image-size", type=_positive_int, help="resize images to this square side")
+    parser.add_argument("--image-size", type=_positive_int, help="resize images (and clips' frames) to this square side")
+    parser.add_argument("--frames", type=_positive_int, help="frames a clip for video data (default 16)")
     parser.add_argument("--lr", type=_positive_float, help="Adam learning rate of both networks")
     parser.add_argument("--pack", type=_positive_int, help="PacGAN packing: the discriminator judges N samples at once")
     parser.add_argument("--augment", metavar="POLICY",
@@ -158,6 +159,7 @@ def _run_train(args):
         batch_size=args.batch_size,
         latent_dim=args.latent_dim,
         image_size=args.image_size,
+        frames=args.frames,
         lr=args.lr,
         pack=args.pack,
         augment=tuple(a for a in args.augment.split(",") if a) if args.augment else None,
@@ -299,14 +301,17 @@ def _add_generate(subparsers):
     parser = subparsers.add_parser(
         "generate",
         help="sample from an exported generator (onnxruntime; no TensorFlow)",
-        description="Write a grid PNG (or a scatter plot for 2-D models), raw samples, or a latent-walk GIF.",
+        description="Write a grid PNG (a scatter plot for 2-D models; for video models an animated GIF or MP4 grid "
+        "of clips, or a PNG film strip), raw samples, or a latent-walk GIF.",
     )
     parser.add_argument("model", metavar="MODEL", help="a generator .onnx file or an export folder")
     parser.add_argument("-n", "--num", type=_positive_int, default=64, help="number of samples (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="latent seed (default 0): the same seed, the same bytes")
     parser.add_argument("--label", type=int, help="class label for conditional models (default: cycle the classes)")
     parser.add_argument("--truncation", type=float, default=1.0, help="latent scale in (0, 2] (default 1: off)")
-    parser.add_argument("-o", "--output", metavar="PNG", help="grid or scatter plot (default generated.png)")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="grid or scatter plot, .png (default generated.png; video models: generated.gif); for "
+                        "video models also .gif or .mp4 (the video extra), the clips playing in a grid")
     parser.add_argument("--npy", metavar="FILE", help="also save the raw float32 samples")
     parser.add_argument("--gif", metavar="FILE", help="also write a latent walk from --seed to --seed + 1")
     parser.add_argument("--steps", type=_positive_int, default=24, help="frames of the --gif walk (default 24)")
@@ -325,17 +330,20 @@ def _run_generate(args):
     from kgan.errors import KganError
     from kgan.inference import GeneratorRuntime
     from kgan.samplers import get_sampler
-    from kgan.samples import get_kind
+    from kgan.samples import VIDEO_FRAME_MS, get_kind
 
-    output = args.output or (None if (args.npy or args.gif) else "generated.png")
-    targets = [p for p in (output, args.npy, args.gif) if p]
-    for path in targets:
-        folder = os.path.dirname(os.path.abspath(path))
+    for path in (args.output, args.npy, args.gif):
+        folder = os.path.dirname(os.path.abspath(path)) if path else "."
         if not os.path.isdir(folder):
             raise KganError(f"cannot write {path}: the folder {folder} does not exist; create it first")
     sampler = get_sampler(args.sampler)
     runtime = GeneratorRuntime(args.model)
     spec, kind = runtime.sample_spec, get_kind(runtime.sample_spec)
+    output = args.output or (None if (args.npy or args.gif) else "generated.gif" if kind.animated else "generated.png")
+    suffix = os.path.splitext(output or "")[1].lower()
+    if output and suffix not in (".png", *(images.ANIMATION_SUFFIXES if kind.animated else ())):
+        raise KganError(f"cannot write {kind.name} samples to {output}: name it "
+                        f"{'.gif, .mp4 or .png' if kind.animated else '.png'}")
     labels = args.label
     given = {}
     if args.member is not None:
@@ -351,8 +359,11 @@ def _run_generate(args):
     columns = runtime.num_classes if runtime.conditional and labels is None and sampler is None else None
 
     written = []
-    if output:
+    if output and suffix == ".png":
         images.save_png(kind.picture(samples, spec, columns=columns), output)
+        written.append(output)
+    elif output:
+        images.save_animation(kind.animation(samples, spec, columns=columns), output, duration_ms=VIDEO_FRAME_MS)
         written.append(output)
     if args.npy:
         import io

@@ -190,13 +190,14 @@ class DemoApp:
 
     def generate(self, seed, count, label=-1, truncation=1.0, model=None, oversample=1, member="mixture",
                  sampler="topk"):
-        """The gallery: `count` PNG images (one scatter plot for 2-D models); `member`: one member
+        """The gallery: `count` PNG images (one scatter plot for 2-D models, a GIF a clip for video
+        models, each playing); `member`: one member
         of a mixture, or "mixture" for members drawn by their weights; `sampler`: how the
         discriminator chooses (topk, drs, mh, langevin)."""
         runtime, shown, scores, _ = self._draw(seed, count, label, truncation, model or self._default(), oversample,
                                                member, sampler)
         captions = [f"D {s:+.2f}" for s in scores] if scores is not None else [f"#{i}" for i in range(len(shown))]
-        return get_kind(runtime.sample_spec).gallery(shown, runtime.sample_spec, captions)
+        return get_kind(runtime.sample_spec).gallery(shown, runtime.sample_spec, captions, folder=self.workdir)
 
     def grid(self, seed, count, label=-1, truncation=1.0, model=None, oversample=1, member="mixture", sampler="topk"):
         """A downloadable grid PNG of the same samples."""

@@ -120,9 +120,11 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inc
 
     if dataset not in BUILTIN and not os.path.exists(dataset):
         raise KganError(f"unknown data set {dataset!r}: choose one of {', '.join(BUILTIN)}, or give a path")
+    from kgan.data.sources import MOVING
+
     spec = facts["sample_spec"]
-    holds = "vector" if dataset in MIXTURES else "image"
-    if spec.kind != holds:
+    holds = "vector" if dataset in MIXTURES else "video" if dataset in MOVING else "image"
+    if spec.kind != holds and (dataset in BUILTIN or spec.kind != "video"):
         raise KganError(f"{dataset} holds {holds}s but the model generates {spec.kind}s: pass the right --dataset")
     report = {"source": os.fspath(source), "dataset": dataset, "seed": seed}
     report.update(get_kind(spec).evaluate(sample, dataset, samples, seed, facts, features_root=features_root,
@@ -191,6 +193,92 @@ def image_report(sample, dataset, samples, seed, facts, features_root=None, ince
     if labels is not None:
         judge = extractor if isinstance(extractor, DomainFeatures) else DomainFeatures(dataset, root=features_root)
         report["class_accuracy"] = float(np.mean(judge.predict(generated) == labels))
+    return report
+
+
+# Moving-digit clips the frame classifier learns from (every 4th frame of each), and its cache's name.
+FRAME_CLASSIFIER_CLIPS = 2000
+FRAME_STRIDE = 4
+
+
+def moving_digit_frames(frames, size, seed=0):
+    """The frame classifier's data and the real clips of the video floors, from a fixed split
+    of the embedded digits: `(split, train_digits, held_digits)` where `split` is
+    `DomainFeatures`' `(x_train, y_train, x_held, y_held, name)` of single frames, and each
+    `*_digits` is `(images, labels)` of 8x8 digits."""
+    from kgan.data.moving import moving_digits
+    from kgan.data.sources import _digits
+    from kgan.metrics.features import held_out_split
+
+    x_train, y_train, x_held, y_held = held_out_split(*_digits(), seed=seed)
+
+    def frames_of(images, labels, clips, clip_seed):
+        x, y, _ = moving_digits(clips, frames=frames, size=size, seed=clip_seed, images=images, labels=labels)
+        x = x[:, ::FRAME_STRIDE]
+        return x.reshape(-1, *x.shape[2:]), np.repeat(y, x.shape[1])
+
+    split = (*frames_of(x_train, y_train, FRAME_CLASSIFIER_CLIPS, 100),
+             *frames_of(x_held, y_held, FRAME_CLASSIFIER_CLIPS // 4, 101), f"moving-digit-frames-{size}px")
+    return split, (x_train, y_train), (x_held, y_held)
+
+
+def video_report(sample, dataset, samples, seed, facts, features_root=None, inception_weights=None):
+    """Video metrics beside their real-data floors: frame FID, content consistency and ACD in a
+    frame classifier's features (moving digits), and the motion distance (any clips)."""
+    from kgan.data import load_arrays
+    from kgan.data.moving import moving_digits
+    from kgan.data.sources import MOVING
+    from kgan.metrics import frechet_distance
+    from kgan.metrics.features import DomainFeatures
+    from kgan.metrics.video import average_content_distance, content_consistency, motion_distance
+
+    if inception_weights:
+        raise KganError("clips are scored in a frame classifier's features, not InceptionV3's: leave out "
+                        "--inception-weights")
+    spec = facts["sample_spec"]
+    frames, size = spec.shape[0], spec.shape[1]
+    n = int(samples or 500)
+    labels = np.arange(n) % facts["num_classes"] if facts["num_classes"] else None
+    generated = sample(n, seed, labels)
+    if dataset != "moving-digits":  # no classifier of its content: the motion alone, against half the clips each
+        x, _, kind, name = load_arrays(dataset, image_size=size, frames=frames, seed=seed,
+                                       num_examples=2 * n if dataset in MOVING else None)
+        if kind != "video" or x.shape[1:] != tuple(spec.shape):
+            raise KganError(f"{name} holds samples of shape {list(x.shape[1:])} but the model generates clips of "
+                            f"{list(spec.shape)}: pass the data set it was trained on (--dataset)")
+        order = np.random.default_rng(seed).permutation(len(x))
+        held, floor = x[order[: len(x) // 2]], x[order[len(x) // 2:]]
+        return dict(samples=n, real_held_out=len(held), motion_w1=motion_distance(held, generated),
+                    motion_w1_floor=motion_distance(held, floor))
+    split, (train_x, train_y), (held_x, held_y) = moving_digit_frames(frames, size)
+    extractor = DomainFeatures(split[-1], root=features_root, split=split, pooled=True)
+    held, _, _ = moving_digits(n, frames=frames, size=size, seed=seed + 202, images=held_x, labels=held_y)
+    floor, _, _ = moving_digits(n, frames=frames, size=size, seed=seed + 303, images=train_x, labels=train_y)
+
+    def per_frame(function, clips):
+        out = np.asarray(function(clips.reshape(-1, *clips.shape[2:])))
+        return out.reshape(len(clips), frames, *out.shape[1:])
+
+    features = {name: per_frame(extractor, clips) for name, clips in
+                (("held", held), ("floor", floor), ("generated", generated))}
+    flat = {name: f.reshape(-1, f.shape[-1]) for name, f in features.items()}
+    probabilities = {name: per_frame(extractor.probabilities, clips) for name, clips in
+                     (("floor", floor), ("generated", generated))}
+    report = dict(
+        samples=n,
+        real_held_out=n,
+        features=f"frame classifier ({extractor.held_out_accuracy:.3f} held-out accuracy)",
+        frame_fid=frechet_distance(flat["held"], flat["generated"]),
+        frame_fid_floor=frechet_distance(flat["held"], flat["floor"]),
+        content_consistency=content_consistency(probabilities["generated"]),
+        content_consistency_floor=content_consistency(probabilities["floor"]),
+        acd=average_content_distance(features["generated"]),
+        acd_floor=average_content_distance(features["floor"]),
+        motion_w1=motion_distance(held, generated),
+        motion_w1_floor=motion_distance(held, floor),
+    )
+    if labels is not None:
+        report["class_accuracy"] = float(np.mean(probabilities["generated"].argmax(-1) == labels[:, None]))
     return report
 
 

@@ -282,10 +282,33 @@ REFIT_SAMPLES = 50_000
 # latent_energy.onnx has a fixed batch: TensorFlow's gradient of a batch-dynamic graph holds
 # BroadcastGradientArgs and DynamicStitch over shapes, which ONNX has no op for.
 LATENT_ENERGY_BATCH = 64
+# ...of at most this many sample values: ONNX's reference evaluator, which the parity check runs
+# on the whole batch, computes transposed convolutions value by value in Python (about 3 s a
+# 16x16x16 clip), so larger samples get a smaller batch (clips: 4).
+LATENT_ENERGY_VALUES = 16_384
 
-# The gradients TensorFlow writes as ops of their own (ReluGrad, TanhGrad, SigmoidGrad),
-# which ONNX and tf2onnx do not have, written with the forward ops instead.
+
+def latent_energy_batch(sample_shape):
+    """The fixed batch of `latent_energy.onnx` for samples of this shape."""
+    return int(max(1, min(LATENT_ENERGY_BATCH, LATENT_ENERGY_VALUES // int(np.prod(sample_shape)))))
+
+def _strided_slice_gradient(op, grad):
+    """StridedSlice's gradient as a scatter: the slice of an index map of the input says where each
+    gradient entry goes (StridedSliceGrad has no ONNX op; ScatterND does)."""
+    import tensorflow as tf
+
+    shape = tf.shape(op.inputs[0])
+    size = tf.reduce_prod(shape)
+    masks = ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")
+    picked = tf.strided_slice(tf.reshape(tf.range(size), shape), *op.inputs[1:], **{m: op.get_attr(m) for m in masks})
+    flat = tf.scatter_nd(tf.reshape(picked, [-1, 1]), tf.reshape(grad, [-1]), tf.reshape(size, [1]))
+    return tf.reshape(flat, shape), None, None, None
+
+
+# The gradients TensorFlow writes as ops of their own (ReluGrad, TanhGrad, SigmoidGrad,
+# StridedSliceGrad), which ONNX and tf2onnx do not have, written with forward ops instead.
 _GRADIENTS = {
+    "StridedSlice": _strided_slice_gradient,
     "Relu": lambda op, grad: grad * tf_cast_like(op.outputs[0] > 0, grad),
     "Relu6": lambda op, grad: grad * tf_cast_like((op.inputs[0] > 0) & (op.inputs[0] < 6), grad),
     "Tanh": lambda op, grad: grad * (1.0 - op.outputs[0] * op.outputs[0]),
@@ -340,7 +363,7 @@ def latent_energy_export(gan):
         endpoint="latent_energy",
         models=[gan.sampling_generator, gan.discriminator],
         groups={"member": prior["member"].num_members} if "member" in prior.names else {},
-        batch=LATENT_ENERGY_BATCH,
+        batch=latent_energy_batch(gan.sample_spec.shape),
     )
 
 
@@ -572,7 +595,8 @@ def fit_export_calibration(gan, data, config, log=None, samples=2000, refit_step
             log("kgan: no data set to calibrate the discriminator on: the drs, mh and langevin samplers need "
                 "`kgan calibrate`")
         return gan.calibration
-    real, labels = real_for_calibration(data, samples, image_size=config.get("image_size"))
+    real, labels = real_for_calibration(data, samples, image_size=config.get("image_size"),
+                                        frames=config.get("frames"))
     if tuple(real.shape[1:]) != tuple(gan.sample_shape):
         raise KganError(f"{data} holds samples of shape {list(real.shape[1:])} but the generator makes "
                         f"{list(gan.sample_shape)}: give the data set the run trained on")
@@ -580,7 +604,8 @@ def fit_export_calibration(gan, data, config, log=None, samples=2000, refit_step
         raise KganError(f"{data} has no labels to calibrate a conditional discriminator with")
     if refit_steps:
         # a mixture's refit draws are fresh (seed 1), apart from the calibration's; a data set's are all its rows
-        many, many_labels = real_for_calibration(data, REFIT_SAMPLES, seed=1, image_size=config.get("image_size"))
+        many, many_labels = real_for_calibration(data, REFIT_SAMPLES, seed=1, image_size=config.get("image_size"),
+                                                 frames=config.get("frames"))
         loss = gan.refit_discriminator(  # with the run's batch size and discriminator optimizer
             many, many_labels if gan.conditional else None, steps=refit_steps, batch_size=config.get("batch_size", 64),
             learning_rate=config.get("d_lr") or config.get("lr") or 2e-4, beta_1=config.get("beta_1", 0.5))

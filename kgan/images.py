@@ -11,6 +11,8 @@ import tempfile
 import numpy as np
 from PIL import Image, ImageDraw
 
+from kgan.errors import KganError
+
 __all__ = [
     "to_uint8",
     "make_grid",
@@ -18,6 +20,8 @@ __all__ = [
     "encode_png",
     "save_png",
     "save_gif",
+    "save_animation",
+    "ANIMATION_SUFFIXES",
     "atomic_write_bytes",
     "check_writable_target",
     "usual_mode",
@@ -198,3 +202,46 @@ def save_gif(frames, path, duration_ms=80, loop=0):
         buffer, format="GIF", save_all=True, append_images=pil_frames[1:], duration=duration_ms, loop=loop
     )
     atomic_write_bytes(path, buffer.getvalue())
+
+
+ANIMATION_SUFFIXES = (".gif", ".mp4")
+VIDEO_EXTRA = "pip install 'kgan[video]'"
+
+
+def _require_imageio(what):
+    try:
+        import imageio.v3 as iio
+    except ImportError:
+        raise KganError(f"{what} needs imageio and its FFmpeg plugin (the video extra): {VIDEO_EXTRA}") from None
+    return iio
+
+
+def save_animation(frames, path, duration_ms=100):
+    """Writes uint8 HWC frames as an animated GIF (Pillow) or an H.264 MP4 (imageio with FFmpeg,
+    the `video` extra), by `path`'s suffix, atomically. MP4 frames are padded to even sides."""
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix == ".gif":
+        return save_gif(frames, path, duration_ms=duration_ms)
+    if suffix != ".mp4":
+        raise KganError(f"cannot write an animation to {path}: name it .gif or .mp4")
+    iio = _require_imageio(f"writing {path}")
+    try:
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        raise KganError(f"writing {path} needs FFmpeg for imageio: {VIDEO_EXTRA}") from None
+    frames = np.stack([np.asarray(f) for f in frames])
+    if frames.shape[-1] == 1:
+        frames = np.repeat(frames, 3, axis=-1)
+    h, w = frames.shape[1:3]
+    frames = np.pad(frames, [(0, 0), (0, h % 2), (0, w % 2), (0, 0)])  # H.264 in yuv420p needs even sides
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".mp4")
+    os.close(handle)
+    try:
+        iio.imwrite(tmp, frames, extension=".mp4", plugin="FFMPEG", fps=1000.0 / duration_ms, codec="libx264",
+                    macro_block_size=1)
+        os.chmod(tmp, usual_mode(0o666))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

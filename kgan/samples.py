@@ -20,6 +20,7 @@ Example:
 """
 
 import dataclasses
+import os
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from kgan.errors import KganError
 __all__ = ["SampleSpec", "SampleKind", "KINDS", "register_kind", "get_kind"]
 
 KINDS = {}
+VIDEO_FRAME_MS = 100  # display time of a clip's frame in GIFs and MP4s (10 frames a second)
 
 
 def register_kind(cls):
@@ -112,6 +114,7 @@ class SampleKind:
     inferred_rank = None  # the sample rank that `SampleSpec.infer` reads as this kind
     default_range = None
     cloud = False  # a picture shows many samples at once (a scatter plot), not one tile each
+    animated = False  # a batch is shown as an animation (`animation`), and saved as a GIF or MP4
 
     def check(self, spec):
         """Raises `KganError` for a spec this kind cannot hold."""
@@ -136,12 +139,17 @@ class SampleKind:
         """
         raise NotImplementedError
 
+    def animation(self, samples, spec, columns=None, **options):
+        """The uint8 HWC frames that show a batch in motion: one `picture` for still kinds."""
+        return [self.picture(samples, spec, columns=columns, **options)]
+
     def frames(self, walk, spec, columns=None):
         """Pictures of a latent walk `[steps, n, ...]` (raw samples), one per step, for a GIF."""
         return [self.picture(step, spec, columns=columns) for step in walk]
 
-    def gallery(self, shown, spec, captions):
-        """`(picture, caption)` items of a gallery, from `to_display` samples."""
+    def gallery(self, shown, spec, captions, folder=None):
+        """`(picture or file, caption)` items of a gallery, from `to_display` samples; kinds that
+        show files (animations) write them into `folder`."""
         return [(self.picture(self.from_display(shown, spec), spec), f"{len(shown)} samples")]
 
     def evaluate(self, sample, dataset, samples, seed, facts, **options):
@@ -182,8 +190,7 @@ class ImageKind(SampleKind):
     def picture(self, samples, spec, columns=None, reference=None, extent=None, size=512, scale=None):
         return images.make_grid(self.to_display(samples, spec), columns=columns, scale=scale or self.scale(spec))
 
-
-    def gallery(self, shown, spec, captions):
+    def gallery(self, shown, spec, captions, folder=None):
         return [(image[..., 0] if image.shape[-1] == 1 else image, caption) for image, caption in zip(shown, captions)]
 
     def evaluate(self, sample, dataset, samples, seed, facts, **options):
@@ -216,3 +223,66 @@ class VectorKind(SampleKind):
         from kgan.evaluate import mixture_report
 
         return mixture_report(sample, dataset, samples, seed, facts, **options)
+
+
+@register_kind
+class VideoKind(SampleKind):
+    """`[frames, H, W, C]` clips with 1 or 3 channels, float in `value_range`; shown as uint8
+    clips, played as an animated grid (one tile a clip), or as a film strip (one row a clip)."""
+
+    name = "video"
+    tensor_name = "video"
+    inferred_rank = 4
+    default_range = (-1.0, 1.0)
+    animated = True
+
+    def check(self, spec):
+        if len(spec.shape) != 4 or spec.shape[-1] not in (1, 3):
+            raise KganError(f"video samples are [frames, height, width, channels] with 1 or 3 channels, got shape "
+                            f"{list(spec.shape)}")
+
+    to_display = ImageKind.to_display
+    from_display = ImageKind.from_display
+    _range = ImageKind._range
+
+    @staticmethod
+    def scale(spec):
+        return 4 if spec.shape[1] < 32 else 1
+
+    def picture(self, samples, spec, columns=None, reference=None, extent=None, size=512, scale=None):
+        """A film strip: one row a clip, one column a frame."""
+        clips = self.to_display(samples, spec)
+        return images.make_grid(clips.reshape(-1, *clips.shape[2:]), columns=clips.shape[1],
+                                scale=scale or self.scale(spec))
+
+    def animation(self, samples, spec, columns=None, scale=None, **options):
+        """One grid of clips per frame: played in turn, every tile is a clip."""
+        clips = self.to_display(samples, spec)
+        return [images.make_grid(clips[:, t], columns=columns, scale=scale or self.scale(spec))
+                for t in range(clips.shape[1])]
+
+    def frames(self, walk, spec, columns=None):
+        """The walk's grids with the clips playing: step s shows frame s of each clip (cycling)."""
+        count = spec.shape[0]
+        return [images.make_grid(self.to_display(step[:, s % count], spec), columns=columns, scale=self.scale(spec))
+                for s, step in enumerate(walk)]
+
+    def gallery(self, shown, spec, captions, folder=None):
+        """Each clip as an animated GIF file in `folder` (a browser plays it as an image)."""
+        import tempfile
+        import uuid
+
+        folder = folder or tempfile.mkdtemp(prefix="kgan-clips-")
+        batch = uuid.uuid4().hex[:12]  # a browser may still show an earlier batch's files
+        items = []
+        for index, (clip, caption) in enumerate(zip(shown, captions)):
+            path = os.path.join(folder, f"clip-{batch}-{index}.gif")
+            frames = [np.asarray(frame).repeat(self.scale(spec), 0).repeat(self.scale(spec), 1) for frame in clip]
+            images.save_gif(frames, path, duration_ms=VIDEO_FRAME_MS)
+            items.append((path, caption))
+        return items
+
+    def evaluate(self, sample, dataset, samples, seed, facts, **options):
+        from kgan.evaluate import video_report
+
+        return video_report(sample, dataset, samples, seed, facts, **options)

@@ -33,9 +33,10 @@ class TrainConfig:
         based_on: the preset a custom configuration started from.
         description: what the configuration is and why.
         dataset: data set name or path (see `kgan.load_dataset`).
-        image_size: resize images to this square side (None keeps the size).
+        image_size: resize images (and clips' frames) to this square side (None keeps the size).
+        frames: frames a clip for video data (None: the source's default, 16).
         conditional: train a class-conditional model on `(x, label)`.
-        model: `"dcgan"` for images, `"mlp"` for vectors.
+        model: `"dcgan"` for images, `"mlp"` for vectors, `"video"` for clips.
         generator / discriminator: extra keyword arguments of the models.
         loss: a name in `kgan.losses.LOSSES`.
         d_steps, gradient_penalty, r1_penalty, instance_noise, label_smoothing, pack, augment, ema:
@@ -76,6 +77,7 @@ class TrainConfig:
     description: str = ""
     dataset: str = "digits"
     image_size: int | None = None
+    frames: int | None = None
     conditional: bool = False
     model: str = "dcgan"
     generator: dict = dataclasses.field(default_factory=dict)
@@ -189,7 +191,9 @@ class TrainConfig:
         if self.pack > 1 and self.conditional:
             raise KganError("packing works with unconditional models only: drop --pack or use another preset")
         if self.augment and FAMILIES[self.model][0] != "image":
-            raise KganError("DiffAugment (--augment) works on images: drop it for vector data")
+            raise KganError(f"DiffAugment (--augment) works on images: drop it for {FAMILIES[self.model][0]} data")
+        if self.frames is not None and (not isinstance(self.frames, int) or self.frames <= 0):
+            raise KganError(f"frames must be a positive integer, got {self.frames!r}")
         if not (isinstance(self.ema, (int, float)) and 0.0 <= self.ema < 1.0):
             raise KganError(f"ema must be a decay in [0, 1) (0 is off, 0.999 is usual), got {self.ema!r}")
         from kgan.gan import UPDATES
@@ -238,9 +242,18 @@ def _mlp(config, shape, num_classes):
     return generator, MLPDiscriminator(shape[0] * config.pack, num_classes=num_classes, **config.discriminator)
 
 
+def _video(config, shape, num_classes):
+    from kgan.models import VideoDiscriminator, VideoGenerator
+
+    generator = VideoGenerator(shape, config.latent_dim, num_classes=num_classes, **config.generator)
+    packed = shape[:-1] + (shape[-1] * config.pack,)
+    return generator, VideoDiscriminator(packed, num_classes=num_classes, **config.discriminator)
+
+
 # The model families `kgan train` builds: the kind of data each takes, a preset that uses
 # it, and `build(config, sample shape, num_classes) -> (generator, discriminator)`.
-FAMILIES = {"dcgan": ("image", "digits", _dcgan), "mlp": ("vector", "ring8", _mlp)}
+FAMILIES = {"dcgan": ("image", "digits", _dcgan), "mlp": ("vector", "ring8", _mlp),
+            "video": ("video", "moving-digits", _video)}
 
 
 def build_gan(config, info):
@@ -386,6 +399,7 @@ def _train(config, strategy, run_dir, backup_dir, chief, resume, callbacks, verb
         labels=config.conditional,
         seed=config.seed,
         num_examples=config.num_examples,
+        frames=config.frames,
     )
     with strategy.scope():
         gan = build_gan(config, info)

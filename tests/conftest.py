@@ -57,7 +57,8 @@ def make_gan(family, conditional=False, steps=2):
     import tensorflow as tf
 
     from kgan.gan import GAN
-    from kgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+    from kgan.models import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, VideoDiscriminator,
+                             VideoGenerator)
 
     keras.utils.set_random_seed(0)
     classes = 3 if conditional else None
@@ -66,6 +67,11 @@ def make_gan(family, conditional=False, steps=2):
         generator = DCGANGenerator((8, 8, 1), latent_dim=6, num_classes=classes, filters=4, embedding_dim=3)
         discriminator = DCGANDiscriminator((8, 8, 1), num_classes=classes, filters=4)
         data = rng.uniform(-1, 1, (16, 8, 8, 1)).astype(np.float32)
+    elif family in ("mocogan", "vgan"):
+        generator = VideoGenerator((4, 8, 8, 1), latent_dim=6, num_classes=classes, architecture=family, motion_dim=2,
+                                   filters=2, embedding_dim=3)
+        discriminator = VideoDiscriminator((4, 8, 8, 1), num_classes=classes, filters=2, image_head=True)
+        data = rng.uniform(-1, 1, (16, 4, 8, 8, 1)).astype(np.float32)
     else:
         generator = MLPGenerator(2, latent_dim=3, hidden_units=(8, 8), num_classes=classes)
         discriminator = MLPDiscriminator(2, hidden_units=(8,), num_classes=classes)

@@ -127,7 +127,7 @@ def assert_export_matches_keras(gan, out_dir, seed=11, n=9, max_tol=1e-4, mean_t
     samples = expected + rng.normal(0, 0.1, expected.shape).astype(np.float32)  # not only the generator's own
     d_in = [samples, labels.astype(np.int32)] if gan.conditional else samples
     logits = keras.ops.convert_to_numpy(gan.discriminator(d_in, training=False)).reshape(-1)
-    name = "image" if samples.ndim == 4 else "sample"
+    name = {5: "video", 4: "image"}.get(samples.ndim, "sample")
     feeds = {name: samples, **({"label": labels} if gan.conditional else {})}
     assert_close(onnx_outputs(os.path.join(out_dir, "discriminator.onnx"), feeds), logits, max_tol, mean_tol,
                  "discriminator")

@@ -15,15 +15,16 @@ def test_specs_round_trip_and_name_their_tensor():
     assert set(KINDS) >= {"image", "vector"}
 
 
-def test_specs_are_inferred_for_images_and_vectors_only():
+def test_specs_are_inferred_for_images_clips_and_vectors_only():
     assert SampleSpec.infer((28, 28, 1)) == SampleSpec("image", (28, 28, 1), value_range=(-1.0, 1.0))
     assert SampleSpec.infer((2,)) == SampleSpec("vector", (2,))
-    with pytest.raises(KganError, match=r"cannot tell what samples of shape \[16, 8, 8, 1\] are: .*sample_spec"):
-        SampleSpec.infer((16, 8, 8, 1))
+    assert SampleSpec.infer((16, 8, 8, 1)) == SampleSpec("video", (16, 8, 8, 1), value_range=(-1.0, 1.0))
+    with pytest.raises(KganError, match=r"cannot tell what samples of shape \[2, 16, 8, 8, 1\] are: .*sample_spec"):
+        SampleSpec.infer((2, 16, 8, 8, 1))
     with pytest.raises(KganError, match=r"image samples are \[height, width, channels\]"):
         SampleSpec("image", (8, 8))
-    with pytest.raises(KganError, match="unknown kind of sample 'video'"):
-        get_kind("video")
+    with pytest.raises(KganError, match="unknown kind of sample 'tokens'"):
+        get_kind("tokens")
 
 
 def test_images_show_as_uint8_and_come_back():

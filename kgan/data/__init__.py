@@ -2,8 +2,10 @@
 
 Sources: `digits` (scikit-learn's embedded 8x8 handwritten digits, the default),
 `mnist`, `fashion_mnist`, `cifar10` (keras.datasets: cached or downloaded),
-`stacked-digits`, a folder of PNG/JPEG images (one subfolder per class gives
-labels), a `.npz`/`.npy` file, and the 2-D mixtures `ring8` and `grid25`.
+`stacked-digits`, `moving-digits` and `moving-digits2` (clips of one or two of those
+digits moving on 16x16 frames), a folder of PNG/JPEG images (one subfolder per class
+gives labels) or of GIF/MP4 clips, a `.npz`/`.npy` file, and the 2-D mixtures `ring8`
+and `grid25`.
 """
 
 import dataclasses
@@ -32,11 +34,11 @@ class DatasetInfo:
 
     Attributes:
         name: data set name (or the file/folder's base name).
-        kind: `"image"` or `"vector"`.
-        shape: shape of one example, e.g. `(8, 8, 1)` or `(2,)`.
+        kind: `"image"`, `"video"` or `"vector"`.
+        shape: shape of one example, e.g. `(8, 8, 1)`, `(16, 16, 16, 1)` or `(2,)`.
         num_examples: examples before batching.
         num_classes: number of classes when the pipeline yields labels, else None.
-        value_range: `(low, high)` of image values, None for vectors.
+        value_range: `(low, high)` of image and clip values, None for vectors.
         batch_size: examples per batch.
     """
 
@@ -60,18 +62,21 @@ def load_dataset(
     shuffle=True,
     seed=0,
     num_examples=None,
+    frames=None,
 ):
     """Builds a shuffled, batched, cached, prefetched tf.data pipeline.
 
     Args:
         name_or_path: a name in `BUILTIN` or a path to a folder or .npz/.npy file.
         batch_size: examples per batch; the last partial batch is dropped.
-        image_size: resize square images to this side (None keeps the size).
+        image_size: resize images (and clips' frames) to this square side (None keeps the size;
+            moving digits: 16).
         labels: yield `(x, y)` pairs for conditional models.
         shuffle: reshuffle every epoch.
         seed: seed of the shuffle (and of sampled data sets such as ring8).
         num_examples: examples to draw for sampled data sets (ring8, grid25,
-            stacked-digits); default 50,000.
+            stacked-digits, moving digits); default 50,000 (moving digits: 10,000 clips).
+        frames: frames a clip for video sources (default 16).
 
     Returns:
         `(dataset, DatasetInfo)`.
@@ -85,7 +90,8 @@ def load_dataset(
 
     if int(batch_size) <= 0:
         raise KganError(f"batch_size must be a positive integer, got {batch_size!r}")
-    x, y, kind, name = load_arrays(name_or_path, image_size=image_size, num_examples=num_examples, seed=seed)
+    x, y, kind, name = load_arrays(name_or_path, image_size=image_size, num_examples=num_examples, seed=seed,
+                                       frames=frames)
     if len(x) < batch_size:
         raise KganError(
             f"{name} has {len(x)} examples, fewer than one batch of {batch_size}: lower --batch-size or add data"
@@ -116,7 +122,7 @@ def load_dataset(
         shape=tuple(int(s) for s in x.shape[1:]),
         num_examples=int(len(x)),
         num_classes=num_classes,
-        value_range=(-1.0, 1.0) if kind == "image" else None,
+        value_range=None if kind == "vector" else (-1.0, 1.0),
         batch_size=int(batch_size),
     )
     return dataset, info

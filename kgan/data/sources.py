@@ -1,7 +1,8 @@
 """Where training data comes from: each source returns `(x, y or None, kind)` in numpy.
 
-Images are float32 NHWC in [-1, 1]; vectors are float32 `[n, d]` as stored. Every
-failure is a `KganError` naming the problem and the fix.
+Images are float32 NHWC in [-1, 1]; clips float32 `[n, frames, h, w, c]` in [-1, 1];
+vectors are float32 `[n, d]` as stored. Every failure is a `KganError` naming the
+problem and the fix.
 """
 
 import os
@@ -14,7 +15,9 @@ from kgan.errors import KganError
 __all__ = ["KERAS_DATASETS", "BUILTIN", "load_arrays"]
 
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
-BUILTIN = ("digits", *KERAS_DATASETS, *MIXTURES, "stacked-digits")
+# Clips of one or two embedded digits moving on 16x16 frames (kgan.data.moving).
+MOVING = {"moving-digits": 1, "moving-digits2": 2}
+BUILTIN = ("digits", *KERAS_DATASETS, *MIXTURES, "stacked-digits", *MOVING)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
@@ -61,7 +64,8 @@ def _read_folder(path, image_size):
                 if f.lower().endswith(IMAGE_SUFFIXES):
                     items.append((os.path.join(path, name, f), index))
     if not items:
-        raise KganError(f"no PNG or JPEG images in {path}: put images there (or in one subfolder per class)")
+        raise KganError(f"no PNG or JPEG images or GIF/MP4 clips in {path}: put images there (or in one subfolder "
+                       "per class), or clips")
     images, labels, channels, first = [], [], None, None
     for file, label in items:
         try:
@@ -107,8 +111,9 @@ def _read_array_file(path):
         return x.astype(np.float32), y, "vector"
     if x.ndim == 3:
         x = x[..., None]
-    if x.ndim != 4 or x.shape[-1] not in (1, 3):
-        raise KganError(f"{path}: expected vectors [n, d] or images [n, h, w(, 1|3)], got shape {x.shape}")
+    if x.ndim not in (4, 5) or x.shape[-1] not in (1, 3):
+        raise KganError(f"{path}: expected vectors [n, d], images [n, h, w(, 1|3)] or clips [n, frames, h, w, 1|3], "
+                        f"got shape {x.shape}")
     if x.dtype == np.uint8:
         x = x.astype(np.float32) / 127.5 - 1.0
     else:
@@ -121,15 +126,36 @@ def _read_array_file(path):
                 f"{path}: float images must be in [0, 1] or [-1, 1], found [{low:.3g}, {high:.3g}]; "
                 "rescale them or store uint8"
             )
-    return x, y, "image"
+    return x, y, ("image" if x.ndim == 4 else "video")
 
 
 def _resize(x, image_size):
-    if image_size is None or x.shape[1:3] == (image_size, image_size):
+    """Images `[n, h, w, c]` or clips `[n, frames, h, w, c]` resized to square `image_size` frames."""
+    if image_size is None or x.shape[-3:-1] == (image_size, image_size):
         return x
     import tensorflow as tf
 
-    return np.clip(tf.image.resize(x, (image_size, image_size)).numpy(), -1.0, 1.0)
+    frames = x.reshape(-1, *x.shape[-3:])
+    resized = np.clip(tf.image.resize(frames, (image_size, image_size)).numpy(), -1.0, 1.0)
+    return resized.reshape(*x.shape[:-3], image_size, image_size, x.shape[-1])
+
+
+def _frames(x, frames, name):
+    """Clips cut to their first `frames` frames."""
+    if frames is None:
+        return x
+    if x.shape[1] < frames:
+        raise KganError(f"{name}'s clips have {x.shape[1]} frames, fewer than {frames}: pass a smaller --frames")
+    return x[:, :frames]
+
+
+def _moving_digits(name, n, frames, size, seed):
+    from kgan.data.moving import moving_digits
+
+    images, labels = _digits()
+    clips, y, _ = moving_digits(n, frames=frames or 16, size=size or 16, digits=MOVING[name], seed=seed,
+                                images=images, labels=labels)
+    return clips, y
 
 
 def _stacked_digits(n, seed):
@@ -142,13 +168,20 @@ def _stacked_digits(n, seed):
     return images, labels
 
 
-def load_arrays(name_or_path, image_size=None, num_examples=None, seed=0):
+def load_arrays(name_or_path, image_size=None, num_examples=None, seed=0, frames=None):
     """Loads a named data set or a file/folder into numpy.
 
+    Args:
+        frames: frames a clip for video sources (default: 16 for moving digits and clip
+            folders, every frame of arrays); ignored by other sources.
+
     Returns:
-        `(x, y or None, kind, name)` where kind is `"image"` or `"vector"`.
+        `(x, y or None, kind, name)` where kind is `"image"`, `"video"` or `"vector"`.
     """
     source = os.fspath(name_or_path)
+    if source in MOVING:
+        x, y = _moving_digits(source, num_examples or 10_000, frames, image_size, seed)
+        return x, y, "video", source
     if source == "digits":
         x, y = _digits()
         return _resize(x, image_size), y, "image", source
@@ -167,9 +200,15 @@ def load_arrays(name_or_path, image_size=None, num_examples=None, seed=0):
         raise KganError(f"no such file or folder: {source}; check the path")
     name = os.path.splitext(os.path.basename(os.path.normpath(source)))[0]
     if os.path.isdir(source):
+        from kgan.data.clips import CLIP_SUFFIXES, read_clip_folder
+
+        if any(f.lower().endswith(CLIP_SUFFIXES) for f in os.listdir(source)):
+            return read_clip_folder(source, frames=frames, size=image_size), None, "video", name
         x, y = _read_folder(source, image_size)
         return x, y, "image", name
     if source.endswith((".npz", ".npy")):
         x, y, kind = _read_array_file(source)
-        return (_resize(x, image_size) if kind == "image" else x), y, kind, name
-    raise KganError(f"cannot read {source}: give a folder of PNG/JPEG images or a .npz/.npy file")
+        if kind == "video":
+            x = _frames(x, frames, name)
+        return (x if kind == "vector" else _resize(x, image_size)), y, kind, name
+    raise KganError(f"cannot read {source}: give a folder of PNG/JPEG images or GIF/MP4 clips, or a .npz/.npy file")

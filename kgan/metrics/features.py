@@ -44,18 +44,22 @@ class DomainFeatures:
         dataset: a labelled data set name (`digits`, `mnist`, ...; see `kgan.load_dataset`).
         root: the cache folder (default `saved_models/_features`).
         epochs: training epochs when no cached classifier exists.
+        split: `(x_train, y_train, x_held, y_held, name)` to train on instead of the data set's
+            own split (`labelled_split`); `name` names the cache folder.
+        pooled: a classifier that max-pools its features over the image, for objects
+            anywhere in a frame (moving digits): three convolutions with pooling between.
 
     Attributes:
         held_out_accuracy: the classifier's accuracy on the held-out split.
         held_out: `(x, y)` of the held-out split, in [-1, 1].
     """
 
-    def __init__(self, dataset="digits", root=None, epochs=30, seed=0):
+    def __init__(self, dataset="digits", root=None, epochs=30, seed=0, split=None, pooled=False):
         import keras
 
         from kgan.images import atomic_write_bytes
 
-        x_train, y_train, x_held, y_held, name = labelled_split(dataset, seed=seed)
+        x_train, y_train, x_held, y_held, name = split or labelled_split(dataset, seed=seed)
         self.held_out = (x_held, y_held)
         self.train = (x_train, y_train)
         self.num_classes = int(max(y_train.max(), y_held.max())) + 1
@@ -68,7 +72,7 @@ class DomainFeatures:
                 self.held_out_accuracy = json.load(handle)["held_out_accuracy"]
         else:
             keras.utils.set_random_seed(seed)
-            self.classifier = self._build(x_train.shape[1:], self.num_classes)
+            self.classifier = self._build(x_train.shape[1:], self.num_classes, pooled)
             self.classifier.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=0)
             self.held_out_accuracy = float(self.classifier.evaluate(x_held, y_held, verbose=0, return_dict=True)
                                            ["accuracy"])
@@ -82,14 +86,21 @@ class DomainFeatures:
         self._features = keras.Model(self.classifier.inputs, self.classifier.get_layer("features").output)
 
     @staticmethod
-    def _build(shape, classes):
+    def _build(shape, classes, pooled=False):
         import keras
         from keras import layers
 
         inputs = keras.Input(shape)
         x = layers.Conv2D(32, 3, padding="same", activation="relu")(inputs)
-        x = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(x)
-        x = layers.Flatten()(x)
+        if pooled:
+            x = layers.MaxPooling2D()(x)
+            x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
+            x = layers.MaxPooling2D()(x)
+            x = layers.Conv2D(128, 3, padding="same", activation="relu")(x)
+            x = layers.GlobalMaxPooling2D()(x)
+        else:
+            x = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(x)
+            x = layers.Flatten()(x)
         x = layers.Dropout(0.3)(x)
         features = layers.Dense(128, activation="relu", name="features")(x)
         outputs = layers.Dense(classes, activation="softmax", name="classes")(features)
@@ -104,9 +115,13 @@ class DomainFeatures:
             images = images.astype(np.float32) / 127.5 - 1.0
         return np.asarray(self._features.predict(images.astype(np.float32), verbose=0, batch_size=256))
 
+    def probabilities(self, images):
+        """Class probabilities `[n, classes]` of images in [-1, 1]."""
+        return np.asarray(self.classifier.predict(np.asarray(images, np.float32), verbose=0, batch_size=256))
+
     def predict(self, images):
         """Class predictions of images in [-1, 1]."""
-        return np.asarray(self.classifier.predict(np.asarray(images, np.float32), verbose=0, batch_size=256)).argmax(1)
+        return self.probabilities(images).argmax(1)
 
 
 class InceptionFeatures:

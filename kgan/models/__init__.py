@@ -2,5 +2,7 @@
 
 from kgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from kgan.models.mlp import MLPDiscriminator, MLPGenerator
+from kgan.models.video import VideoDiscriminator, VideoGenerator
 
-__all__ = ["DCGANGenerator", "DCGANDiscriminator", "MLPGenerator", "MLPDiscriminator"]
+__all__ = ["DCGANGenerator", "DCGANDiscriminator", "MLPGenerator", "MLPDiscriminator", "VideoGenerator",
+           "VideoDiscriminator"]

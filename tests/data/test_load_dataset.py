@@ -210,15 +210,15 @@ def test_float_image_files_by_their_range(tmp_path, low, high, expected):
     np.testing.assert_allclose(got, x * 2 - 1 if expected == "unit" else x, atol=1e-6)
 
 
-def test_arrays_that_are_neither_vectors_nor_images(tmp_path):
+def test_arrays_that_are_neither_vectors_images_nor_clips(tmp_path):
     from kgan.data import load_arrays
 
     np.save(tmp_path / "two.npy", np.zeros((4, 8, 8, 2), np.float32))
-    with pytest.raises(KganError, match=r"expected vectors \[n, d\] or images"):
+    with pytest.raises(KganError, match=r"expected vectors \[n, d\], images .* or clips"):
         load_arrays(str(tmp_path / "two.npy"))
-    np.save(tmp_path / "five.npy", np.zeros((2, 3, 4, 4, 1), np.float32))
-    with pytest.raises(KganError, match=r"got shape \(2, 3, 4, 4, 1\)"):
-        load_arrays(str(tmp_path / "five.npy"))
+    np.save(tmp_path / "six.npy", np.zeros((2, 3, 4, 4, 4, 1), np.float32))
+    with pytest.raises(KganError, match=r"got shape \(2, 3, 4, 4, 4, 1\)"):
+        load_arrays(str(tmp_path / "six.npy"))
 
 
 def test_folders_skip_what_is_not_an_image(tmp_path):
