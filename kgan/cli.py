@@ -332,8 +332,8 @@ def _run_generate(args):
     from kgan.samplers import get_sampler
     from kgan.samples import VIDEO_FRAME_MS, get_kind
 
-    for path in (args.output, args.npy, args.gif):
-        folder = os.path.dirname(os.path.abspath(path)) if path else "."
+    for path in filter(None, (args.output, args.npy, args.gif)):
+        folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise KganError(f"cannot write {path}: the folder {folder} does not exist; create it first")
     sampler = get_sampler(args.sampler)

@@ -208,11 +208,12 @@ ANIMATION_SUFFIXES = (".gif", ".mp4")
 VIDEO_EXTRA = "pip install 'kgan[video]'"
 
 
-def _require_imageio(what):
+def require_imageio(what):
+    """imageio's v3 API, or a `KganError` naming the video extra that `what` needs."""
     try:
         import imageio.v3 as iio
     except ImportError:
-        raise KganError(f"{what} needs imageio and its FFmpeg plugin (the video extra): {VIDEO_EXTRA}") from None
+        raise KganError(f"{what} needs imageio (the video extra): {VIDEO_EXTRA}") from None
     return iio
 
 
@@ -224,7 +225,7 @@ def save_animation(frames, path, duration_ms=100):
         return save_gif(frames, path, duration_ms=duration_ms)
     if suffix != ".mp4":
         raise KganError(f"cannot write an animation to {path}: name it .gif or .mp4")
-    iio = _require_imageio(f"writing {path}")
+    iio = require_imageio(f"writing {path}")
     try:
         import imageio_ffmpeg  # noqa: F401
     except ImportError:

@@ -18,17 +18,11 @@ CLIP_SUFFIXES = (".gif", ".mp4")
 DEFAULT_FRAMES = 16
 
 
-def _imageio():
-    try:
-        import imageio.v3 as iio
-    except ImportError:
-        raise KganError("reading GIF / MP4 clips needs imageio (the video extra): pip install 'kgan[video]'") from None
-    return iio
-
-
 def read_clip(path):
     """All frames of one clip as uint8 `[frames, height, width, 3]`."""
-    iio = _imageio()
+    from kgan.images import require_imageio
+
+    iio = require_imageio("reading GIF / MP4 clips")
     if path.lower().endswith(".mp4"):
         try:
             import imageio_ffmpeg  # noqa: F401

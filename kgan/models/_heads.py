@@ -23,3 +23,14 @@ def add_member_head(features, num_members):
     """MGAN's classifier head: `num_members` logits of which mixture member made a sample,
     on the discriminator's features (Hoang et al., "MGAN", ICLR 2018). Float32."""
     return layers.Dense(num_members, dtype="float32", name="member_logits")(features)
+
+
+def add_heads(sample, logit, features, num_classes=None, num_members=None):
+    """A discriminator's `(inputs, outputs)`: the sample input (and a `label` input, with the
+    projection term added to the logit, when `num_classes`), and the logit (and MGAN's member
+    logits, when `num_members`)."""
+    inputs = sample
+    if num_classes:
+        logit, label = add_projection(logit, features, num_classes)
+        inputs = [sample, label]
+    return inputs, ([logit, add_member_head(features, num_members)] if num_members else logit)

@@ -10,7 +10,7 @@ import keras
 from keras import layers
 
 from kgan.layers import LeakyReLU, MinibatchStdDev
-from kgan.models._heads import add_member_head, add_projection
+from kgan.models._heads import add_heads
 from kgan.models._shapes import check_image_shape, check_member_head, check_num_classes, check_positive, num_doublings
 
 __all__ = ["DCGANGenerator", "DCGANDiscriminator"]
@@ -183,7 +183,7 @@ class DCGANDiscriminator(keras.Model):
             return layers.SpectralNormalization(layer, name=f"{layer.name}_sn") if spectral_norm else layer
 
         image = keras.Input(image_shape, name="image")
-        inputs, x = image, image
+        x = image
         for i in range(blocks):
             f = min(filters * 2**i, max_filters)
             if downsampling == "strided":
@@ -198,11 +198,8 @@ class DCGANDiscriminator(keras.Model):
             x = MinibatchStdDev(name="minibatch_std")(x)
         features = layers.Flatten(name="features")(x)
         logit = wrap(layers.Dense(1, dtype="float32", name="logit"))(features)
-        if num_classes:
-            logit, label = add_projection(logit, features, num_classes)
-            inputs = [image, label]
         member_head = check_member_head(member_head)
-        outputs = [logit, add_member_head(features, member_head)] if member_head else logit
+        inputs, outputs = add_heads(image, logit, features, num_classes, member_head)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         self.image_shape = image_shape

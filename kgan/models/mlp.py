@@ -8,7 +8,7 @@ import keras
 from keras import layers
 
 from kgan.layers import LeakyReLU, MinibatchStdDev
-from kgan.models._heads import add_member_head, add_projection
+from kgan.models._heads import add_heads
 from kgan.models._shapes import check_member_head, check_num_classes, check_positive
 
 __all__ = ["MLPGenerator", "MLPDiscriminator"]
@@ -126,7 +126,6 @@ class MLPDiscriminator(keras.Model):
         num_classes = check_num_classes(num_classes)
         hidden_units = tuple(int(u) for u in hidden_units)
         sample = keras.Input((input_dim,), name="sample")
-        inputs = sample
         features = _hidden(sample, hidden_units, activation, "hidden", spectral_norm)
         if minibatch_std:
             features = MinibatchStdDev(name="minibatch_std")(features)
@@ -134,11 +133,8 @@ class MLPDiscriminator(keras.Model):
         if spectral_norm:
             dense = layers.SpectralNormalization(dense, name="logit_sn")
         logit = dense(features)
-        if num_classes:
-            logit, label = add_projection(logit, features, num_classes)
-            inputs = [sample, label]
         member_head = check_member_head(member_head)
-        outputs = [logit, add_member_head(features, member_head)] if member_head else logit
+        inputs, outputs = add_heads(sample, logit, features, num_classes, member_head)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.input_dim = input_dim
         self.hidden_units = hidden_units

@@ -11,7 +11,7 @@ from keras import layers
 
 from kgan.errors import KganError
 from kgan.layers import LeakyReLU
-from kgan.models._heads import add_member_head, add_projection
+from kgan.models._heads import add_heads
 from kgan.models._shapes import check_member_head, check_num_classes, check_positive, num_doublings
 
 __all__ = ["VideoGenerator", "VideoDiscriminator", "check_video_shape"]
@@ -261,12 +261,8 @@ class VideoDiscriminator(keras.Model):
             frame_logits = wrap(layers.Dense(1, dtype="float32", name="frame_logits"))(y)
             frame_logit = layers.GlobalAveragePooling1D(dtype="float32", name="frame_logit")(frame_logits)
             logit = layers.Add(dtype="float32", name="clip_and_frames")([logit, frame_logit])
-        inputs = video
-        if num_classes:
-            logit, label = add_projection(logit, features, num_classes)
-            inputs = [video, label]
         member_head = check_member_head(member_head)
-        outputs = [logit, add_member_head(features, member_head)] if member_head else logit
+        inputs, outputs = add_heads(video, logit, features, num_classes, member_head)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         self.video_shape = video_shape
