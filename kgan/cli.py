@@ -125,6 +125,8 @@ def _add_train(subparsers):
     parser.add_argument("--diversity", type=_positive_float, metavar="BETA",
                         help="MGAN's diversity term: the discriminator learns which member made a sample and each "
                         "member pays BETA times its cross-entropy (needs --mixture)")
+    parser.add_argument("--conditional", action=argparse.BooleanOptionalAction, default=None,
+                        help="condition both networks on the data set's labels (default: the preset's)")
     parser.add_argument("--shared-members", action="store_true", default=None,
                         help="the mixture's members share all but their first layer, as in MGAN")
     parser.add_argument("--devices", type=_positive_int, help="devices of the mirrored strategy (default: all GPUs, or 2 CPUs)")
@@ -160,6 +162,7 @@ def _run_train(args):
         latent_dim=args.latent_dim,
         image_size=args.image_size,
         frames=args.frames,
+        conditional=args.conditional,
         lr=args.lr,
         pack=args.pack,
         augment=tuple(a for a in args.augment.split(",") if a) if args.augment else None,

@@ -1,9 +1,10 @@
 """Layers kgan's models use beyond Keras's own."""
 
 import keras
+import numpy as np
 from keras import ops
 
-__all__ = ["LeakyReLU", "MinibatchStdDev"]
+__all__ = ["LeakyReLU", "MinibatchStdDev", "PlaceSprites"]
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -45,3 +46,60 @@ class MinibatchStdDev(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (None if input_shape[-1] is None else input_shape[-1] + 1,)
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class PlaceSprites(keras.layers.Layer):
+    """Draws sprites at a position a frame on empty frames: `(sprites, positions) -> clips`.
+
+    `sprites` `[b, s, h, w, c]` hold ink in [0, 1]; `positions` `[b, frames, s, 2]` the
+    top-left corner of each sprite in each frame as a share of the room it moves in (row and
+    column; 0: top or left edge, 1: bottom or right). With the corner at `(r, q)` pixels, a
+    frame is `A @ sprite @ B^T` with raised-cosine weights `A[i, j] = w(i - j - r)`, `w(d) =
+    (1 + cos(pi min(|d|, 1))) / 2` (and `B` for columns): a whole-pixel corner copies the
+    sprite there, a fractional one shares each sprite pixel between its two neighbours (the
+    shares sum to 1), and the weights are smooth in the corner, so the clip's gradient is too
+    (a tent's would jump at whole pixels, where float rounding then decides it). Several
+    sprites are joined by their pixel-wise maximum, as moving digits are drawn. The result
+    is `[b, frames, height, width, c]` in [-1, 1] (no ink: -1), by einsums, which ONNX has.
+
+    With `whole_pixels`, the frames show each sprite at its nearest whole pixel, sharp as
+    rendered clips are, while the gradient is the blended draw's (straight through).
+    """
+
+    def __init__(self, canvas, whole_pixels=False, **kwargs):
+        super().__init__(**kwargs)
+        self.canvas = tuple(int(s) for s in canvas)
+        self.whole_pixels = bool(whole_pixels)
+
+    @staticmethod
+    def _tents(size, side, share):
+        """`[b, frames, s, size, side]`: the weight of sprite row `j` on canvas row `i`."""
+        i = ops.arange(size, dtype=share.dtype)[:, None]
+        j = ops.arange(side, dtype=share.dtype)[None, :]
+        corner = share * float(size - side)
+        distance = ops.minimum(ops.abs(i - j - corner[..., None, None]), 1.0)
+        return 0.5 + 0.5 * ops.cos(np.pi * distance)
+
+    def _draw(self, sprites, positions):
+        rows = self._tents(self.canvas[0], sprites.shape[2], positions[..., 0])
+        cols = self._tents(self.canvas[1], sprites.shape[3], positions[..., 1])
+        frames = ops.einsum("btsyi,bsijc,btsxj->btyxsc", rows, sprites, cols)
+        return 2.0 * ops.max(frames, axis=4) - 1.0
+
+    def call(self, sprites, positions):
+        if sprites.shape[2] > self.canvas[0] or sprites.shape[3] > self.canvas[1]:
+            raise ValueError(f"sprites of {tuple(sprites.shape[2:4])} do not fit frames of {self.canvas}")
+        blended = self._draw(sprites, positions)
+        if not self.whole_pixels:
+            return blended
+        room = ops.convert_to_tensor([self.canvas[0] - sprites.shape[2], self.canvas[1] - sprites.shape[3]],
+                                     positions.dtype)
+        whole = ops.round(positions * room) / ops.maximum(room, 1.0)
+        return blended + ops.stop_gradient(self._draw(sprites, whole) - blended)
+
+    def compute_output_shape(self, sprites_shape, positions_shape):
+        return (sprites_shape[0], positions_shape[1], *self.canvas, sprites_shape[4])
+
+    def get_config(self):
+        return {**super().get_config(), "canvas": self.canvas, "whole_pixels": self.whole_pixels}

@@ -754,3 +754,42 @@ def consistency_ignores_confidence():
 
     video.content_consistency = lambda probabilities, threshold=0.8: float(np.mean(np.all(
         np.asarray(probabilities).argmax(-1) == np.asarray(probabilities).argmax(-1)[:, :1], axis=1)))
+
+
+@variant("tests/test_layers.py::test_place_sprites_blends_fractional_positions_and_keeps_the_ink")
+def place_sprites_rounds_positions():
+    """Sprites are drawn at the nearest whole pixel: right at whole positions, no gradient between them."""
+    from kgan import layers
+
+    tents = layers.PlaceSprites._tents
+    layers.PlaceSprites._tents = staticmethod(
+        lambda size, side, share: tents(size, side, layers.ops.round(share * (size - side)) / float(size - side)))
+
+
+@variant("tests/test_layers.py::test_whole_pixel_sprites_are_drawn_sharp_with_the_blended_gradient")
+def whole_pixel_sprites_without_gradient():
+    """Whole-pixel sprites are drawn at rounded positions with no straight-through gradient."""
+    from kgan import layers
+
+    def call(self, sprites, positions):
+        room = layers.ops.convert_to_tensor([self.canvas[0] - sprites.shape[2], self.canvas[1] - sprites.shape[3]],
+                                            positions.dtype)
+        whole = layers.ops.round(positions * room) / room if self.whole_pixels else positions
+        return self._draw(sprites, whole)
+
+    layers.PlaceSprites.call = call
+
+
+@variant("tests/models/test_video_models.py::test_frame_projection_lets_the_frame_judge_weigh_the_label")
+def frame_projection_ignored():
+    """The video discriminator's projection covers the clip's features only, whatever `frame_projection` says."""
+    from kgan.models import video
+
+    def make(original):
+        def init(self, *args, frame_projection=False, **kwargs):
+            original(self, *args, **kwargs)
+            self.frame_projection = bool(frame_projection)
+
+        return init
+
+    _wrap(video.VideoDiscriminator, "__init__", make)

@@ -67,7 +67,7 @@ def make_gan(family, conditional=False, steps=2):
         generator = DCGANGenerator((8, 8, 1), latent_dim=6, num_classes=classes, filters=4, embedding_dim=3)
         discriminator = DCGANDiscriminator((8, 8, 1), num_classes=classes, filters=4)
         data = rng.uniform(-1, 1, (16, 8, 8, 1)).astype(np.float32)
-    elif family in ("mocogan", "vgan"):
+    elif family in ("mocogan", "vgan", "sprite"):
         generator = VideoGenerator((4, 8, 8, 1), latent_dim=6, num_classes=classes, architecture=family, motion_dim=2,
                                    filters=2, embedding_dim=3)
         discriminator = VideoDiscriminator((4, 8, 8, 1), num_classes=classes, filters=2, image_head=True)

@@ -158,3 +158,17 @@ def constant_generator(latent_dim=4):
     dense = keras.layers.Dense(64, kernel_initializer="zeros",
                                bias_initializer=keras.initializers.RandomUniform(-0.5, 0.5, seed=3))
     return keras.Model(z, keras.layers.Reshape((8, 8, 1))(dense(z)))
+
+
+def played_frames(path, frame_ms=100):
+    """A GIF's frames as it plays them, one every `frame_ms` (grey levels): GIF writers keep one frame
+    of a run of equal ones, shown for the run's whole time."""
+    from PIL import Image, ImageSequence
+
+    frames = []
+    with Image.open(path) as gif:
+        assert gif.format == "GIF", f"{path} is a {gif.format}, not a GIF"
+        for frame in ImageSequence.Iterator(gif):
+            repeats = int(round(frame.info["duration"] / frame_ms))
+            frames += [np.asarray(frame.convert("L"))] * repeats
+    return frames

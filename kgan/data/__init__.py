@@ -99,7 +99,8 @@ def load_dataset(
     num_classes = None
     if labels:
         if y is None:
-            raise KganError(f"{name} has no labels: train an unconditional model, or give one subfolder per class")
+            raise KganError(f"{name} has no labels: train an unconditional model (kgan train --no-conditional), or "
+                           "give one subfolder per class")
         y = np.asarray(y, dtype=np.int64)
         num_classes = int(y.max()) + 1
         dataset = tf.data.Dataset.from_tensor_slices((x, y))

@@ -1,5 +1,6 @@
-"""Video generator and discriminator: MoCoGAN's content and motion (or VGAN's plain 3-D
-deconvolution) decoded by `Conv3DTranspose` blocks, judged by `Conv3D` blocks.
+"""Video generator and discriminator: MoCoGAN's content and motion decoded by
+`Conv3DTranspose` blocks (or VGAN's plain 3-D deconvolution, or a sprite the motion moves),
+judged by `Conv3D` blocks.
 
 Clips are channels-last `[batch, frames, height, width, channels]` in [-1, 1]. Both
 models are keras-hub style functional subclasses like the image family: the generator
@@ -10,13 +11,14 @@ import keras
 from keras import layers
 
 from kgan.errors import KganError
-from kgan.layers import LeakyReLU
+from kgan.layers import LeakyReLU, PlaceSprites
 from kgan.models._heads import add_heads
 from kgan.models._shapes import check_member_head, check_num_classes, check_positive, num_doublings
 
 __all__ = ["VideoGenerator", "VideoDiscriminator", "check_video_shape"]
 
-ARCHITECTURES = ("mocogan", "vgan")
+ARCHITECTURES = ("mocogan", "vgan", "sprite")
+MOTION = ("mocogan", "sprite")  # the architectures with a GRU over a motion part of `z`
 
 
 def check_video_shape(video_shape, any_channels=False):
@@ -60,17 +62,27 @@ class VideoGenerator(keras.Model):
     single-stream network): `z` -> a dense seed volume -> `Conv3DTranspose` blocks that
     double time and space together.
 
+    `"sprite"`: MoCoGAN's split and GRU, but the content is drawn once, as `sprites`
+    sprites of `sprite_size` (ink in [0, 1], `Conv2DTranspose` blocks), and each frame's
+    motion code gives every sprite's position (`PlaceSprites`): the clip is its content
+    moved, so a frame cannot change what it shows. Fit for objects moving on an empty
+    background, as moving digits are; the others can change a clip's look over time.
+
     Args:
         video_shape: `(frames, height, width, channels)`, channels 1 or 3.
         latent_dim: size of `z`.
         num_classes: a label embedding joins the content (conditional), or None.
-        architecture: `"mocogan"` or `"vgan"`.
-        motion_dim: size of the motion part of `z` and of the GRU (mocogan).
+        architecture: `"mocogan"`, `"vgan"` or `"sprite"`.
+        motion_dim: size of the motion part of `z` and of the GRU (mocogan, sprite).
         filters: filters of the last block; each earlier block doubles them.
         max_filters: cap on the filters of any block.
         temporal_kernel: frames each transposed convolution mixes (mocogan).
         batch_norm: BatchNorm after the seed and each block.
         embedding_dim: size of the label embedding (conditional only).
+        sprites: sprites a clip (sprite), joined by their pixel-wise maximum.
+        sprite_size: `(height, width)` of a sprite (sprite); default half the frame's.
+        whole_pixels: draw sprites at whole pixels, sharp as rendered clips are (sprite;
+            the gradient is the blended draw's, see `PlaceSprites`).
 
     Example:
         >>> g = VideoGenerator((16, 16, 16, 1), latent_dim=32)
@@ -90,6 +102,9 @@ class VideoGenerator(keras.Model):
         temporal_kernel=3,
         batch_norm=True,
         embedding_dim=16,
+        sprites=1,
+        sprite_size=None,
+        whole_pixels=True,
         **kwargs,
     ):
         video_shape = check_video_shape(video_shape)
@@ -98,11 +113,23 @@ class VideoGenerator(keras.Model):
         if architecture not in ARCHITECTURES:
             raise KganError(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {architecture!r}")
         motion_dim = check_positive("motion_dim", motion_dim)
-        if architecture == "mocogan" and motion_dim >= latent_dim:
+        if architecture in MOTION and motion_dim >= latent_dim:
             raise KganError(f"motion_dim {motion_dim} leaves no content in a latent of {latent_dim}: lower motion_dim "
                             "or raise latent_dim")
         temporal_kernel = check_positive("temporal_kernel", temporal_kernel)
+        sprites = check_positive("sprites", sprites)
         frames, height, width, channels = video_shape
+        if sprite_size is not None:
+            try:
+                sprite_size = tuple(int(s) for s in sprite_size)
+            except (TypeError, ValueError):
+                raise KganError(f"sprite_size must be (height, width), got {sprite_size!r}") from None
+            if len(sprite_size) != 2 or not (0 < sprite_size[0] <= height and 0 < sprite_size[1] <= width):
+                raise KganError(f"sprite_size must be (height, width) within the frames' {height}x{width}, got "
+                                f"{sprite_size!r}")
+        sprite_side = sprite_size or (max(1, height // 2), max(1, width // 2))
+        if architecture == "sprite":
+            height, width = sprite_side  # the convolutions draw the sprites
         steps = num_doublings(height, width)
         seed_h, seed_w = height >> steps, width >> steps
 
@@ -111,35 +138,38 @@ class VideoGenerator(keras.Model):
 
         z = keras.Input((latent_dim,), name="z")
         inputs, content = z, z
-        if architecture == "mocogan":
+        if architecture in MOTION:
             content = z[:, : latent_dim - motion_dim]
         if num_classes:
             label = keras.Input((), dtype="int32", name="label")
             embedded = layers.Embedding(num_classes, embedding_dim, name="label_embedding")(label)
             content = layers.Concatenate(name="content_and_label")([content, embedded])
             inputs = [z, label]
-        if architecture == "mocogan":
+        if architecture in MOTION:
             motion = z[:, latent_dim - motion_dim :]
             repeated = layers.RepeatVector(frames, name="motion_inputs")(motion)
             # Unrolled: a fixed number of steps as plain ops, which ONNX converts without a loop.
             codes = layers.GRU(motion_dim, return_sequences=True, unroll=True, name="motion_gru")(
                 repeated, initial_state=motion)
+        if architecture == "mocogan":
             per_frame = layers.RepeatVector(frames, name="content_per_frame")(content)
             x = layers.Concatenate(name="frame_codes")([per_frame, codes])
             time_steps, seed_t = 0, frames
+        elif architecture == "sprite":
+            x, time_steps, seed_t = content, 0, 1
         else:
             x = content
             time_steps = _halvings(frames, steps)
             seed_t = frames >> time_steps
-        x = layers.Dense(seed_h * seed_w * block_filters(0) * (1 if architecture == "mocogan" else seed_t),
+        x = layers.Dense(seed_h * seed_w * block_filters(0) * (1 if architecture in MOTION else seed_t),
                          use_bias=not batch_norm, name="project")(x)
         x = layers.Reshape((seed_t, seed_h, seed_w, block_filters(0)), name="seed_volume")(x)
         if batch_norm:
             x = layers.BatchNormalization(name="project_bn")(x)
         x = layers.Activation("relu", name="project_act")(x)
         for i in range(1, steps + 1):
-            if architecture == "mocogan":
-                kernel, strides = (temporal_kernel, 4, 4), (1, 2, 2)
+            if architecture in MOTION:
+                kernel, strides = (temporal_kernel if architecture == "mocogan" else 1, 4, 4), (1, 2, 2)
             else:
                 kernel, strides = 4, (2 if i <= time_steps else 1, 2, 2)
             x = layers.Conv3DTranspose(block_filters(i), kernel, strides=strides, padding="same",
@@ -147,7 +177,17 @@ class VideoGenerator(keras.Model):
             if batch_norm:
                 x = layers.BatchNormalization(name=f"up{i}_bn")(x)
             x = layers.Activation("relu", name=f"up{i}_act")(x)
-        video = layers.Conv3D(channels, 3, padding="same", activation="tanh", dtype="float32", name="video")(x)
+        if architecture == "sprite":
+            x = layers.Conv3D(channels * sprites, (1, 3, 3), padding="same", activation="sigmoid", dtype="float32",
+                              name="sprite_ink")(x)
+            x = layers.Reshape((*sprite_side, sprites, channels), name="sprite_split")(x)
+            drawn = layers.Permute((3, 1, 2, 4), name="sprites")(x)
+            where = layers.Dense(2 * sprites, activation="sigmoid", dtype="float32", name="sprite_positions")(codes)
+            where = layers.Reshape((frames, sprites, 2), name="positions")(where)
+            video = PlaceSprites((video_shape[1], video_shape[2]), whole_pixels, dtype="float32",
+                                 name="video")(drawn, where)
+        else:
+            video = layers.Conv3D(channels, 3, padding="same", activation="tanh", dtype="float32", name="video")(x)
         super().__init__(inputs=inputs, outputs=video, **kwargs)
 
         self.video_shape = video_shape
@@ -160,6 +200,9 @@ class VideoGenerator(keras.Model):
         self.temporal_kernel = temporal_kernel
         self.batch_norm = batch_norm
         self.embedding_dim = embedding_dim
+        self.sprites = sprites
+        self.sprite_size = sprite_size
+        self.whole_pixels = bool(whole_pixels)
 
     def get_config(self):
         return {
@@ -175,6 +218,9 @@ class VideoGenerator(keras.Model):
             "temporal_kernel": self.temporal_kernel,
             "batch_norm": self.batch_norm,
             "embedding_dim": self.embedding_dim,
+            "sprites": self.sprites,
+            "sprite_size": self.sprite_size,
+            "whole_pixels": self.whole_pixels,
         }
 
     @classmethod
@@ -200,6 +246,9 @@ class VideoDiscriminator(keras.Model):
         downsampling: `"strided"` (kernel 4, stride 2 in time and space) or `"maxpool"`
             (kernel 3, then 2x2x2 MaxPooling3D).
         image_head: add the per-frame judge.
+        frame_projection: with `image_head` and `num_classes`, the projection also covers
+            the frames' features (their mean joins the clip's), so the per-frame judge
+            weighs the label too.
         spectral_norm: wrap convolutions and dense layers in `SpectralNormalization`.
         dropout: dropout after each block.
         member_head: K adds MGAN's classifier of mixture members (see `DCGANDiscriminator`).
@@ -222,6 +271,7 @@ class VideoDiscriminator(keras.Model):
         spectral_norm=False,
         dropout=0.0,
         member_head=None,
+        frame_projection=False,
         **kwargs,
     ):
         video_shape = check_video_shape(video_shape, any_channels=True)
@@ -261,6 +311,9 @@ class VideoDiscriminator(keras.Model):
             frame_logits = wrap(layers.Dense(1, dtype="float32", name="frame_logits"))(y)
             frame_logit = layers.GlobalAveragePooling1D(dtype="float32", name="frame_logit")(frame_logits)
             logit = layers.Add(dtype="float32", name="clip_and_frames")([logit, frame_logit])
+            if frame_projection and num_classes:  # <e, mean of frames> = mean of the frames' projections
+                mean_frame = layers.GlobalAveragePooling1D(name="mean_frame_features")(y)
+                features = layers.Concatenate(name="clip_and_frame_features")([features, mean_frame])
         member_head = check_member_head(member_head)
         inputs, outputs = add_heads(video, logit, features, num_classes, member_head)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
@@ -275,6 +328,7 @@ class VideoDiscriminator(keras.Model):
         self.spectral_norm = spectral_norm
         self.dropout = dropout
         self.member_head = member_head
+        self.frame_projection = bool(frame_projection)
 
     def get_config(self):
         return {
@@ -290,6 +344,7 @@ class VideoDiscriminator(keras.Model):
             "spectral_norm": self.spectral_norm,
             "dropout": self.dropout,
             "member_head": self.member_head,
+            "frame_projection": self.frame_projection,
         }
 
     @classmethod
