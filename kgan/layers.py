@@ -73,7 +73,7 @@ class PlaceSprites(keras.layers.Layer):
         self.whole_pixels = bool(whole_pixels)
 
     @staticmethod
-    def _tents(size, side, share):
+    def _weights(size, side, share):
         """`[b, frames, s, size, side]`: the weight of sprite row `j` on canvas row `i`."""
         i = ops.arange(size, dtype=share.dtype)[:, None]
         j = ops.arange(side, dtype=share.dtype)[None, :]
@@ -82,8 +82,8 @@ class PlaceSprites(keras.layers.Layer):
         return 0.5 + 0.5 * ops.cos(np.pi * distance)
 
     def _draw(self, sprites, positions):
-        rows = self._tents(self.canvas[0], sprites.shape[2], positions[..., 0])
-        cols = self._tents(self.canvas[1], sprites.shape[3], positions[..., 1])
+        rows = self._weights(self.canvas[0], sprites.shape[2], positions[..., 0])
+        cols = self._weights(self.canvas[1], sprites.shape[3], positions[..., 1])
         frames = ops.einsum("btsyi,bsijc,btsxj->btyxsc", rows, sprites, cols)
         return 2.0 * ops.max(frames, axis=4) - 1.0
 

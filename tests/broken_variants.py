@@ -761,9 +761,9 @@ def place_sprites_rounds_positions():
     """Sprites are drawn at the nearest whole pixel: right at whole positions, no gradient between them."""
     from kgan import layers
 
-    tents = layers.PlaceSprites._tents
-    layers.PlaceSprites._tents = staticmethod(
-        lambda size, side, share: tents(size, side, layers.ops.round(share * (size - side)) / float(size - side)))
+    weights = layers.PlaceSprites._weights
+    layers.PlaceSprites._weights = staticmethod(
+        lambda size, side, share: weights(size, side, layers.ops.round(share * (size - side)) / float(size - side)))
 
 
 @variant("tests/test_layers.py::test_whole_pixel_sprites_are_drawn_sharp_with_the_blended_gradient")

@@ -63,9 +63,9 @@ class VideoGenerator(keras.Model):
     double time and space together.
 
     `"sprite"`: MoCoGAN's split and GRU, but the content is drawn once, as `sprites`
-    sprites of `sprite_size` (ink in [0, 1], `Conv2DTranspose` blocks), and each frame's
-    motion code gives every sprite's position (`PlaceSprites`): the clip is its content
-    moved, so a frame cannot change what it shows. Fit for objects moving on an empty
+    sprites of `sprite_size` (ink in [0, 1], the same transposed convolutions over that one
+    drawing), and each frame's motion code gives every sprite's position (`PlaceSprites`):
+    the clip is its content moved, so a frame cannot change what it shows. Fit for objects moving on an empty
     background, as moving digits are; the others can change a clip's look over time.
 
     Args:
