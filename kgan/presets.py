@@ -100,7 +100,7 @@ PRESETS["moving-digits"] = TrainConfig(
         "frames (Moving MNIST's construction). MoCoGAN's split of z into content and a GRU's motion code a "
         "frame; the content is drawn once as an 8x8 sprite and each frame's motion code places it, at whole "
         "pixels (architecture 'sprite'); a Conv3D discriminator with a per-frame judge (MoCoGAN's two "
-        "discriminators) and a projection of the label; Adam(5e-4, 0.5), one-sided label smoothing 0.1, "
+        "discriminators) and a projection of the label; Adam(1e-3, 0.5), one-sided label smoothing 0.1, "
         "60 x 100 steps of 32 clips, sampling from an exponential moving average of the generator (0.999)."
     ),
     dataset="moving-digits",
@@ -112,7 +112,7 @@ PRESETS["moving-digits"] = TrainConfig(
     batch_size=32,
     epochs=60,
     steps_per_epoch=100,
-    lr=5e-4,
+    lr=1e-3,
     beta_1=0.5,
     label_smoothing=0.1,
     ema=0.999,
