@@ -61,7 +61,8 @@ def _decay(text):
     return value
 
 
-LOSS_NAMES = "non_saturating (cross-entropy), minimax, least_squares, wasserstein, hinge, kl, reverse_kl"
+LOSS_NAMES = ("non_saturating (cross-entropy), minimax, least_squares, wasserstein, hinge, kl, reverse_kl, "
+              "relativistic_standard (RelGAN's RSGAN)")
 
 
 def _add_train(subparsers):

@@ -71,9 +71,10 @@ class GAN(keras.Model):
             logit per sample.
         loss: one of `kgan.losses.LOSSES`: `"non_saturating"` (default),
             `"minimax"`, `"least_squares"`, `"wasserstein"`, `"hinge"`, `"kl"`,
-            `"reverse_kl"`; or a pair of functions `(generator_loss(fake_logits),
-            discriminator_loss(real_logits, fake_logits))` (register them with
-            `keras.saving.register_keras_serializable` to save the GAN).
+            `"reverse_kl"`, `"relativistic_standard"`; or a pair of functions
+            `(generator_loss(fake_logits), discriminator_loss(real_logits, fake_logits))`
+            (a generator loss marked `needs_real_logits` gets `(fake_logits, real_logits)`;
+            register them with `keras.saving.register_keras_serializable` to save the GAN).
         d_steps: discriminator updates per generator update.
         gradient_penalty: weight of the WGAN-GP penalty (Gulrajani et al. 2017);
             10 is the paper's value for `loss="wasserstein"`.
@@ -543,15 +544,17 @@ class GAN(keras.Model):
         if self.diversity:
             terms["member_classifier"] = self._member_loss(fake_out[1], batch)
         scores = {"real_score": tf.reduce_mean(real_logits), "fake_score": tf.reduce_mean(fake_logits)}
-        return terms, dict(scores, fake_logits=fake_logits)
+        return terms, dict(scores, fake_logits=fake_logits, real_logits=real_logits)
 
-    def generator_terms(self, labels, batch, training, fake=None, fake_logits=None):
+    def generator_terms(self, labels, batch, training, fake=None, fake_logits=None, real=None, real_logits=None):
         """The generator's named loss terms, `{name: scalar}`, summed into `g_loss`.
 
         Args:
             fake: the generated batch; None draws a new one.
             fake_logits: the discriminator's logits on `fake`, when they were computed
                 already (a simultaneous update); None calls the discriminator.
+            real, real_logits: the real batch, or its logits, for a relativistic loss
+                (the train step passes them only then); unused by the others.
         """
         g_loss_fn, _ = self._loss_pair
         member_logits = None
@@ -561,7 +564,14 @@ class GAN(keras.Model):
             outputs = self._discriminate(self._with_noise(fake, self._noise_std()), labels, training, heads=True)
             fake_logits = outputs[0] if fake_logits is None else fake_logits
             member_logits = outputs[-1]
-        terms = {"adversarial": g_loss_fn(fake_logits)}
+        if losses_lib.needs_real_logits(g_loss_fn):
+            if real_logits is None:
+                if real is None:
+                    raise KganError("a relativistic loss judges fakes against reals: pass real= to generator_terms")
+                real_logits = self._discriminate(self._with_noise(real, self._noise_std()), labels, training)
+            terms = {"adversarial": g_loss_fn(fake_logits, real_logits)}
+        else:
+            terms = {"adversarial": g_loss_fn(fake_logits)}
         if self.diversity:
             terms["diversity"] = self.diversity * self._member_loss(member_logits, batch)
         return terms
@@ -594,7 +604,11 @@ class GAN(keras.Model):
             d_terms, scores = self.discriminator_terms(real, labels, batch, training=True, fake=fake)
             return d_terms, scores, self._check_terms("discriminator", d_terms)
 
+        relativistic = losses_lib.needs_real_logits(self._loss_pair[0])
+
         def g_side(**given):
+            if relativistic:  # only then: overrides of generator_terms need not take `real`
+                given = dict(given, real=real)
             g_terms = self.generator_terms(labels, batch, training=True, **given)
             return g_terms, self._check_terms("generator", g_terms)
 
@@ -622,7 +636,8 @@ class GAN(keras.Model):
                 fake = self._generate(batch, labels, training=True)
                 d_terms, scores, d_loss = d_side(fake)
                 d_scaled = self._scaled(self.d_optimizer, d_loss)
-                g_terms, g_loss = g_side(fake=fake, fake_logits=scores["fake_logits"])
+                shared_logits = {"real_logits": scores["real_logits"]} if relativistic else {}
+                g_terms, g_loss = g_side(fake=fake, fake_logits=scores["fake_logits"], **shared_logits)
                 g_scaled = self._scaled(self.g_optimizer, g_loss)
             d_grads = d_tape.gradient(d_scaled, d_vars)
         g_grads = g_tape.gradient(g_scaled, g_vars)
@@ -671,7 +686,8 @@ class GAN(keras.Model):
         real, labels = self._unpack(data)
         batch = tf.shape(real)[0]
         d_terms, scores = self.discriminator_terms(real, labels, batch, training=False)
-        g_terms = self.generator_terms(labels, batch, training=False)
+        given = {"real": real} if losses_lib.needs_real_logits(self._loss_pair[0]) else {}
+        g_terms = self.generator_terms(labels, batch, training=False, **given)
         d_loss, g_loss = self._check_terms("discriminator", d_terms), self._check_terms("generator", g_terms)
         return self._update_metrics(d_loss, d_terms, g_loss, g_terms, scores)
 

@@ -1,7 +1,9 @@
 """GAN objectives as pure, paired functions.
 
 Naming: every objective `<kind>` has `<kind>_generator_loss(fake_logits)` and
-`<kind>_discriminator_loss(real_logits, fake_logits)`. Logits are the
+`<kind>_discriminator_loss(real_logits, fake_logits)`. A relativistic generator
+loss also compares each fake with a real: it takes `(fake_logits, real_logits)` and
+carries `needs_real_logits = True`, which tells the GAN to pass them. Logits are the
 discriminator's raw, unbounded outputs, any shape (usually `[batch, 1]`); each loss
 is a scalar: the mean over all elements. Cross-entropy and least-squares
 discriminator losses take `label_smoothing`, the one-sided smoothing of the real
@@ -17,6 +19,7 @@ __all__ = [
     "LOSSES",
     "SMOOTHABLE_LOSSES",
     "get_loss_pair",
+    "needs_real_logits",
     "non_saturating_generator_loss",
     "non_saturating_discriminator_loss",
     "minimax_generator_loss",
@@ -31,6 +34,8 @@ __all__ = [
     "kl_discriminator_loss",
     "reverse_kl_generator_loss",
     "reverse_kl_discriminator_loss",
+    "relativistic_standard_generator_loss",
+    "relativistic_standard_discriminator_loss",
 ]
 
 
@@ -172,6 +177,31 @@ def reverse_kl_discriminator_loss(real_logits, fake_logits):
     return real + fake
 
 
+def relativistic_standard_generator_loss(fake_logits, real_logits):
+    """-E[log sigmoid(D(G(z)) - D(x))]: each fake judged as more real than the real beside it.
+
+    Jolicoeur-Martineau, "The relativistic discriminator", ICLR 2019 (RSGAN); the loss of
+    RelGAN (Nie et al., ICLR 2019). Fakes and reals pair by position in the batch.
+    """
+    return ops.mean(ops.softplus(_float(real_logits) - _float(fake_logits)))
+
+
+relativistic_standard_generator_loss.needs_real_logits = True
+
+
+def relativistic_standard_discriminator_loss(real_logits, fake_logits):
+    """-E[log sigmoid(D(x) - D(G(z)))]: each real judged as more real than its fake.
+
+    Jolicoeur-Martineau, "The relativistic discriminator", ICLR 2019 (RSGAN).
+    """
+    return ops.mean(ops.softplus(_float(fake_logits) - _float(real_logits)))
+
+
+def needs_real_logits(generator_loss):
+    """Whether a generator loss takes `(fake_logits, real_logits)` (a relativistic one)."""
+    return bool(getattr(generator_loss, "needs_real_logits", False))
+
+
 LOSSES = {
     "non_saturating": (non_saturating_generator_loss, non_saturating_discriminator_loss),
     "minimax": (minimax_generator_loss, minimax_discriminator_loss),
@@ -180,6 +210,7 @@ LOSSES = {
     "hinge": (hinge_generator_loss, hinge_discriminator_loss),
     "kl": (kl_generator_loss, kl_discriminator_loss),
     "reverse_kl": (reverse_kl_generator_loss, reverse_kl_discriminator_loss),
+    "relativistic_standard": (relativistic_standard_generator_loss, relativistic_standard_discriminator_loss),
 }
 
 SMOOTHABLE_LOSSES = ("non_saturating", "minimax", "least_squares")

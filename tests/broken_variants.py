@@ -60,6 +60,20 @@ def _scale_weights(onnx_model, factor):
 GAN_WIRING = "tests/test_gan.py::test_training_computes_the_chosen_loss_with_noise_and_smoothing"
 
 
+@variant("tests/test_gan.py::test_relativistic_loss_pairs_fakes_with_the_reals_of_the_step")
+def relativistic_loss_without_reals():
+    """The relativistic generator loss compares the fakes with zeros, not with the reals' logits."""
+    from kgan import losses
+
+    original = losses.relativistic_standard_generator_loss
+
+    def broken(fake_logits, real_logits):
+        return original(fake_logits, np.zeros_like(np.asarray(real_logits)))
+
+    broken.needs_real_logits = True
+    losses.LOSSES["relativistic_standard"] = (broken, losses.LOSSES["relativistic_standard"][1])
+
+
 @variant(GAN_WIRING)
 def loss_ignored():
     """The train step uses the non-saturating loss whatever `loss=` says."""
@@ -70,6 +84,7 @@ def loss_ignored():
         return losses.LOSSES["non_saturating"]
 
     gan.losses_lib = type("Losses", (), {"get_loss_pair": staticmethod(get_loss_pair),
+                                         "needs_real_logits": staticmethod(losses.needs_real_logits),
                                          "SMOOTHABLE_LOSSES": losses.SMOOTHABLE_LOSSES})
 
 

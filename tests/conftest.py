@@ -51,7 +51,7 @@ def tiny_dcgan():
     return make
 
 
-def make_gan(family, conditional=False, steps=2):
+def make_gan(family, conditional=False, steps=2, loss="non_saturating"):
     """A tiny GAN of a family, trained a couple of steps so BatchNorm statistics move."""
     import keras
     import tensorflow as tf
@@ -76,7 +76,7 @@ def make_gan(family, conditional=False, steps=2):
         generator = MLPGenerator(2, latent_dim=3, hidden_units=(8, 8), num_classes=classes)
         discriminator = MLPDiscriminator(2, hidden_units=(8,), num_classes=classes)
         data = rng.normal(size=(16, 2)).astype(np.float32)
-    gan = GAN(generator, discriminator, seed=0)
+    gan = GAN(generator, discriminator, seed=0, loss=loss)
     gan.compile("adam", "adam", jit_compile=False)
     labels = rng.integers(0, 3, 16)
     dataset = tf.data.Dataset.from_tensor_slices((data, labels) if conditional else data).batch(8)

@@ -17,7 +17,7 @@ from harness import (
 )
 from kgan.errors import KganError
 from kgan.gan import GAN
-from kgan.losses import LOSSES, SMOOTHABLE_LOSSES
+from kgan.losses import LOSSES, SMOOTHABLE_LOSSES, needs_real_logits
 from kgan.models import DCGANDiscriminator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -96,10 +96,12 @@ def one_frozen_step(digits_images, **kwargs):
     return logs, fake, gan.discriminator.seen, gan
 
 
-def _loss_values(loss, real_logits, fake_logits, g_logits, label_smoothing=0.0):
+def _loss_values(loss, real_logits, fake_logits, g_logits, label_smoothing=0.0, g_real_logits=None):
     g_fn, d_fn = LOSSES[loss]
     kwargs = {"label_smoothing": label_smoothing} if label_smoothing else {}
-    return float(d_fn(real_logits, fake_logits, **kwargs)), float(g_fn(g_logits))
+    g_value = g_fn(g_logits, real_logits if g_real_logits is None else g_real_logits) if needs_real_logits(g_fn) \
+        else g_fn(g_logits)
+    return float(d_fn(real_logits, fake_logits, **kwargs)), float(g_value)
 
 
 @pytest.mark.parametrize("loss", list(LOSSES))
@@ -110,21 +112,50 @@ def test_training_computes_the_chosen_loss_with_noise_and_smoothing(digits_image
     smoothing = 0.2 if loss in SMOOTHABLE_LOSSES else 0.0
     logs, fake, seen, _ = one_frozen_step(digits_images, loss=loss, instance_noise=0.1, label_smoothing=smoothing)
     real = digits_images[0]
-    assert len(seen) == 3  # real and fake in the discriminator step, fake in the generator step
-    (real_in, real_logits), (fake_in, fake_logits), (g_in, g_logits) = seen
-    for shown, clean in ((real_in, real), (fake_in, fake), (g_in, fake)):
+    relativistic = needs_real_logits(LOSSES[loss][0])
+    # Real and fake in the discriminator step, fake in the generator step (and, for a
+    # relativistic loss, the real batch again, judged beside the fakes).
+    assert len(seen) == 3 + relativistic
+    (real_in, real_logits), (fake_in, fake_logits), (g_in, g_logits) = seen[:3]
+    g_real_logits = seen[3][1] if relativistic else None
+    shown_clean = [(real_in, real), (fake_in, fake), (g_in, fake)] + ([(seen[3][0], real)] if relativistic else [])
+    for shown, clean in shown_clean:
         noise = shown - clean
         assert noise.std() == pytest.approx(0.1, rel=0.05) and abs(noise.mean()) < 0.01  # step 0: the full std
-    expected = _loss_values(loss, real_logits, fake_logits, g_logits, smoothing)
+    expected = _loss_values(loss, real_logits, fake_logits, g_logits, smoothing, g_real_logits)
     assert (logs["d_loss"], logs["g_loss"]) == pytest.approx(expected, rel=1e-5, abs=1e-6)
     assert (logs["real_score"], logs["fake_score"]) == pytest.approx((real_logits.mean(), fake_logits.mean()),
                                                                     rel=1e-5)
     # The check has teeth: any other loss, or no smoothing, would log other values.
     for other in LOSSES:
         if other != loss:
-            assert np.abs(np.subtract(_loss_values(other, real_logits, fake_logits, g_logits), expected)).max() > 1e-3
+            others = _loss_values(other, real_logits, fake_logits, g_logits, g_real_logits=g_real_logits)
+            assert np.abs(np.subtract(others, expected)).max() > 1e-3
     if smoothing:
         assert abs(_loss_values(loss, real_logits, fake_logits, g_logits)[0] - expected[0]) > 1e-2
+
+
+@pytest.mark.parametrize("update", ["alternating", "reuse_fakes", "simultaneous"])
+def test_relativistic_loss_pairs_fakes_with_the_reals_of_the_step(digits_images, update):
+    # The generator's loss compares its fakes' logits with the real batch's: in every
+    # update mode, the logged g_loss is the relativistic loss of the last fake and real
+    # logits the discriminator gave, not the non-saturating loss of the fakes alone.
+    logs, _, seen, _ = one_frozen_step(digits_images, loss="relativistic_standard", update=update)
+    from kgan.losses import relativistic_standard_generator_loss as g_fn
+    real_logits = [logits for shown, logits in seen if np.allclose(shown, digits_images[0])]
+    fake_logits = [logits for shown, logits in seen if not np.allclose(shown, digits_images[0])]
+    assert logs["g_loss"] == pytest.approx(float(g_fn(fake_logits[-1], real_logits[-1])), rel=1e-5)
+    assert abs(logs["g_loss"] - float(LOSSES["non_saturating"][0](fake_logits[-1]))) > 1e-3
+
+
+@pytest.mark.parametrize("family", ["mlp", "dcgan", "sprite"])
+def test_relativistic_loss_trains_every_family(family):
+    from conftest import make_gan
+
+    gan = make_gan(family, conditional=True, steps=2, loss="relativistic_standard")
+    assert int(gan.g_optimizer.iterations) == 2
+    logs = gan.get_metrics_result()
+    assert np.isfinite(float(logs["g_loss"])) and np.isfinite(float(logs["d_loss"]))
 
 
 @pytest.mark.parametrize("penalty", ["r1_penalty", "gradient_penalty"])

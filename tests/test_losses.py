@@ -44,14 +44,20 @@ CASES = [
         mean(math.exp(-0.5), math.exp(3.0)),
         mean(math.exp(-2.0), math.exp(1.0)) + mean(0.5, -3.0) - 1.0,
     ),
+    # Each fake against the real at its position: (0.5 vs 2.0), (-3.0 vs -1.0).
+    ("relativistic_standard", mean(softplus(1.5), softplus(2.0)), mean(softplus(-1.5), softplus(-2.0))),
 ]
+
+
+def generator_value(g_loss, fake, real):
+    return g_loss(fake, real) if losses.needs_real_logits(g_loss) else g_loss(fake)
 
 
 @pytest.mark.parametrize("kind, expected_g, expected_d", CASES, ids=[c[0] for c in CASES])
 class TestLossValues:
     def test_generator_loss(self, kind, expected_g, expected_d):
         g_loss, _ = losses.get_loss_pair(kind)
-        assert float(g_loss(FAKE)) == pytest.approx(expected_g, rel=1e-5)
+        assert float(generator_value(g_loss, FAKE, REAL)) == pytest.approx(expected_g, rel=1e-5)
 
     def test_discriminator_loss(self, kind, expected_g, expected_d):
         _, d_loss = losses.get_loss_pair(kind)
@@ -95,6 +101,14 @@ def test_discriminator_optimum_lowers_the_loss():
         good_real, good_fake = np.full((4, 1), targets[0]), np.full((4, 1), targets[1])
         _, d_loss = losses.get_loss_pair(kind)
         assert float(d_loss(good_real, good_fake)) < float(d_loss(weak_real, weak_fake)), kind
+
+
+def test_only_the_relativistic_generator_loss_reads_real_logits():
+    assert [kind for kind, (g_loss, _) in losses.LOSSES.items() if losses.needs_real_logits(g_loss)] == [
+        "relativistic_standard"]
+    # Its value moves with the reals: fakes judged against better reals lose more.
+    g_loss, _ = losses.get_loss_pair("relativistic_standard")
+    assert float(g_loss(FAKE, REAL + 1.0)) > float(g_loss(FAKE, REAL))
 
 
 def test_unknown_loss_names_the_choices():
