@@ -604,7 +604,7 @@ class GAN(keras.Model):
             d_terms, scores = self.discriminator_terms(real, labels, batch, training=True, fake=fake)
             return d_terms, scores, self._check_terms("discriminator", d_terms)
 
-        relativistic = losses_lib.needs_real_logits(self._loss_pair[0])
+        relativistic = self._relativistic
 
         def g_side(**given):
             if relativistic:  # only then: overrides of generator_terms need not take `real`
@@ -648,6 +648,11 @@ class GAN(keras.Model):
             self._update_ema()
         return self._update_metrics(d_loss, d_terms, g_loss, g_terms, scores)
 
+    @property
+    def _relativistic(self):
+        """Whether the generator's loss also reads the real batch's logits."""
+        return losses_lib.needs_real_logits(self._loss_pair[0])
+
     def _scaled(self, optimizer, loss):
         # Gradients are summed over replicas: scale each replica's mean loss so the
         # sum is the mean over the global batch.
@@ -686,7 +691,7 @@ class GAN(keras.Model):
         real, labels = self._unpack(data)
         batch = tf.shape(real)[0]
         d_terms, scores = self.discriminator_terms(real, labels, batch, training=False)
-        given = {"real": real} if losses_lib.needs_real_logits(self._loss_pair[0]) else {}
+        given = {"real": real} if self._relativistic else {}
         g_terms = self.generator_terms(labels, batch, training=False, **given)
         d_loss, g_loss = self._check_terms("discriminator", d_terms), self._check_terms("generator", g_terms)
         return self._update_metrics(d_loss, d_terms, g_loss, g_terms, scores)

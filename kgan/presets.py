@@ -100,7 +100,8 @@ PRESETS["moving-digits"] = TrainConfig(
         "frames (Moving MNIST's construction). MoCoGAN's split of z into content and a GRU's motion code a "
         "frame; the content is drawn once as an 8x8 sprite and each frame's motion code places it, at whole "
         "pixels (architecture 'sprite'); a Conv3D discriminator with a per-frame judge (MoCoGAN's two "
-        "discriminators) and a projection of the label; Adam(1e-3, 0.5), one-sided label smoothing 0.1, "
+        "discriminators) and a projection of the label; Adam(1e-3, 0.5) (content consistency 85.4 % at seed 0, "
+        "against 76.8 % at 5e-4 and 31.8 % at 2e-4: README's video table), one-sided label smoothing 0.1, "
         "60 x 100 steps of 32 clips, sampling from an exponential moving average of the generator (0.999)."
     ),
     dataset="moving-digits",
