@@ -1,0 +1,145 @@
+"""Recurrent generator of token sequences: exact sampling, a relaxed sample to train on, and likelihoods.
+
+`SequenceGenerator` reads a start token, then writes `length` tokens, each fed back as
+the next input. Three views of one network:
+
+- `call(u)` (and `label`): the sample. Each token is drawn by inverse-transform
+  sampling: the first token whose cumulative softmax exceeds `u[:, t]`. Exact, and
+  deterministic for given uniforms, so Keras, the SavedModel and ONNX give the same
+  tokens; the input is `[batch, length]` floats, not `[batch, length, vocabulary]`.
+- `relaxed(gumbel, inverse_temperature)`: what the adversarial step trains on (RelGAN,
+  Nie et al., ICLR 2019): the Gumbel-max token is fed back, and the discriminator sees
+  `softmax(inverse_temperature * (logits + gumbel))`, a differentiable one-hot.
+- `log_probs(tokens)`: the model's log-likelihood of given sequences under teacher
+  forcing, for maximum-likelihood pretraining and NLL-test.
+"""
+
+import keras
+from keras import layers, ops
+
+from kgan.errors import KganError
+from kgan.models._shapes import check_num_classes, check_positive
+
+__all__ = ["SequenceGenerator", "CELLS"]
+
+CELLS = {"lstm": layers.LSTMCell, "gru": layers.GRUCell}
+
+
+def inverse_transform(logits, u):
+    """Token ids `[batch]`: the first index whose cumulative softmax exceeds `u` `[batch]`."""
+    probabilities = ops.softmax(ops.cast(logits, "float32"), axis=-1)
+    cumulative = ops.cumsum(probabilities, axis=-1)
+    threshold = ops.expand_dims(u, -1) * cumulative[:, -1:]
+    below = ops.sum(ops.cast(cumulative <= threshold, "int32"), axis=-1)
+    return ops.minimum(below, ops.shape(logits)[-1] - 1)
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class SequenceGenerator(keras.Model):
+    """An LSTM or GRU language model that writes `length` tokens of a vocabulary.
+
+    Args:
+        vocab_size: tokens the model writes.
+        length: tokens a sequence.
+        num_classes: classes for a conditional generator (a label embedding joined to
+            every step's input), or None.
+        cell: `"lstm"` or `"gru"`.
+        embedding_dim: size of the token (and label) embedding.
+        hidden_dim: units of the recurrent cell.
+
+    Example:
+        >>> g = SequenceGenerator(vocab_size=7, length=5)
+        >>> g(keras.random.uniform((3, 5))).shape
+        TensorShape([3, 5])
+    """
+
+    def __init__(self, vocab_size, length, num_classes=None, cell="lstm", embedding_dim=32, hidden_dim=32,
+                 **kwargs):
+        vocab_size = check_positive("vocab_size", vocab_size)
+        length = check_positive("length", length)
+        num_classes = check_num_classes(num_classes)
+        if cell not in CELLS:
+            raise KganError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
+        super().__init__(**kwargs)
+        self.vocab_size, self.length, self.num_classes = vocab_size, length, num_classes
+        self.cell_type, self.embedding_dim, self.hidden_dim = cell, embedding_dim, hidden_dim
+        # One row more than the vocabulary: the start token, never written.
+        self.token_embedding = layers.Embedding(vocab_size + 1, embedding_dim, name="token_embedding")
+        self.label_embedding = layers.Embedding(num_classes, embedding_dim, name="label_embedding") \
+            if num_classes else None
+        self.cell = CELLS[cell](hidden_dim, name="cell")
+        self.token_logits = layers.Dense(vocab_size, dtype="float32", name="token_logits")
+        # Built by one pass, so the weights exist (for set_weights and loading) before any call.
+        self._sample(ops.zeros((1, length)), ops.zeros((1,), "int32") if num_classes else None)
+        self.built = True
+
+    # -- the recurrence ------------------------------------------------------
+
+    def _start(self, batch, labels):
+        tokens = ops.full((batch,), self.vocab_size, "int32")
+        states = [ops.zeros((batch, self.hidden_dim))] * (2 if self.cell_type == "lstm" else 1)
+        extra = self.label_embedding(labels) if self.label_embedding is not None else None
+        return tokens, states, extra
+
+    def _step(self, previous, states, extra):
+        """Logits of the next token after `previous` (ids `[batch]`), and the new states."""
+        x = self.token_embedding(previous)
+        if extra is not None:
+            x = ops.concatenate([x, extra], axis=-1)
+        output, states = self.cell(x, states)
+        return self.token_logits(output), list(states)
+
+    def _split(self, inputs):
+        if self.num_classes:
+            if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+                raise KganError("a conditional sequence generator takes [u, label]")
+            return inputs[0], ops.cast(inputs[1], "int32")
+        return inputs, None
+
+    def _sample(self, u, labels):
+        u = ops.cast(u, "float32")
+        previous, states, extra = self._start(ops.shape(u)[0], labels)
+        tokens = []
+        for t in range(self.length):
+            logits, states = self._step(previous, states, extra)
+            previous = inverse_transform(logits, u[:, t])
+            tokens.append(previous)
+        return ops.cast(ops.stack(tokens, axis=1), "int64")
+
+    def call(self, inputs, training=False):
+        u, labels = self._split(inputs)
+        return self._sample(u, labels)
+
+    def relaxed(self, gumbel, inverse_temperature, labels=None):
+        """`(soft one-hots [batch, length, vocab], tokens [batch, length])` for Gumbel noise
+        `[batch, length, vocab]`: RelGAN's relaxed sample, the Gumbel-max token fed back."""
+        previous, states, extra = self._start(ops.shape(gumbel)[0], labels)
+        soft, tokens = [], []
+        for t in range(self.length):
+            logits, states = self._step(previous, states, extra)
+            perturbed = logits + gumbel[:, t]
+            previous = ops.stop_gradient(ops.cast(ops.argmax(perturbed, axis=-1), "int32"))
+            soft.append(ops.softmax(inverse_temperature * perturbed, axis=-1))
+            tokens.append(previous)
+        return ops.stack(soft, axis=1), ops.cast(ops.stack(tokens, axis=1), "int64")
+
+    def log_probs(self, tokens, labels=None):
+        """Per-token log-likelihoods `[batch, length]` of sequences under teacher forcing."""
+        tokens = ops.cast(tokens, "int32")
+        previous, states, extra = self._start(ops.shape(tokens)[0], labels)
+        out = []
+        for t in range(self.length):
+            logits, states = self._step(previous, states, extra)
+            log_p = ops.log_softmax(logits, axis=-1)
+            out.append(ops.take_along_axis(log_p, tokens[:, t, None], axis=-1)[:, 0])
+            previous = tokens[:, t]
+        return ops.stack(out, axis=1)
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable, "vocab_size": self.vocab_size, "length": self.length,
+                "num_classes": self.num_classes, "cell": self.cell_type, "embedding_dim": self.embedding_dim,
+                "hidden_dim": self.hidden_dim}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,109 @@
+import itertools
+
+import keras
+import numpy as np
+import pytest
+
+from kgan.errors import KganError
+from kgan.models.sequence import SequenceGenerator
+
+
+def tiny(num_classes=None, cell="lstm", seed=0, vocab_size=3, length=2):
+    keras.utils.set_random_seed(seed)
+    generator = SequenceGenerator(vocab_size, length, num_classes=num_classes, cell=cell, embedding_dim=4,
+                                  hidden_dim=5)
+    # Larger weights than the initializers give, so the distribution is far from uniform.
+    generator.set_weights([w * 6.0 for w in generator.get_weights()])
+    return generator
+
+
+def probabilities(generator, labels=None):
+    every = np.array(list(itertools.product(range(generator.vocab_size), repeat=generator.length)))
+    if labels is not None:
+        labels = np.full(len(every), labels)
+    return every, np.exp(np.asarray(generator.log_probs(every, labels)).sum(1))
+
+
+def frequencies(tokens, every):
+    return np.array([np.all(tokens == row, axis=1).mean() for row in every])
+
+
+def assert_matches(freq, p, n):
+    # Every sequence's frequency within 4 standard errors of its probability.
+    np.testing.assert_array_less(np.abs(freq - p), 4 * np.sqrt(p * (1 - p) / n) + 1e-3)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_inverse_transform_samples_exactly_from_the_model(cell):
+    generator = tiny(cell=cell)
+    every, p = probabilities(generator)
+    assert p.sum() == pytest.approx(1.0, abs=1e-5) and p.max() > 5 * p.min()
+    n = 20_000
+    u = np.random.default_rng(1).random((n, 2)).astype(np.float32)
+    tokens = np.asarray(generator(u))
+    assert tokens.dtype == np.int64
+    assert_matches(frequencies(tokens, every), p, n)
+    np.testing.assert_array_equal(np.asarray(generator(u[:50])), tokens[:50])  # deterministic for given u
+
+
+def test_relaxed_sample_tends_to_the_categorical_one_as_the_temperature_falls():
+    generator = tiny(seed=2)
+    every, p = probabilities(generator)
+    n = 20_000
+    gumbel = -np.log(-np.log(np.random.default_rng(3).random((n, 2, 3)))).astype(np.float32)
+    gaps = []
+    for inverse_temperature in (1.0, 10.0, 100.0, 1000.0):
+        soft, tokens = (np.asarray(x) for x in generator.relaxed(gumbel, inverse_temperature))
+        np.testing.assert_allclose(soft.sum(-1), 1.0, rtol=1e-5)
+        gaps.append(np.abs(soft - np.eye(3)[tokens]).max(-1).mean())
+    assert gaps == sorted(gaps, reverse=True) and gaps[-1] < 1e-3 < gaps[0]
+    # The fed-back Gumbel-max tokens are draws of the model's own distribution.
+    assert_matches(frequencies(tokens, every), p, n)
+
+
+def test_labels_condition_the_sequences_and_round_trip(tmp_path):
+    generator = tiny(num_classes=2, cell="gru", vocab_size=5, length=4)
+    _, p0 = probabilities(generator, labels=0)
+    _, p1 = probabilities(generator, labels=1)
+    assert 0.5 * np.abs(p0 - p1).sum() > 0.5  # total variation between the two classes' distributions
+    u = np.random.default_rng(0).random((64, 4)).astype(np.float32)
+    labels = np.arange(64) % 2
+    path = tmp_path / "g.keras"
+    generator.save(path)
+    again = keras.models.load_model(path)
+    assert again.get_config() == generator.get_config()
+    np.testing.assert_array_equal(np.asarray(again([u, labels])), np.asarray(generator([u, labels])))
+
+
+def test_bad_arguments_get_one_line():
+    with pytest.raises(KganError, match="cell must be one of lstm, gru"):
+        SequenceGenerator(5, 3, cell="rnn")
+    with pytest.raises(KganError, match="length"):
+        SequenceGenerator(5, 0)
+    with pytest.raises(KganError, match="vocab_size"):
+        SequenceGenerator(0, 3)
+    with pytest.raises(KganError, match=r"takes \[u, label\]"):
+        SequenceGenerator(5, 3, num_classes=2)(np.zeros((1, 3), np.float32))
+
+
+def test_onnx_gives_the_same_tokens():
+    import onnx.reference
+    import onnxruntime
+    import tensorflow as tf
+    import tf2onnx
+
+    generator = tiny(num_classes=3, vocab_size=50, length=6)
+    spec = [tf.TensorSpec((None, 6), tf.float32, name="u"), tf.TensorSpec((None,), tf.int32, name="label")]
+
+    @tf.function(input_signature=spec)
+    def sample(u, label):
+        return {"tokens": generator([u, label])}
+
+    model, _ = tf2onnx.convert.from_function(sample, input_signature=spec, opset=17)
+    u = np.random.default_rng(0).random((128, 6)).astype(np.float32)
+    labels = (np.arange(128) % 3).astype(np.int32)
+    expected = np.asarray(generator([u, labels]))
+    feeds = {"u": u, "label": labels}
+    got = onnxruntime.InferenceSession(model.SerializeToString()).run(None, feeds)[0]
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(onnx.reference.ReferenceEvaluator(model).run(None, feeds)[0], expected)
