@@ -1,4 +1,4 @@
-"""Recurrent generator of token sequences: exact sampling, a relaxed sample to train on, and likelihoods.
+"""Sequence generator and discriminator: exact sampling, a relaxed sample to train on, likelihoods.
 
 `SequenceGenerator` reads a start token, then writes `length` tokens, each fed back as
 the next input. Three views of one network:
@@ -12,15 +12,22 @@ the next input. Three views of one network:
   `softmax(inverse_temperature * (logits + gumbel))`, a differentiable one-hot.
 - `log_probs(tokens)`: the model's log-likelihood of given sequences under teacher
   forcing, for maximum-likelihood pretraining and NLL-test.
+
+`SequenceDiscriminator` judges one-hot (real) or soft one-hot (relaxed) sequences
+`[batch, length, vocab]`: an embedding (a matrix product, so soft tokens embed as
+their mixture), convolutions of several widths, max pooling over time and dense
+layers, as in SeqGAN and RelGAN.
 """
 
 import keras
 from keras import layers, ops
 
 from kgan.errors import KganError
-from kgan.models._shapes import check_num_classes, check_positive
+from kgan.layers import LeakyReLU
+from kgan.models._heads import add_heads
+from kgan.models._shapes import check_member_head, check_num_classes, check_positive
 
-__all__ = ["SequenceGenerator", "CELLS"]
+__all__ = ["SequenceGenerator", "SequenceDiscriminator", "CELLS"]
 
 CELLS = {"lstm": layers.LSTMCell, "gru": layers.GRUCell}
 
@@ -139,6 +146,75 @@ class SequenceGenerator(keras.Model):
         return {"name": self.name, "trainable": self.trainable, "vocab_size": self.vocab_size, "length": self.length,
                 "num_classes": self.num_classes, "cell": self.cell_type, "embedding_dim": self.embedding_dim,
                 "hidden_dim": self.hidden_dim}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class SequenceDiscriminator(keras.Model):
+    """Embedding -> `Conv1D` of several widths -> max over time -> dense: one logit a sequence.
+
+    The input `tokens` is `[batch, length, vocab]` float: one-hot rows for real
+    sequences, the generator's soft one-hots while it trains.
+
+    Args:
+        vocab_size: tokens of the vocabulary.
+        length: tokens a sequence.
+        num_classes: projection discriminator over the pooled features, or None.
+        embedding_dim: size of the token embedding.
+        widths: widths of the convolutions (tokens they span).
+        filters: filters of each width.
+        hidden_units: the dense layer after pooling.
+        dropout: dropout before the dense layer.
+        spectral_norm: wrap convolutions and dense layers in `SpectralNormalization`.
+        member_head: K adds MGAN's classifier of mixture members.
+
+    Example:
+        >>> d = SequenceDiscriminator(vocab_size=7, length=5)
+        >>> d(keras.ops.one_hot(keras.ops.zeros((2, 5), "int32"), 7)).shape
+        TensorShape([2, 1])
+    """
+
+    def __init__(self, vocab_size, length, num_classes=None, embedding_dim=64, widths=(2, 3, 4, 5), filters=64,
+                 hidden_units=64, dropout=0.25, spectral_norm=False, member_head=None, **kwargs):
+        vocab_size = check_positive("vocab_size", vocab_size)
+        length = check_positive("length", length)
+        num_classes = check_num_classes(num_classes)
+        widths = tuple(int(w) for w in widths)
+        if not widths or any(w < 1 or w > length for w in widths):
+            raise KganError(f"widths must be between 1 and the length {length}, got {list(widths)}")
+
+        def wrap(layer):
+            return layers.SpectralNormalization(layer, name=f"{layer.name}_sn") if spectral_norm else layer
+
+        tokens = keras.Input((length, vocab_size), name="tokens")
+        embedded = layers.Dense(embedding_dim, use_bias=False, name="token_embedding")(tokens)
+        pooled = []
+        for width in widths:
+            x = wrap(layers.Conv1D(filters, width, name=f"conv{width}"))(embedded)
+            x = LeakyReLU(0.2, name=f"conv{width}_act")(x)
+            pooled.append(layers.GlobalMaxPooling1D(name=f"pool{width}")(x))
+        x = pooled[0] if len(pooled) == 1 else layers.Concatenate(name="pooled")(pooled)
+        if dropout:
+            x = layers.Dropout(dropout, name="dropout")(x)
+        x = wrap(layers.Dense(hidden_units, name="hidden"))(x)
+        features = LeakyReLU(0.2, name="features")(x)
+        logit = wrap(layers.Dense(1, dtype="float32", name="logit"))(features)
+        member_head = check_member_head(member_head)
+        inputs, outputs = add_heads(tokens, logit, features, num_classes, member_head)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.vocab_size, self.length, self.num_classes = vocab_size, length, num_classes
+        self.embedding_dim, self.widths, self.filters = embedding_dim, widths, filters
+        self.hidden_units, self.dropout, self.spectral_norm = hidden_units, dropout, spectral_norm
+        self.member_head = member_head
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable, "vocab_size": self.vocab_size, "length": self.length,
+                "num_classes": self.num_classes, "embedding_dim": self.embedding_dim, "widths": list(self.widths),
+                "filters": self.filters, "hidden_units": self.hidden_units, "dropout": self.dropout,
+                "spectral_norm": self.spectral_norm, "member_head": self.member_head}
 
     @classmethod
     def from_config(cls, config):

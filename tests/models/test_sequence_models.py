@@ -107,3 +107,43 @@ def test_onnx_gives_the_same_tokens():
     got = onnxruntime.InferenceSession(model.SerializeToString()).run(None, feeds)[0]
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(onnx.reference.ReferenceEvaluator(model).run(None, feeds)[0], expected)
+
+
+def test_discriminator_embeds_soft_tokens_as_their_mixture_and_round_trips(tmp_path):
+    from kgan.models import SequenceDiscriminator
+
+    d = SequenceDiscriminator(6, 5, num_classes=2, embedding_dim=4, widths=(2, 5), filters=3, hidden_units=4)
+    rng = np.random.default_rng(0)
+    soft = rng.dirichlet(np.ones(6), size=(3, 5)).astype(np.float32)
+    embed = keras.Model(d.inputs, d.get_layer("token_embedding").output)
+    table = d.get_layer("token_embedding").get_weights()[0]
+    np.testing.assert_allclose(np.asarray(embed([soft, np.zeros(3)])), soft @ table, rtol=1e-5, atol=1e-6)
+    one_hot = np.eye(6, dtype=np.float32)[rng.integers(0, 6, (3, 5))]
+    assert np.abs(np.asarray(d([one_hot, np.zeros(3)])) - np.asarray(d([one_hot, np.ones(3)]))).max() > 0
+    path = tmp_path / "d.keras"
+    d.save(path)
+    again = keras.models.load_model(path)
+    assert again.get_config() == d.get_config()
+    np.testing.assert_allclose(np.asarray(again([one_hot, np.ones(3)])), np.asarray(d([one_hot, np.ones(3)])),
+                               rtol=1e-6)
+    with pytest.raises(KganError, match="widths must be between 1 and the length 5"):
+        SequenceDiscriminator(6, 5, widths=(6,))
+
+
+def test_the_discriminator_teaches_the_generator_through_the_relaxed_sample():
+    import tensorflow as tf
+
+    from kgan.models import SequenceDiscriminator
+
+    generator = tiny(vocab_size=6, length=5)
+    d = SequenceDiscriminator(6, 5, embedding_dim=4, filters=3, hidden_units=4, dropout=0.0)
+    gumbel = -np.log(-np.log(np.random.default_rng(0).random((8, 5, 6)))).astype(np.float32)
+    with tf.GradientTape() as tape:
+        soft, _ = generator.relaxed(gumbel, 5.0)
+        score = tf.reduce_mean(d(soft))
+    grads = tape.gradient(score, generator.trainable_variables)
+    # The fed-back tokens are hard, so the gradient reaches the generator through the soft
+    # one-hots alone: into the output layer and back through the cell's recurrence.
+    size = {v.path: float(tf.reduce_sum(tf.abs(tf.convert_to_tensor(g))))
+            for v, g in zip(generator.trainable_variables, grads) if g is not None}
+    assert size["token_logits/kernel"] > 0 and size["cell/kernel"] > 0 and size["cell/recurrent_kernel"] > 0
