@@ -18,10 +18,9 @@ import numpy as np
 
 from kgan.errors import KganError
 
-__all__ = ["END", "TEXT_SOURCES", "Oracle", "oracle_data", "names_data", "read_text_file", "encode", "decode"]
+__all__ = ["END", "Oracle", "oracle_data", "names_data", "read_text_file", "encode", "decode"]
 
 END = ""  # vocabulary[0] of text: the end of a sequence and the padding after it
-TEXT_SOURCES = ("oracle", "names", "surnames")
 NAME_LISTS = {"names": ("dist.female.first", "dist.male.first"), "surnames": ("dist.all.last",)}
 ORACLE_SEED = 0  # the oracle's weights: one fixed benchmark, whatever the training seed
 ORACLE_TRAIN, ORACLE_HELD_OUT = 10_000, 2_000  # SeqGAN's 10,000 training sequences
@@ -119,11 +118,16 @@ def oracle_data(num_examples=None):
     return train, held_out, tuple(str(i) for i in range(oracle.vocab_size)), oracle
 
 
-def _split(sequences, seed=0):
+def _split(sequences):
     """Training and held-out rows: a fixed share held out, chosen by a fixed permutation."""
-    order = np.random.default_rng(seed).permutation(len(sequences))
-    held = max(1, int(round(HELD_OUT_SHARE * len(sequences))))
-    return sequences[np.sort(order[held:])], sequences[np.sort(order[:held])]
+    from kgan.metrics.features import held_out_split
+
+    train, _, held_out, _ = held_out_split(sequences, sequences, fraction=HELD_OUT_SHARE)
+    return train, held_out
+
+
+def _tokens(text, separator):
+    return list(text) if separator == "" else text.split(separator)
 
 
 def encode(texts, vocabulary, length, separator=""):
@@ -131,7 +135,7 @@ def encode(texts, vocabulary, length, separator=""):
     index = {token: i for i, token in enumerate(vocabulary)}
     out = np.zeros((len(texts), length), np.int64)
     for row, text in enumerate(texts):
-        tokens = list(text) if separator == "" else text.split(separator)
+        tokens = _tokens(text, separator)
         unknown = [t for t in tokens if t not in index]
         if unknown:
             raise KganError(f"{unknown[0]!r} is not in the model's vocabulary of {len(vocabulary)} tokens: "
@@ -158,7 +162,7 @@ def decode(tokens, vocabulary, separator=""):
 def _vocabulary_of(texts, separator):
     tokens = set()
     for text in texts:
-        tokens.update(text if separator == "" else text.split(separator))
+        tokens.update(_tokens(text, separator))
     tokens.discard(END)
     return (END, *sorted(tokens))
 
@@ -167,7 +171,7 @@ def _sequences(texts, separator, length, what):
     if not texts:
         raise KganError(f"{what} has no text: give one sequence a line")
     vocabulary = _vocabulary_of(texts, separator)
-    longest = max(len(t) if separator == "" else len(t.split(separator)) for t in texts)
+    longest = max(len(_tokens(text, separator)) for text in texts)
     length = longest + 1 if length is None else int(length)  # room for the end
     if length < 1:
         raise KganError(f"a sequence length must be at least 1, got {length}")

@@ -103,15 +103,24 @@ class SequenceGenerator(keras.Model):
             return inputs[0], ops.cast(inputs[1], "int32")
         return inputs, None
 
-    def _sample(self, u, labels):
-        u = ops.cast(u, "float32")
-        previous, states, extra = self._start(ops.shape(u)[0], labels)
-        tokens = []
+    def _unroll(self, batch, labels, choose):
+        """Runs the `length` steps: `choose(t, logits)` gives the token fed back and what to keep."""
+        previous, states, extra = self._start(batch, labels)
+        kept = []
         for t in range(self.length):
             logits, states = self._step(previous, states, extra)
-            previous = inverse_transform(logits, u[:, t])
-            tokens.append(previous)
-        return ops.cast(ops.stack(tokens, axis=1), "int64")
+            previous, keep = choose(t, logits)
+            kept.append(keep)
+        return kept
+
+    def _sample(self, u, labels):
+        u = ops.cast(u, "float32")
+
+        def choose(t, logits):
+            token = inverse_transform(logits, u[:, t])
+            return token, token
+
+        return ops.cast(ops.stack(self._unroll(ops.shape(u)[0], labels, choose), axis=1), "int64")
 
     def call(self, inputs, training=False):
         u, labels = self._split(inputs)
@@ -120,27 +129,23 @@ class SequenceGenerator(keras.Model):
     def relaxed(self, gumbel, inverse_temperature, labels=None):
         """`(soft one-hots [batch, length, vocab], tokens [batch, length])` for Gumbel noise
         `[batch, length, vocab]`: RelGAN's relaxed sample, the Gumbel-max token fed back."""
-        previous, states, extra = self._start(ops.shape(gumbel)[0], labels)
-        soft, tokens = [], []
-        for t in range(self.length):
-            logits, states = self._step(previous, states, extra)
+        def choose(t, logits):
             perturbed = logits + gumbel[:, t]
-            previous = ops.stop_gradient(ops.cast(ops.argmax(perturbed, axis=-1), "int32"))
-            soft.append(ops.softmax(inverse_temperature * perturbed, axis=-1))
-            tokens.append(previous)
+            token = ops.stop_gradient(ops.cast(ops.argmax(perturbed, axis=-1), "int32"))
+            return token, (ops.softmax(inverse_temperature * perturbed, axis=-1), token)
+
+        soft, tokens = zip(*self._unroll(ops.shape(gumbel)[0], labels, choose))
         return ops.stack(soft, axis=1), ops.cast(ops.stack(tokens, axis=1), "int64")
 
     def log_probs(self, tokens, labels=None):
         """Per-token log-likelihoods `[batch, length]` of sequences under teacher forcing."""
         tokens = ops.cast(tokens, "int32")
-        previous, states, extra = self._start(ops.shape(tokens)[0], labels)
-        out = []
-        for t in range(self.length):
-            logits, states = self._step(previous, states, extra)
+
+        def choose(t, logits):
             log_p = ops.log_softmax(logits, axis=-1)
-            out.append(ops.take_along_axis(log_p, tokens[:, t, None], axis=-1)[:, 0])
-            previous = tokens[:, t]
-        return ops.stack(out, axis=1)
+            return tokens[:, t], ops.take_along_axis(log_p, tokens[:, t, None], axis=-1)[:, 0]
+
+        return ops.stack(self._unroll(ops.shape(tokens)[0], labels, choose), axis=1)
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, "vocab_size": self.vocab_size, "length": self.length,

@@ -35,11 +35,12 @@ def assert_matches(freq, p, n):
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_inverse_transform_samples_exactly_from_the_model(cell):
-    generator = tiny(cell=cell)
+    # Length 3: every fed-back token matters, the first and the second.
+    generator = tiny(cell=cell, length=3)
     every, p = probabilities(generator)
     assert p.sum() == pytest.approx(1.0, abs=1e-5) and p.max() > 5 * p.min()
     n = 20_000
-    u = np.random.default_rng(1).random((n, 2)).astype(np.float32)
+    u = np.random.default_rng(1).random((n, 3)).astype(np.float32)
     tokens = np.asarray(generator(u))
     assert tokens.dtype == np.int64
     assert_matches(frequencies(tokens, every), p, n)
@@ -47,10 +48,10 @@ def test_inverse_transform_samples_exactly_from_the_model(cell):
 
 
 def test_relaxed_sample_tends_to_the_categorical_one_as_the_temperature_falls():
-    generator = tiny(seed=2)
+    generator = tiny(seed=2, length=3)
     every, p = probabilities(generator)
     n = 20_000
-    gumbel = -np.log(-np.log(np.random.default_rng(3).random((n, 2, 3)))).astype(np.float32)
+    gumbel = -np.log(-np.log(np.random.default_rng(3).random((n, 3, 3)))).astype(np.float32)
     gaps = []
     for inverse_temperature in (1.0, 10.0, 100.0, 1000.0):
         soft, tokens = (np.asarray(x) for x in generator.relaxed(gumbel, inverse_temperature))
