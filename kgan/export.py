@@ -344,6 +344,8 @@ def latent_energy_export(gan):
     import tensorflow as tf
 
     prior = gan.latent_prior
+    if "z" not in prior.names:  # a generator of discrete samples (tokens) has no latent to move
+        return None
 
     def call(feeds):
         feeds = _keras_feeds(feeds)
@@ -566,7 +568,7 @@ def _metadata(facts, role, parity):
         "kgan.version": facts["kgan_version"],
         "kgan.preset": facts["preset"],
         "kgan.kind": facts["kind"],
-        "kgan.latent_dim": str(facts["latent_dim"]),
+        "kgan.latent_dim": "" if facts["latent_dim"] is None else str(facts["latent_dim"]),
         "kgan.num_classes": "" if facts["num_classes"] is None else str(facts["num_classes"]),
         "kgan.output_shape": json.dumps(facts["output_shape"]),
         "kgan.value_range": json.dumps(facts["value_range"]),
@@ -595,8 +597,10 @@ def fit_export_calibration(gan, data, config, log=None, samples=2000, refit_step
             log("kgan: no data set to calibrate the discriminator on: the drs, mh and langevin samplers need "
                 "`kgan calibrate`")
         return gan.calibration
-    real, labels = real_for_calibration(data, samples, image_size=config.get("image_size"),
-                                        frames=config.get("frames"))
+    from kgan.data.text import source_options
+
+    options = dict(image_size=config.get("image_size"), frames=config.get("frames"), **source_options(gan.sample_spec))
+    real, labels = real_for_calibration(data, samples, **options)
     if tuple(real.shape[1:]) != tuple(gan.sample_shape):
         raise KganError(f"{data} holds samples of shape {list(real.shape[1:])} but the generator makes "
                         f"{list(gan.sample_shape)}: give the data set the run trained on")
@@ -604,8 +608,7 @@ def fit_export_calibration(gan, data, config, log=None, samples=2000, refit_step
         raise KganError(f"{data} has no labels to calibrate a conditional discriminator with")
     if refit_steps:
         # a mixture's refit draws are fresh (seed 1), apart from the calibration's; a data set's are all its rows
-        many, many_labels = real_for_calibration(data, REFIT_SAMPLES, seed=1, image_size=config.get("image_size"),
-                                                 frames=config.get("frames"))
+        many, many_labels = real_for_calibration(data, REFIT_SAMPLES, seed=1, **options)
         loss = gan.refit_discriminator(  # with the run's batch size and discriminator optimizer
             many, many_labels if gan.conditional else None, steps=refit_steps, batch_size=config.get("batch_size", 64),
             learning_rate=config.get("d_lr") or config.get("lr") or 2e-4, beta_1=config.get("beta_1", 0.5))

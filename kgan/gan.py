@@ -201,11 +201,11 @@ class GAN(keras.Model):
         self.ema = float(ema)
 
         latent_dim = latent_dim or _latent_dim_of(generator)
-        if latent_dim is None:
+        if latent_dim is None and not callable(getattr(generator, "latent_prior", None)):
             raise KganError("cannot read latent_dim from the generator: pass GAN(..., latent_dim=N)")
-        if int(latent_dim) <= 0:
+        if latent_dim is not None and int(latent_dim) <= 0:
             raise KganError(f"latent_dim must be a positive integer, got {latent_dim!r}")
-        self.latent_dim = int(latent_dim)
+        self.latent_dim = None if latent_dim is None else int(latent_dim)  # None: the generator has no `z`
         if num_classes is None:
             num_classes = getattr(generator, "num_classes", None)
         if num_classes is None and _input_count(generator) == 2:
@@ -213,6 +213,8 @@ class GAN(keras.Model):
         self.num_classes = int(num_classes) if num_classes else None
         if self.pack > 1 and self.num_classes:
             raise KganError("packing (pack > 1) works with unconditional GANs only: drop pack or the labels")
+        if self.pack > 1 and hasattr(generator, "discriminator_view"):
+            raise KganError("packing (pack > 1) joins samples along their last axis, which tokens do not have: drop pack")
         self.seed_generator = keras.random.SeedGenerator(seed, name="gan_seed")
 
         self._build_models()
@@ -271,7 +273,12 @@ class GAN(keras.Model):
     @property
     def latent_prior(self):
         """The generator's named inputs (`z`, `label` when conditional, and what the generator
-        adds with a `latent_inputs()` method, e.g. a mixture's `member`) and how to draw them."""
+        adds with a `latent_inputs()` method, e.g. a mixture's `member`) and how to draw them;
+        a generator with a `latent_prior()` method declares all of its own (a sequence
+        generator's uniforms `u`)."""
+        own = getattr(self.generator, "latent_prior", None)
+        if callable(own):
+            return own()
         prior = LatentPrior.for_generator(self.latent_dim, self.num_classes)
         extra = getattr(self.generator, "latent_inputs", None)
         return LatentPrior(prior.inputs + list(extra())) if extra else prior
@@ -410,7 +417,7 @@ class GAN(keras.Model):
             )
         if labels is None and self.conditional:
             raise KganError("a conditional GAN needs a dataset of (images, labels)")
-        real = tf.cast(real, tf.float32)  # layers cast to their own compute dtype
+        real = self._viewed(tf.cast(real, tf.float32))  # layers cast to their own compute dtype
         if labels is not None:
             labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
         return real, labels
@@ -440,7 +447,19 @@ class GAN(keras.Model):
     def _conditioning(self, labels):
         return {"label": labels} if self.conditional else {}
 
+    def _viewed(self, samples):
+        """Samples as the discriminator takes them: the generator's `discriminator_view` where it
+        has one (token ids as one-hots), else as they are."""
+        view = getattr(self.generator, "discriminator_view", None)
+        return view(samples) if view is not None else samples
+
     def _generate(self, batch, labels, training):
+        """A training batch of fakes: the generator's own `training_sample` where it has one (a
+        sequence generator's relaxed tokens), else the generator on fresh latents."""
+        own = getattr(self.generator, "training_sample", None)
+        if own is not None:
+            return own(batch, labels, lambda shape: self._replica_draw(keras.random.uniform, shape),
+                       self.g_optimizer.iterations)
         feeds = {"z": self._replica_normal((batch, self.latent_dim)), **self._conditioning(labels)}
         extra = getattr(self.generator, "training_inputs", None)  # e.g. a mixture's members of the batch
         if extra:
@@ -742,7 +761,7 @@ class GAN(keras.Model):
             return self.generate_with(sampler, n, seed, labels, batch_size, **given)["samples"]
         feeds = self.latent_prior.draw(n, seed, **self._conditioning(self._labels_for(n, labels)), **given)
         feeds = {k: v.astype(np.int32) if v.dtype == np.int64 else v for k, v in feeds.items()}
-        return _in_chunks(self.run_generator, feeds, n, batch_size)
+        return _in_chunks(self.run_generator, feeds, n, batch_size, self.sample_spec.dtype)
 
     def generate_with(self, sampler, n, seed=None, labels=None, batch_size=256, **given):
         """What a `kgan.samplers` sampler chose: a `Chosen` dict (`"samples"`, `"scores"`) with
@@ -760,7 +779,8 @@ class GAN(keras.Model):
         from kgan.calibration import calibrated, calibrated_energy
 
         def decode(feeds):
-            return {"samples": _in_chunks(self.run_generator, feeds, len(feeds["z"]), batch_size)}
+            rows = len(next(iter(feeds.values())))
+            return {"samples": _in_chunks(self.run_generator, feeds, rows, batch_size, self.sample_spec.dtype)}
 
         def energy(feeds):
             out = [self.latent_energy({k: tf.constant(v[i : i + batch_size]) for k, v in feeds.items()})
@@ -860,7 +880,7 @@ class GAN(keras.Model):
             samples: `[n, *sample_shape]` as `generate` returns them.
             labels: class labels of a conditional GAN; default cycles the classes.
         """
-        samples = np.asarray(samples, np.float32)
+        samples = np.asarray(samples, self.sample_spec.dtype)
         feeds = {self.sample_spec.tensor_name: samples, **self._conditioning(self._labels_for(len(samples), labels))}
         return _in_chunks(self.judge, feeds, len(samples), batch_size).reshape(-1)
 
@@ -872,9 +892,10 @@ class GAN(keras.Model):
         logit is their mean (or its logit in pack `reference` alone, an int tensor). The optimal
         packed discriminator's logit is the sum of its samples' log density ratios, so this is
         the sample's own log ratio plus a constant, which calibration takes up."""
-        if self.pack == 1:
-            return tf.reshape(tf.cast(self.run_discriminator(feeds, training), tf.float32), [-1])
         name = self.sample_spec.tensor_name
+        if self.pack == 1:
+            feeds = dict(feeds, **{name: self._viewed(tf.convert_to_tensor(feeds[name]))})
+            return tf.reshape(tf.cast(self.run_discriminator(feeds, training), tf.float32), [-1])
         samples = tf.convert_to_tensor(feeds[name])
         references = tf.constant(self.pack_references(), samples.dtype)  # [R, m - 1, *shape]
         if reference is not None:
@@ -942,12 +963,12 @@ class GAN(keras.Model):
         return cls(**config)
 
 
-def _in_chunks(run, feeds, n, batch_size):
-    """`run` (a model over named inputs, inference mode) on `batch_size` rows at a time, as float32 numpy."""
+def _in_chunks(run, feeds, n, batch_size, dtype="float32"):
+    """`run` (a model over named inputs, inference mode) on `batch_size` rows at a time, as numpy `dtype`."""
     chunks = []
     for start in range(0, n, batch_size):
         chunk = {k: tf.constant(v[start : start + batch_size]) for k, v in feeds.items()}
-        chunks.append(keras.ops.convert_to_numpy(run(chunk)).astype(np.float32))
+        chunks.append(keras.ops.convert_to_numpy(run(chunk)).astype(dtype))
     return np.concatenate(chunks)
 
 

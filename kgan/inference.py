@@ -163,7 +163,7 @@ class GeneratorRuntime:
         self.metadata = self.model.metadata
         self.sample_spec = _sample_spec(self.metadata)
         self.prior = _prior(self.metadata)
-        self.latent_dim = int(self.metadata["kgan.latent_dim"])
+        self.latent_dim = int(self.metadata["kgan.latent_dim"]) if self.metadata["kgan.latent_dim"] else None
         classes = self.metadata.get("kgan.num_classes", "")
         self.num_classes = int(classes) if classes else None
         self.output_shape = self.sample_spec.shape
@@ -246,7 +246,7 @@ class GeneratorRuntime:
         return self._output(feeds).astype(self.sample_spec.dtype)
 
     def generate(self, n, seed=None, labels=None, truncation=1.0, sampler=None, **given):
-        """`n` samples: uint8 NHWC images, or float32 vectors for 2-D generators.
+        """`n` samples: uint8 NHWC images, float32 vectors for 2-D generators, strings for text.
 
         Args:
             n: number of samples.
@@ -345,10 +345,9 @@ class GeneratorRuntime:
         if not self.has_discriminator:
             raise KganError(f"no discriminator.onnx beside {self.path}: export with `kgan export` to score")
         discriminator = self.model_for("discriminator")
-        samples = np.asarray(samples)
+        samples = get_kind(self.sample_spec).from_display(np.asarray(samples), self.sample_spec)
         if samples.shape[1:] != self.output_shape:
             raise KganError(f"samples must have shape [n, {', '.join(map(str, self.output_shape))}], got {samples.shape}")
-        samples = get_kind(self.sample_spec).from_display(samples, self.sample_spec)
         feeds = {self.sample_spec.tensor_name: samples, **self._conditioning(len(samples), labels)}
         return discriminator.run(feeds)["logit"].reshape(-1).astype(np.float32)
 

@@ -18,7 +18,7 @@ import numpy as np
 from kgan.errors import KganError
 from kgan.labels import resolve_labels
 
-__all__ = ["LatentPrior", "NormalInput", "ClassInput", "MemberInput", "INPUT_TYPES", "register_input", "check_weights",
+__all__ = ["LatentPrior", "NormalInput", "UniformInput", "ClassInput", "MemberInput", "INPUT_TYPES", "register_input", "check_weights",
            "latents", "slerp"]
 
 INPUT_TYPES = {}
@@ -100,6 +100,33 @@ class NormalInput(_Input):
 
     def walk(self, a, b, ts):
         return np.concatenate([slerp(a, b, t) for t in ts])
+
+    def to_dict(self):
+        return dict(super().to_dict(), dim=self.dim)
+
+
+@register_input
+class UniformInput(_Input):
+    """`[batch, dim]` float32 uniforms in [0, 1): a token sampler's draws, one a token (the
+    truncation does not apply); a walk moves them in a straight line."""
+
+    type = "uniform"
+
+    def __init__(self, name, dim):
+        super().__init__(name)
+        self.dim = int(dim)
+
+    @property
+    def shape(self):
+        return (self.dim,)
+
+    def draw(self, n, rng, given=None, truncation=1.0, randomize=False):
+        if given is not None:
+            raise KganError(f"{self.name} is drawn from the seed; it cannot be given")
+        return rng.random((n, self.dim), dtype=np.float32)
+
+    def walk(self, a, b, ts):
+        return np.concatenate([((1.0 - t) * a + t * b).astype(np.float32) for t in ts])
 
     def to_dict(self):
         return dict(super().to_dict(), dim=self.dim)

@@ -58,6 +58,8 @@ class SampleSpec:
         dtype: `"float32"`, or `"int64"` for tokens.
         value_range: `(low, high)` the values span (images: (-1, 1)), or None.
         vocabulary: the tokens' strings, for kinds that have one.
+        separator: what joins tokens into text (`""` for characters, `" "` for words);
+            None where there is no text.
     """
 
     kind: str
@@ -65,6 +67,7 @@ class SampleSpec:
     dtype: str = "float32"
     value_range: tuple | None = None
     vocabulary: tuple | None = None
+    separator: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
@@ -84,6 +87,8 @@ class SampleSpec:
                   "value_range": None if self.value_range is None else list(self.value_range)}
         if self.vocabulary is not None:
             config["vocabulary"] = list(self.vocabulary)
+        if self.separator is not None:
+            config["separator"] = self.separator
         return config
 
     @classmethod
@@ -115,6 +120,7 @@ class SampleKind:
     default_range = None
     cloud = False  # a picture shows many samples at once (a scatter plot), not one tile each
     animated = False  # a batch is shown as an animation (`animation`), and saved as a GIF or MP4
+    text = False  # `to_display` gives strings, printed or saved one a line
 
     def check(self, spec):
         """Raises `KganError` for a spec this kind cannot hold."""
@@ -286,3 +292,56 @@ class VideoKind(SampleKind):
         from kgan.evaluate import video_report
 
         return video_report(sample, dataset, samples, seed, facts, **options)
+
+
+@register_kind
+class TokensKind(SampleKind):
+    """`[length]` int64 ids of the spec's `vocabulary`; shown as text: the tokens up to the first
+    end token (`""`, id 0, when the vocabulary starts with it) joined by the spec's `separator`."""
+
+    name = "tokens"
+    tensor_name = "tokens"
+    text = True
+
+    def check(self, spec):
+        if len(spec.shape) != 1 or spec.dtype != "int64" or not spec.vocabulary:
+            raise KganError(f"token samples are [length] int64 ids with a vocabulary, got shape {list(spec.shape)}, "
+                            f"dtype {spec.dtype}, {len(spec.vocabulary or ())} vocabulary entries")
+
+    def to_display(self, samples, spec):
+        """A numpy array of strings, one a sample."""
+        from kgan.data.text import decode
+
+        samples = np.asarray(samples)
+        if samples.size and (samples.min() < 0 or samples.max() >= len(spec.vocabulary)):
+            raise KganError(f"token ids must be in [0, {len(spec.vocabulary)}), got {samples.min()}..{samples.max()}")
+        texts = decode(samples.reshape(-1, samples.shape[-1]), spec.vocabulary, spec.separator or "")
+        return np.asarray(texts, dtype=str).reshape(samples.shape[:-1])
+
+    def from_display(self, samples, spec):
+        """Token ids `[n, length]` int64 of strings (or of ids)."""
+        from kgan.data.text import encode
+
+        samples = np.asarray(samples)
+        if samples.dtype.kind in "iu":
+            return samples.astype(np.int64)
+        ids = encode([str(s) for s in samples.reshape(-1)], spec.vocabulary, spec.shape[0], spec.separator or "")
+        return ids.reshape(*samples.shape, spec.shape[0])
+
+    def picture(self, samples, spec, columns=None, reference=None, extent=None, size=512, scale=None):
+        """One line of text a sample, dark on white (`[H, W, 1]` uint8)."""
+        from PIL import Image, ImageDraw
+
+        lines = [text if text else "(empty)" for text in self.to_display(samples, spec)]
+        line_height, margin = 14, 6
+        width = max(size, 2 * margin + 7 * max((len(line) for line in lines), default=0))
+        canvas = Image.new("L", (width, 2 * margin + line_height * max(len(lines), 1)), 255)
+        draw = ImageDraw.Draw(canvas)
+        for row, line in enumerate(lines):
+            draw.text((margin, margin + row * line_height), line, fill=0)
+        return np.asarray(canvas, np.uint8)[..., None]
+
+    def evaluate(self, sample, dataset, samples, seed, facts, **options):
+        from kgan.evaluate import text_report
+
+        return text_report(sample, dataset, samples, seed, facts, **options)

@@ -51,6 +51,11 @@ def tiny_dcgan():
     return make
 
 
+# The sequence family's tokens: an end token and six letters.
+TEXT_SPEC = {"kind": "tokens", "shape": [4], "dtype": "int64", "vocabulary": ["", "a", "b", "c", "d", "e", "f"],
+             "separator": ""}
+
+
 def make_gan(family, conditional=False, steps=2, loss="non_saturating"):
     """A tiny GAN of a family, trained a couple of steps so BatchNorm statistics move."""
     import keras
@@ -72,11 +77,20 @@ def make_gan(family, conditional=False, steps=2, loss="non_saturating"):
                                    filters=2, embedding_dim=3)
         discriminator = VideoDiscriminator((4, 8, 8, 1), num_classes=classes, filters=2, image_head=True)
         data = rng.uniform(-1, 1, (16, 4, 8, 8, 1)).astype(np.float32)
+    elif family == "sequence":
+        from kgan.data.text import Oracle
+        from kgan.models import SequenceDiscriminator, SequenceGenerator
+
+        generator = SequenceGenerator(7, 4, num_classes=classes, embedding_dim=4, hidden_dim=5)
+        discriminator = SequenceDiscriminator(7, 4, num_classes=classes, embedding_dim=4, widths=(2, 3), filters=3,
+                                              hidden_units=4)
+        data = Oracle(vocab_size=7, embedding_dim=4, hidden_dim=4, length=4).sample(16, seed=0)
     else:
         generator = MLPGenerator(2, latent_dim=3, hidden_units=(8, 8), num_classes=classes)
         discriminator = MLPDiscriminator(2, hidden_units=(8,), num_classes=classes)
         data = rng.normal(size=(16, 2)).astype(np.float32)
-    gan = GAN(generator, discriminator, seed=0, loss=loss)
+    spec = TEXT_SPEC if family == "sequence" else None
+    gan = GAN(generator, discriminator, seed=0, loss=loss, sample_spec=spec)
     gan.compile("adam", "adam", jit_compile=False)
     labels = rng.integers(0, 3, 16)
     dataset = tf.data.Dataset.from_tensor_slices((data, labels) if conditional else data).batch(8)

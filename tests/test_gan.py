@@ -148,7 +148,7 @@ def test_relativistic_loss_pairs_fakes_with_the_reals_of_the_step(digits_images,
     assert abs(logs["g_loss"] - float(LOSSES["non_saturating"][0](fake_logits[-1]))) > 1e-3
 
 
-@pytest.mark.parametrize("family", ["mlp", "dcgan", "sprite"])
+@pytest.mark.parametrize("family", ["mlp", "dcgan", "sprite", "sequence"])
 def test_relativistic_loss_trains_every_family(family):
     from conftest import make_gan
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from kgan.errors import KganError
-from kgan.latent import ClassInput, LatentPrior, NormalInput, latents
+from kgan.latent import ClassInput, LatentPrior, NormalInput, UniformInput, latents
 
 
 def test_z_is_numpys_standard_normal_for_the_seed_whatever_follows():
@@ -51,4 +51,17 @@ def test_the_prior_round_trips_through_its_dict():
                                                   {"name": "label", "type": "classes", "num_classes": 10}]
     assert again.signature() == {"z": ((None, 4), "float32"), "label": ((None,), "int64")}
     with pytest.raises(KganError, match="upgrade kgan"):
-        LatentPrior.from_dict([{"name": "u", "type": "uniform", "length": 20}])
+        LatentPrior.from_dict([{"name": "w", "type": "dirichlet", "dim": 20}])
+
+
+def test_uniforms_are_drawn_in_the_unit_interval_and_walk_in_a_line():
+    prior = LatentPrior([UniformInput("u", 20), ClassInput("label", 3)])
+    assert LatentPrior.from_dict(prior.to_dict()).to_dict() == prior.to_dict()
+    a, b = prior.draw(500, seed=0), prior.draw(500, seed=1)
+    assert a["u"].dtype == np.float32 and a["u"].shape == (500, 20) and 0 <= a["u"].min() and a["u"].max() < 1
+    assert abs(a["u"].mean() - 0.5) < 0.01 and not np.array_equal(a["u"], b["u"])
+    np.testing.assert_array_equal(prior.draw(500, seed=0)["u"], a["u"])  # a seed, the same uniforms
+    middle = prior.walk(a, b, steps=3)["u"][500:1000]
+    np.testing.assert_allclose(middle, (a["u"] + b["u"]) / 2, atol=1e-6)
+    with pytest.raises(KganError, match="u is drawn from the seed"):
+        prior.draw(2, seed=0, u=np.zeros((2, 20)))

@@ -45,6 +45,11 @@ def inverse_transform(logits, u):
 class SequenceGenerator(keras.Model):
     """An LSTM or GRU language model that writes `length` tokens of a vocabulary.
 
+    In a `GAN` it declares its own inputs (`latent_prior`: uniforms `u`, and `label`),
+    what it trains on (`training_sample`: the relaxed sample, its inverse temperature
+    annealed as RelGAN's `max_inverse_temperature ** (step / temperature_steps)`) and how the
+    discriminator sees real and sampled tokens (`discriminator_view`: one-hots).
+
     Args:
         vocab_size: tokens the model writes.
         length: tokens a sequence.
@@ -53,6 +58,13 @@ class SequenceGenerator(keras.Model):
         cell: `"lstm"` or `"gru"`.
         embedding_dim: size of the token (and label) embedding.
         hidden_dim: units of the recurrent cell.
+        max_inverse_temperature: the relaxation's final inverse temperature (RelGAN: 100 or
+            1000); higher: sharper soft one-hots, noisier gradients.
+        temperature_steps: generator steps over which it rises from 1 (RelGAN: its
+            adversarial steps), then stays.
+        temperature: the sampling temperature: the sample and the likelihoods use
+            `softmax(logits / temperature)` (below 1: more typical texts, less variety;
+            Caccia et al.'s knob). Training (the relaxed sample, pretraining) reads it too.
 
     Example:
         >>> g = SequenceGenerator(vocab_size=7, length=5)
@@ -61,13 +73,20 @@ class SequenceGenerator(keras.Model):
     """
 
     def __init__(self, vocab_size, length, num_classes=None, cell="lstm", embedding_dim=32, hidden_dim=32,
-                 **kwargs):
+                 max_inverse_temperature=100.0, temperature_steps=1000, temperature=1.0, **kwargs):
         vocab_size = check_positive("vocab_size", vocab_size)
         length = check_positive("length", length)
         num_classes = check_num_classes(num_classes)
         if cell not in CELLS:
             raise KganError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
+        if not float(max_inverse_temperature) >= 1.0:
+            raise KganError(f"max_inverse_temperature must be at least 1, got {max_inverse_temperature!r}")
+        temperature_steps = check_positive("temperature_steps", temperature_steps)
+        if not float(temperature) > 0.0:
+            raise KganError(f"temperature must be a positive number, got {temperature!r}")
         super().__init__(**kwargs)
+        self.temperature = float(temperature)
+        self.max_inverse_temperature, self.temperature_steps = float(max_inverse_temperature), temperature_steps
         self.vocab_size, self.length, self.num_classes = vocab_size, length, num_classes
         self.cell_type, self.embedding_dim, self.hidden_dim = cell, embedding_dim, hidden_dim
         # One row more than the vocabulary: the start token, never written.
@@ -94,7 +113,8 @@ class SequenceGenerator(keras.Model):
         if extra is not None:
             x = ops.concatenate([x, extra], axis=-1)
         output, states = self.cell(x, states)
-        return self.token_logits(output), list(states)
+        logits = self.token_logits(output)
+        return (logits if self.temperature == 1.0 else logits / self.temperature), list(states)
 
     def _split(self, inputs):
         if self.num_classes:
@@ -147,10 +167,53 @@ class SequenceGenerator(keras.Model):
 
         return ops.stack(self._unroll(ops.shape(tokens)[0], labels, choose), axis=1)
 
+    def compute_output_shape(self, input_shape):
+        shape = input_shape[0] if self.num_classes else input_shape
+        return (shape[0], self.length)
+
+    # -- in a GAN -------------------------------------------------------------
+
+    def latent_prior(self):
+        """Its named inputs: `u` `[batch, length]` uniforms, and `label` when conditional."""
+        from kgan.latent import ClassInput, LatentPrior, UniformInput
+
+        return LatentPrior([UniformInput("u", self.length)]
+                           + ([ClassInput("label", self.num_classes)] if self.num_classes else []))
+
+    @property
+    def sample_spec(self):
+        """Tokens named by their ids; `GAN(sample_spec=...)` gives the data's own vocabulary."""
+        from kgan.samples import SampleSpec
+
+        return SampleSpec("tokens", (self.length,), "int64", vocabulary=[str(i) for i in range(self.vocab_size)],
+                          separator=" ")
+
+    def inverse_temperature(self, step):
+        """RelGAN's exponential schedule: `max ** min(step / temperature_steps, 1)`."""
+        progress = ops.minimum(ops.cast(step, "float32") / float(self.temperature_steps), 1.0)
+        return ops.power(self.max_inverse_temperature, progress)
+
+    def training_sample(self, batch, labels, uniform, step):
+        """The relaxed sample the adversarial step trains on, `[batch, length, vocab]`, from
+        Gumbel noise made of `uniform(shape)` draws, at generator step `step`."""
+        u = uniform((batch, self.length, self.vocab_size))
+        gumbel = -ops.log(-ops.log(u + 1e-10) + 1e-10)
+        return self.relaxed(gumbel, self.inverse_temperature(step), labels)[0]
+
+    def discriminator_view(self, samples):
+        """Token ids `[b, length]` (int, or float from a data pipeline) as one-hots; soft
+        one-hots `[b, length, vocab]` as they are."""
+        if len(samples.shape) == 3:
+            return samples
+        # A comparison, not OneHot: ONNX's reference evaluator fails on the OneHot tf2onnx writes.
+        ids = ops.expand_dims(ops.cast(samples, "int32"), -1)
+        return ops.cast(ops.equal(ids, ops.arange(self.vocab_size, dtype="int32")), "float32")
+
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, "vocab_size": self.vocab_size, "length": self.length,
                 "num_classes": self.num_classes, "cell": self.cell_type, "embedding_dim": self.embedding_dim,
-                "hidden_dim": self.hidden_dim}
+                "hidden_dim": self.hidden_dim, "max_inverse_temperature": self.max_inverse_temperature,
+                "temperature_steps": self.temperature_steps, "temperature": self.temperature}
 
     @classmethod
     def from_config(cls, config):
@@ -200,7 +263,10 @@ class SequenceDiscriminator(keras.Model):
         for width in widths:
             x = wrap(layers.Conv1D(filters, width, name=f"conv{width}"))(embedded)
             x = LeakyReLU(0.2, name=f"conv{width}_act")(x)
-            pooled.append(layers.GlobalMaxPooling1D(name=f"pool{width}")(x))
+            # The max over time as one window (MaxPool): tf2onnx writes GlobalMaxPooling1D as a
+            # GlobalMaxPool whose output ONNX's reference evaluator shapes differently.
+            x = layers.MaxPooling1D(length - width + 1, name=f"pool{width}")(x)
+            pooled.append(layers.Flatten(name=f"pool{width}_flat")(x))
         x = pooled[0] if len(pooled) == 1 else layers.Concatenate(name="pooled")(pooled)
         if dropout:
             x = layers.Dropout(dropout, name="dropout")(x)

@@ -148,3 +148,20 @@ def test_the_discriminator_teaches_the_generator_through_the_relaxed_sample():
     size = {v.path: float(tf.reduce_sum(tf.abs(tf.convert_to_tensor(g))))
             for v, g in zip(generator.trainable_variables, grads) if g is not None}
     assert size["token_logits/kernel"] > 0 and size["cell/kernel"] > 0 and size["cell/recurrent_kernel"] > 0
+
+
+def test_temperature_sharpens_every_steps_softmax_and_the_sampler_follows():
+    generator = tiny(length=2)
+    every, p_one = probabilities(generator)
+    generator.temperature = 0.5
+    _, p_half = probabilities(generator)
+
+    def first(p):  # the first token's marginal
+        return np.array([p[every[:, 0] == v].sum() for v in range(generator.vocab_size)])
+
+    # softmax(logits / 0.5) is p^2, renormalised
+    np.testing.assert_allclose(first(p_half), first(p_one) ** 2 / (first(p_one) ** 2).sum(), rtol=1e-5)
+    n = 20_000
+    tokens = np.asarray(generator(keras.random.uniform((n, 2), seed=5)))
+    assert_matches(frequencies(tokens, every), p_half, n)
+    assert SequenceGenerator.from_config(generator.get_config()).temperature == 0.5
