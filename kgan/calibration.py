@@ -81,14 +81,15 @@ def fit_calibration(real_logits, fake_logits, seed=0):
             "real": int(len(real)), "fake": int(len(fake))}
 
 
-def real_for_calibration(dataset, n=2000, seed=0, image_size=None, frames=None):
+def real_for_calibration(dataset, n=2000, seed=0, image_size=None, frames=None, **options):
     """`(samples, labels or None)`: up to `n` real samples of `dataset` in the generator's
     range: fresh draws of a 2-D mixture (which no run trained on), else rows of the data set
-    (a run trains on all of them, so the discriminator has seen these)."""
+    (a run trains on all of them, so the discriminator has seen these); `options` go to
+    `load_arrays` (how text is read)."""
     from kgan.data import MIXTURES, load_arrays
 
     if dataset in MIXTURES:
         return load_arrays(dataset, num_examples=n, seed=10_000 + seed)[0], None
-    x, y, _, _ = load_arrays(dataset, image_size=image_size, seed=seed, frames=frames)
+    x, y, _, _ = load_arrays(dataset, image_size=image_size, seed=seed, frames=frames, **options)
     rows = np.sort(np.random.default_rng(seed).permutation(len(x))[:n])
     return x[rows], None if y is None else y[rows]

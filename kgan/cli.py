@@ -79,8 +79,9 @@ def _add_train(subparsers):
     parser.add_argument("--preset", default="digits", help="named configuration (default: digits); see `kgan presets`")
     parser.add_argument(
         "--dataset",
-        help="digits, mnist, fashion_mnist, cifar10, ring8, grid25, stacked-digits, "
-        "a folder of PNG/JPEG images or a .npz/.npy file (default: the preset's)",
+        help="digits, mnist, fashion_mnist, cifar10, ring8, grid25, stacked-digits, moving-digits, oracle, names, "
+        "surnames, a folder of PNG/JPEG images or GIF/MP4 clips, a .npz/.npy file, or a .txt file of text, one "
+        "sequence a line (default: the preset's)",
     )
     parser.add_argument("--loss", help=f"one of {LOSS_NAMES} (default: the preset's)")
     parser.add_argument("--epochs", type=_positive_int, help="number of epochs")
@@ -89,6 +90,13 @@ def _add_train(subparsers):
     parser.add_argument("--latent-dim", type=_positive_int, help="size of the latent vector z")
     parser.add_argument("--image-size", type=_positive_int, help="resize images (and clips' frames) to this square side")
     parser.add_argument("--frames", type=_positive_int, help="frames a clip for video data (default 16)")
+    parser.add_argument("--tokens", choices=["chars", "words"],
+                        help="how a .txt file is cut into tokens: characters (default) or whitespace-separated words")
+    parser.add_argument("--length", type=int, metavar="TOKENS",
+                        help="tokens a text sequence; longer texts are cut (default: the longest text and its end)")
+    parser.add_argument("--pretrain", type=_non_negative_int, metavar="EPOCHS",
+                        help="epochs of maximum-likelihood pretraining of a sequence generator before the "
+                        "adversarial phase (teacher forcing; default: the preset's)")
     parser.add_argument("--lr", type=_positive_float, help="Adam learning rate of both networks")
     parser.add_argument("--pack", type=_positive_int, help="PacGAN packing: the discriminator judges N samples at once")
     parser.add_argument("--augment", metavar="POLICY",
@@ -163,6 +171,9 @@ def _run_train(args):
         latent_dim=args.latent_dim,
         image_size=args.image_size,
         frames=args.frames,
+        tokens=args.tokens,
+        length=args.length,
+        pretrain_epochs=args.pretrain,
         conditional=args.conditional,
         lr=args.lr,
         pack=args.pack,
@@ -306,7 +317,8 @@ def _add_generate(subparsers):
         "generate",
         help="sample from an exported generator (onnxruntime; no TensorFlow)",
         description="Write a grid PNG (a scatter plot for 2-D models; for video models an animated GIF or MP4 grid "
-        "of clips, or a PNG film strip), raw samples, or a latent-walk GIF.",
+        "of clips, or a PNG film strip; for text models, print the texts, or write them to a .txt file or a PNG), "
+        "raw samples, or a latent-walk GIF.",
     )
     parser.add_argument("model", metavar="MODEL", help="a generator .onnx file or an export folder")
     parser.add_argument("-n", "--num", type=_positive_int, default=64, help="number of samples (default 64)")
@@ -343,11 +355,13 @@ def _run_generate(args):
     sampler = get_sampler(args.sampler)
     runtime = GeneratorRuntime(args.model)
     spec, kind = runtime.sample_spec, get_kind(runtime.sample_spec)
-    output = args.output or (None if (args.npy or args.gif) else "generated.gif" if kind.animated else "generated.png")
+    output = args.output or (None if (args.npy or args.gif or kind.text) else
+                             "generated.gif" if kind.animated else "generated.png")
     suffix = os.path.splitext(output or "")[1].lower()
-    if output and suffix not in (".png", *(images.ANIMATION_SUFFIXES if kind.animated else ())):
-        raise KganError(f"cannot write {kind.name} samples to {output}: name it "
-                        f"{'.gif, .mp4 or .png' if kind.animated else '.png'}")
+    allowed = (*(images.ANIMATION_SUFFIXES if kind.animated else ()), *((".txt",) if kind.text else ()), ".png")
+    if output and suffix not in allowed:
+        names = f"{', '.join(allowed[:-1])} or {allowed[-1]}" if len(allowed) > 1 else allowed[0]
+        raise KganError(f"cannot write {kind.name} samples to {output}: name it {names}")
     labels = args.label
     given = {}
     if args.member is not None:
@@ -363,7 +377,15 @@ def _run_generate(args):
     columns = runtime.num_classes if runtime.conditional and labels is None and sampler is None else None
 
     written = []
-    if output and suffix == ".png":
+    if kind.text and suffix != ".png":
+        lines = "".join(f"{text}\n" for text in kind.to_display(samples, spec))
+        if output:
+            images.atomic_write_bytes(output, lines.encode("utf-8"))
+            written.append(output)
+        elif not (args.npy or args.gif):
+            sys.stdout.write(lines)
+            written.append("standard output")
+    elif output and suffix == ".png":
         images.save_png(kind.picture(samples, spec, columns=columns), output)
         written.append(output)
     elif output:
@@ -389,7 +411,7 @@ def _run_generate(args):
         chosen_by = (f", chosen by {sampler!r} from {report['proposals']} proposals (acceptance "
                      f"{report['acceptance_rate']:.3f}, {report['seconds']:.2f} s)")
     print(f"kgan: {args.num} samples from {runtime.path} on {', '.join(runtime.providers)}{chosen_by}: "
-          f"{', '.join(written)}")
+          f"{', '.join(written)}", file=sys.stderr if "standard output" in written else sys.stdout)
     return 0
 
 

@@ -7,7 +7,8 @@ TensorFlow or Keras. Works offline: analytics off, system fonts, no share link.
 
 The Generate button is also an API endpoint, `/generate(seed, count, label=-1,
 truncation=1.0, model=<first>, oversample=1, member="mixture")`, returning the gallery
-(`member`: one member of a mixture by its index, or "mixture" for members drawn by weight).
+(`member`: one member of a mixture by its index, or "mixture" for members drawn by weight);
+for text models `/texts` (same arguments) returns the samples as text, one a line.
 """
 
 import glob
@@ -199,6 +200,18 @@ class DemoApp:
         captions = [f"D {s:+.2f}" for s in scores] if scores is not None else [f"#{i}" for i in range(len(shown))]
         return get_kind(runtime.sample_spec).gallery(shown, runtime.sample_spec, captions, folder=self.workdir)
 
+    def texts(self, seed, count, label=-1, truncation=1.0, model=None, oversample=1, member="mixture",
+              sampler="topk"):
+        """The same samples as text, one a line with its score, for text models (hidden for others)."""
+        import gradio as gr
+
+        runtime, shown, scores, _ = self._draw(seed, count, label, truncation, model or self._default(), oversample,
+                                               member, sampler, reuse=True)
+        if not get_kind(runtime.sample_spec).text:
+            return gr.update(value="", visible=False)
+        marks = [f"D {s:+.2f}  " for s in scores] if scores is not None else [""] * len(shown)
+        return gr.update(value="\n".join(f"{mark}{text}" for mark, text in zip(marks, shown)), visible=True)
+
     def grid(self, seed, count, label=-1, truncation=1.0, model=None, oversample=1, member="mixture", sampler="topk"):
         """A downloadable grid PNG of the same samples."""
         runtime, shown, _, _ = self._draw(seed, count, label, truncation, model or self._default(), oversample, member,
@@ -243,7 +256,7 @@ class DemoApp:
             f"| preset | {info['preset']} |",
             f"| kind | {info['kind']} |",
             f"| inputs | {', '.join(info['inputs'])} |",
-            f"| latent size | {info['latent_dim']} |",
+            f"| latent size | {info['latent_dim'] or 'none'} |",
             f"| classes | {info['num_classes'] or 'unconditional'} |",
             f"| output shape | {' x '.join(map(str, info['output_shape']))} |",
             f"| discriminator | {'yes: scores and filtered sampling' if info['discriminator'] else 'no'} |",
@@ -309,6 +322,8 @@ def build_demo(models):
                                       label="sampler (drs, mh, langevin: calibrated discriminator)")
             button = gr.Button("Generate", variant="primary")
             report = gr.Markdown(elem_id="sampling-report")
+            texts = gr.Textbox(label="texts", lines=8, max_lines=MAX_COUNT, elem_id="texts", visible=False,
+                               interactive=False)
             gallery = gr.Gallery(label="samples", format="png", columns=8, object_fit="contain", height="auto",
                                  elem_id="gallery", elem_classes="pixelated")
             grid_file = gr.File(label="grid PNG")
@@ -323,7 +338,8 @@ def build_demo(models):
         inputs = [seed, count, label, truncation, model, oversample, member, sampler]
         button.click(app.generate, inputs=inputs, outputs=gallery, api_name="generate").then(
             app.grid, inputs=inputs, outputs=grid_file, api_name=False
-        ).then(app.report, inputs=inputs, outputs=report, api_name=False)
+        ).then(app.report, inputs=inputs, outputs=report, api_name=False
+        ).then(app.texts, inputs=inputs, outputs=texts, api_name="texts")
         walk_button.click(
             app.interpolate, inputs=[seed_a, seed_b, steps, walk_count, label, truncation, model, member], outputs=walk,
             api_name="interpolate",

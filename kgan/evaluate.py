@@ -3,7 +3,9 @@
 2-D mixtures get the mode metrics (modes, % high quality, reverse KL); image data sets
 get FID, KID, improved precision / recall and density / coverage in the features of
 a domain classifier, next to the floor (real training data against held-out data),
-and the class accuracy of conditional generators.
+and the class accuracy of conditional generators; clips get frame FID, content
+consistency and motion metrics; text gets BLEU and Self-BLEU (and NLL-oracle on the
+oracle, novelty and uniqueness on names and text files).
 """
 
 import json
@@ -47,6 +49,10 @@ def _sampler(source, sampler=None):
         gan, config = load_run(path)
         facts = {"preset": config.get("preset"), "num_classes": gan.num_classes, "dataset": config.get("dataset"),
                  "sample_spec": gan.sample_spec}
+        if hasattr(gan.sampling_generator, "log_probs"):  # a language model: its likelihood of held-out text
+            from kgan.mle import nll
+
+            facts["nll"] = lambda sequences: nll(gan.sampling_generator, sequences)
         plain = lambda n, seed, labels=None: gan.generate(n, seed=seed, labels=labels)  # noqa: E731
 
         def chosen(n, seed, label):
@@ -122,8 +128,11 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inc
         raise KganError(f"unknown data set {dataset!r}: choose one of {', '.join(BUILTIN)}, or give a path")
     from kgan.data.sources import MOVING
 
+    from kgan.data.text import TEXT_SOURCES, TEXT_SUFFIXES
+
     spec = facts["sample_spec"]
-    holds = "vector" if dataset in MIXTURES else "video" if dataset in MOVING else "image"
+    holds = ("vector" if dataset in MIXTURES else "video" if dataset in MOVING else
+             "tokens" if dataset in TEXT_SOURCES or dataset.lower().endswith(TEXT_SUFFIXES) else "image")
     if spec.kind != holds and (dataset in BUILTIN or spec.kind != "video"):
         raise KganError(f"{dataset} holds {holds}s but the model generates {spec.kind}s: pass the right --dataset")
     report = {"source": os.fspath(source), "dataset": dataset, "seed": seed}
@@ -299,6 +308,53 @@ def stacked_mode_metrics(images, digit_classifier):
         "num_modes": 1000,
         "kl": float(np.sum(frequencies[nonzero] * np.log(frequencies[nonzero] * 1000))),
     }
+
+
+# Texts BLEU and Self-BLEU read (nltk's sentence BLEU costs about 30 ms a text against 1,000 references).
+BLEU_SAMPLES, BLEU_REFERENCES = 200, 1000
+
+
+def text_report(sample, dataset, samples, seed, facts, features_root=None, inception_weights=None):
+    """BLEU-2..5 of the samples against held-out text and their Self-BLEU, each beside its real
+    floor (training texts in their place); NLL-oracle on the oracle (and the model's NLL-test,
+    from a run directory); novelty and uniqueness of text that ends (names, text files)."""
+    from kgan.data.text import decode, source_options, text_source
+    from kgan.metrics.text import bleu, novelty, self_bleu, uniqueness
+
+    if inception_weights:
+        raise KganError(f"{dataset} is text: leave out --inception-weights")
+    spec = facts["sample_spec"]
+    text = text_source(dataset, **source_options(spec))
+    if tuple(spec.vocabulary) != tuple(text.vocabulary) or spec.shape[0] != text.train.shape[1]:
+        raise KganError(f"the model writes another vocabulary or length than {dataset}'s: pass the data set it "
+                        "trained on (--dataset)")
+    n = int(samples or 1000)
+    tokens = np.asarray(sample(n, seed))
+    report = {"samples": n}
+    if text.oracle is not None:
+        report["nll_oracle"] = text.oracle.nll(tokens)
+        report["nll_oracle_floor"] = text.oracle.nll(text.held_out)  # the oracle's own entropy a token
+        if "nll" in facts:
+            report["nll_test"] = facts["nll"](text.held_out)
+
+    def texts(rows):
+        return decode(rows, spec.vocabulary, spec.separator or "")
+
+    def token_lists(rows):
+        return [t.split(spec.separator) if spec.separator else list(t) for t in texts(rows)]
+
+    references = token_lists(text.held_out[:BLEU_REFERENCES])
+    generated, real = token_lists(tokens[:BLEU_SAMPLES]), token_lists(text.train[:BLEU_SAMPLES])
+    for name, scores in (("bleu", bleu(generated, references)), ("bleu_floor", bleu(real, references)),
+                         ("self_bleu", self_bleu(generated)), ("self_bleu_floor", self_bleu(real))):
+        report.update({f"{name.replace('_floor', '')}_{k}{'_floor' if 'floor' in name else ''}": v
+                       for k, v in scores.items()})
+    if spec.vocabulary[0] == "":  # text that ends: names, text files
+        shown = texts(tokens)
+        report["novelty"] = novelty(shown, texts(text.train))
+        report["uniqueness"] = uniqueness(shown)
+        report["uniqueness_floor"] = uniqueness(texts(text.train[:n]))
+    return report
 
 
 def format_report(report):

@@ -120,10 +120,31 @@ PRESETS["moving-digits"] = TrainConfig(
     num_samples=36,
 )
 
+PRESETS["names"] = TrainConfig(
+    preset="names",
+    description=(
+        "A character-level sequence GAN on the 5,163 first names of the US census lists (the `names` package): "
+        "an LSTM generator pretrained by maximum likelihood (Adam 1e-2, clipped to norm 5, as RelGAN), then "
+        "trained through RelGAN's Gumbel-softmax relaxation (inverse temperature 1 -> 100) against a CNN "
+        "discriminator with RelGAN's relativistic standard loss and Adam(1e-4, 0.9, 0.999)."
+    ),
+    dataset="names",
+    model="sequence",
+    generator={"embedding_dim": 32, "hidden_dim": 64, "max_inverse_temperature": 100.0, "temperature_steps": 1000},
+    discriminator={"embedding_dim": 64, "filters": 64, "hidden_units": 64},
+    pretrain_epochs=20,
+    loss="relativistic_standard",
+    batch_size=64,
+    epochs=10,
+    steps_per_epoch=100,
+    lr=1e-4,
+    beta_1=0.9,
+    num_samples=32,
+)
 
 # The order `kgan presets` lists them in.
 PRESETS = {name: PRESETS[name] for name in ("digits", "digits-conditional", "ring8", "grid25", "stacked-digits",
-                                            "moving-digits")}
+                                            "moving-digits", "names")}
 
 
 def get_preset(name):

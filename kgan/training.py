@@ -35,8 +35,14 @@ class TrainConfig:
         dataset: data set name or path (see `kgan.load_dataset`).
         image_size: resize images (and clips' frames) to this square side (None keeps the size).
         frames: frames a clip for video data (None: the source's default, 16).
+        tokens: how a `.txt` file of text is cut into tokens: `"chars"` or `"words"`.
+        length: tokens a text sequence (None: the longest text and its end).
         conditional: train a class-conditional model on `(x, label)`.
-        model: `"dcgan"` for images, `"mlp"` for vectors, `"video"` for clips.
+        model: `"dcgan"` for images, `"mlp"` for vectors, `"video"` for clips, `"sequence"`
+            for text (token ids).
+        pretrain_epochs: epochs of maximum-likelihood pretraining of the generator before the
+            adversarial phase (`kgan.mle.pretrain`, teacher forcing; sequence models).
+        pretrain_lr: its Adam learning rate (RelGAN: 1e-2, gradients clipped to norm 5).
         generator / discriminator: extra keyword arguments of the models.
         loss: a name in `kgan.losses.LOSSES`.
         d_steps, gradient_penalty, r1_penalty, instance_noise, label_smoothing, pack, augment, ema:
@@ -78,10 +84,14 @@ class TrainConfig:
     dataset: str = "digits"
     image_size: int | None = None
     frames: int | None = None
+    tokens: str = "chars"
+    length: int | None = None
     conditional: bool = False
     model: str = "dcgan"
     generator: dict = dataclasses.field(default_factory=dict)
     discriminator: dict = dataclasses.field(default_factory=dict)
+    pretrain_epochs: int = 0
+    pretrain_lr: float = 1e-2
     loss: str = "non_saturating"
     d_steps: int = 1
     gradient_penalty: float = 0.0
@@ -192,6 +202,17 @@ class TrainConfig:
             raise KganError("packing works with unconditional models only: drop --pack or use another preset")
         if self.augment and FAMILIES[self.model][0] != "image":
             raise KganError(f"DiffAugment (--augment) works on images: drop it for {FAMILIES[self.model][0]} data")
+        if self.tokens not in ("chars", "words"):
+            raise KganError(f"tokens must be 'chars' or 'words', got {self.tokens!r}")
+        if not isinstance(self.pretrain_epochs, int) or self.pretrain_epochs < 0:
+            raise KganError(f"pretrain_epochs must be an integer >= 0, got {self.pretrain_epochs!r}")
+        if self.pretrain_epochs and FAMILIES[self.model][0] != "tokens":
+            raise KganError("maximum-likelihood pretraining (--pretrain) trains sequence models: drop it, or train "
+                            "text with a text preset (--preset names)")
+        if not (np.isfinite(self.pretrain_lr) and self.pretrain_lr > 0):
+            raise KganError(f"pretrain_lr must be a positive number, got {self.pretrain_lr!r}")
+        if self.length is not None and (not isinstance(self.length, int) or self.length <= 0):
+            raise KganError(f"length must be a positive number of tokens, got {self.length!r}")
         if self.frames is not None and (not isinstance(self.frames, int) or self.frames <= 0):
             raise KganError(f"frames must be a positive integer, got {self.frames!r}")
         if not (isinstance(self.ema, (int, float)) and 0.0 <= self.ema < 1.0):
@@ -227,33 +248,44 @@ class TrainResult:
     files: dict
 
 
-def _dcgan(config, shape, num_classes):
+def _dcgan(config, info, num_classes):
     from kgan.models import DCGANDiscriminator, DCGANGenerator
 
+    shape = info.shape
     generator = DCGANGenerator(shape, config.latent_dim, num_classes=num_classes, **config.generator)
     packed = shape[:-1] + (shape[-1] * config.pack,)
     return generator, DCGANDiscriminator(packed, num_classes=num_classes, **config.discriminator)
 
 
-def _mlp(config, shape, num_classes):
+def _mlp(config, info, num_classes):
     from kgan.models import MLPDiscriminator, MLPGenerator
 
+    shape = info.shape
     generator = MLPGenerator(shape[0], config.latent_dim, num_classes=num_classes, **config.generator)
     return generator, MLPDiscriminator(shape[0] * config.pack, num_classes=num_classes, **config.discriminator)
 
 
-def _video(config, shape, num_classes):
+def _video(config, info, num_classes):
     from kgan.models import VideoDiscriminator, VideoGenerator
 
+    shape = info.shape
     generator = VideoGenerator(shape, config.latent_dim, num_classes=num_classes, **config.generator)
     packed = shape[:-1] + (shape[-1] * config.pack,)
     return generator, VideoDiscriminator(packed, num_classes=num_classes, **config.discriminator)
 
 
+def _sequence(config, info, num_classes):
+    from kgan.models import SequenceDiscriminator, SequenceGenerator
+
+    vocab_size, length = len(info.vocabulary), info.shape[0]
+    return (SequenceGenerator(vocab_size, length, num_classes=num_classes, **config.generator),
+            SequenceDiscriminator(vocab_size, length, num_classes=num_classes, **config.discriminator))
+
+
 # The model families `kgan train` builds: the kind of data each takes, a preset that uses
-# it, and `build(config, sample shape, num_classes) -> (generator, discriminator)`.
+# it, and `build(config, DatasetInfo, num_classes) -> (generator, discriminator)`.
 FAMILIES = {"dcgan": ("image", "digits", _dcgan), "mlp": ("vector", "ring8", _mlp),
-            "video": ("video", "moving-digits", _video)}
+            "video": ("video", "moving-digits", _video), "sequence": ("tokens", "names", _sequence)}
 
 
 def build_gan(config, info):
@@ -266,17 +298,18 @@ def build_gan(config, info):
     kind, _, build = FAMILIES[config.model]
     if info.kind != kind:
         family, (_, preset, _) = next((f, v) for f, v in FAMILIES.items() if v[0] == info.kind)
-        raise KganError(f"{info.name} holds {info.kind}s, not {kind}s: use a preset for {info.kind}s such as "
-                        f"{preset} (model {family})")
+        held, wanted = (k if k.endswith("s") else f"{k}s" for k in (info.kind, kind))
+        raise KganError(f"{info.name} holds {held}, not {wanted}: use a preset for {held} such as {preset} "
+                        f"(model {family})")
     if config.diversity:  # MGAN: the discriminator also says which member made a sample
         config = config.replace(discriminator=dict(config.discriminator, member_head=config.mixture))
-    generator, discriminator = build(config, info.shape, num_classes)
+    generator, discriminator = build(config, info, num_classes)
     if config.mixture > 1:
         from kgan.mixture import GeneratorMixture
 
         members = iter([generator])
         generator = GeneratorMixture.build_members(
-            lambda: next(members, None) or build(config, info.shape, num_classes)[0], config.mixture,
+            lambda: next(members, None) or build(config, info, num_classes)[0], config.mixture,
             shared=config.shared_members)
     total_steps = config.epochs * (config.steps_per_epoch or info.num_examples // info.batch_size)
     gan = GAN(
@@ -296,6 +329,7 @@ def build_gan(config, info):
         ema=config.ema,
         update=config.update,
         diversity=config.diversity,
+        sample_spec=info.sample_spec(),
     )
 
     def adam(lr, steps):
@@ -400,9 +434,13 @@ def _train(config, strategy, run_dir, backup_dir, chief, resume, callbacks, verb
         seed=config.seed,
         num_examples=config.num_examples,
         frames=config.frames,
+        tokens=config.tokens,
+        length=config.length,
     )
     with strategy.scope():
         gan = build_gan(config, info)
+    if config.pretrain_epochs and not resume:
+        _pretrain(gan, config, log)
     if config.steps_per_epoch:
         dataset = dataset.repeat()
 
@@ -473,6 +511,23 @@ def _train(config, strategy, run_dir, backup_dir, chief, resume, callbacks, verb
         files["saved_model"] = exported.saved_model_dir
         files["onnx"] = exported.generator_path
     return TrainResult(run_dir=run_dir, gan=gan, history=history.history, info=info, seconds=seconds, files=files)
+
+
+def _pretrain(gan, config, log):
+    """Maximum-likelihood pretraining of the generator on the training data (the EMA copy follows)."""
+    from kgan.data import load_arrays
+    from kgan.mle import pretrain
+
+    x, y, _, name = load_arrays(config.dataset, num_examples=config.num_examples, seed=config.seed,
+                                tokens=config.tokens, length=config.length)
+    start = time.perf_counter()
+    losses = pretrain(gan.generator, x, y if gan.conditional else None, epochs=config.pretrain_epochs,
+                      batch_size=config.batch_size, lr=config.pretrain_lr, seed=config.seed)
+    if gan.ema_generator is not None:
+        gan.ema_generator.set_weights(gan.generator.get_weights())
+    log(f"kgan: pretrained the generator by maximum likelihood for {config.pretrain_epochs} epochs on {name} "
+        f"in {time.perf_counter() - start:.1f} s: NLL {losses[0]:.3f} -> {losses[-1]:.3f} a token")
+    return losses
 
 
 def _history_before(path, epoch):

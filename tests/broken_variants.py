@@ -808,3 +808,49 @@ def frame_projection_ignored():
         return init
 
     _wrap(video.VideoDiscriminator, "__init__", make)
+
+
+@variant("tests/test_text_gan.py::test_the_relaxed_training_sample_sharpens_with_the_generator_step")
+def relaxation_never_sharpens():
+    """The GAN gives the sequence generator step 0 always: its relaxed sample never sharpens."""
+    from kgan.models.sequence import SequenceGenerator
+
+    def make(original):
+        return lambda self, batch, labels, uniform, step: original(self, batch, labels, uniform, 0)
+
+    _wrap(SequenceGenerator, "training_sample", make)
+
+
+@variant("tests/test_text_gan.py::test_a_text_gan_trains_on_token_ids_and_round_trips")
+def token_ids_shown_as_the_first_token():
+    """The discriminator is shown every token id as the one-hot of token 0."""
+    from kgan.models.sequence import SequenceGenerator
+
+    def make(original):
+        return lambda self, samples: original(self, samples * 0 if len(samples.shape) == 2 else samples)
+
+    _wrap(SequenceGenerator, "discriminator_view", make)
+
+
+@variant("tests/test_samples.py::test_tokens_show_as_text_up_to_the_end_and_come_back",
+         "tests/test_text_gan.py::test_text_export_gives_the_same_tokens_everywhere_and_the_runtime_strings")
+def text_goes_past_its_end():
+    """Token ids are shown as text up to the last token, not the first end token."""
+    from kgan.data import text
+
+    def decode(tokens, vocabulary, separator=""):
+        return [separator.join(vocabulary[int(t)] for t in row) for row in np.asarray(tokens)]
+
+    text.decode = decode
+
+
+@variant("tests/test_text_metrics.py::test_self_bleu_and_uniqueness_see_a_collapsed_sampler")
+def self_bleu_includes_the_sample_itself():
+    """Self-BLEU scores each sample against all samples, itself included (always 1)."""
+    from kgan.metrics import text
+
+    def self_bleu(samples, orders=text.BLEU_ORDERS):
+        samples = [list(s) for s in samples]
+        return text.bleu(samples, samples, orders)
+
+    text.self_bleu = self_bleu

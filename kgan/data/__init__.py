@@ -4,8 +4,9 @@ Sources: `digits` (scikit-learn's embedded 8x8 handwritten digits, the default),
 `mnist`, `fashion_mnist`, `cifar10` (keras.datasets: cached or downloaded),
 `stacked-digits`, `moving-digits` and `moving-digits2` (clips of one or two of those
 digits moving on 16x16 frames), a folder of PNG/JPEG images (one subfolder per class
-gives labels) or of GIF/MP4 clips, a `.npz`/`.npy` file, and the 2-D mixtures `ring8`
-and `grid25`.
+gives labels) or of GIF/MP4 clips, a `.npz`/`.npy` file, the 2-D mixtures `ring8`
+and `grid25`, and text as token ids: SeqGAN's synthetic `oracle`, the census `names` and
+`surnames`, or a `.txt` file, one sequence a line (`kgan.data.text`).
 """
 
 import dataclasses
@@ -40,6 +41,8 @@ class DatasetInfo:
         num_classes: number of classes when the pipeline yields labels, else None.
         value_range: `(low, high)` of image and clip values, None for vectors.
         batch_size: examples per batch.
+        vocabulary: the tokens' strings (token data), else None.
+        separator: what joins tokens into text (token data), else None.
     """
 
     name: str
@@ -49,9 +52,21 @@ class DatasetInfo:
     num_classes: int | None
     value_range: tuple | None
     batch_size: int
+    vocabulary: tuple | None = None
+    separator: str | None = None
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        return {k: v for k, v in dataclasses.asdict(self).items()
+                if v is not None or k not in ("vocabulary", "separator")}
+
+    def sample_spec(self):
+        """The samples' `SampleSpec` where the data know more than a model does (the vocabulary of
+        tokens), else None: the generator declares its own."""
+        if self.kind != "tokens":
+            return None
+        from kgan.samples import SampleSpec
+
+        return SampleSpec("tokens", self.shape, "int64", vocabulary=self.vocabulary, separator=self.separator)
 
 
 def load_dataset(
@@ -63,6 +78,8 @@ def load_dataset(
     seed=0,
     num_examples=None,
     frames=None,
+    tokens="chars",
+    length=None,
 ):
     """Builds a shuffled, batched, cached, prefetched tf.data pipeline.
 
@@ -77,6 +94,8 @@ def load_dataset(
         num_examples: examples to draw for sampled data sets (ring8, grid25,
             stacked-digits, moving digits); default 50,000 (moving digits: 10,000 clips).
         frames: frames a clip for video sources (default 16).
+        tokens: how a `.txt` file is cut into tokens: `"chars"` or `"words"`.
+        length: tokens a text sequence (default: the longest and its end).
 
     Returns:
         `(dataset, DatasetInfo)`.
@@ -91,7 +110,7 @@ def load_dataset(
     if int(batch_size) <= 0:
         raise KganError(f"batch_size must be a positive integer, got {batch_size!r}")
     x, y, kind, name = load_arrays(name_or_path, image_size=image_size, num_examples=num_examples, seed=seed,
-                                       frames=frames)
+                                   frames=frames, tokens=tokens, length=length)
     if len(x) < batch_size:
         raise KganError(
             f"{name} has {len(x)} examples, fewer than one batch of {batch_size}: lower --batch-size or add data"
@@ -123,7 +142,17 @@ def load_dataset(
         shape=tuple(int(s) for s in x.shape[1:]),
         num_examples=int(len(x)),
         num_classes=num_classes,
-        value_range=None if kind == "vector" else (-1.0, 1.0),
+        value_range=None if kind in ("vector", "tokens") else (-1.0, 1.0),
         batch_size=int(batch_size),
+        **_text_facts(name_or_path, kind, tokens, length),
     )
     return dataset, info
+
+
+def _text_facts(source, kind, tokens, length):
+    if kind != "tokens":
+        return {}
+    from kgan.data.text import text_source
+
+    text = text_source(source, tokens, length)
+    return {"vocabulary": text.vocabulary, "separator": text.separator}

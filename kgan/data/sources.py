@@ -10,6 +10,7 @@ import os
 import numpy as np
 
 from kgan.data.mixtures import MIXTURES, sample_mixture
+from kgan.data.text import TEXT_SOURCES, TEXT_SUFFIXES
 from kgan.errors import KganError
 
 __all__ = ["KERAS_DATASETS", "BUILTIN", "load_arrays"]
@@ -17,7 +18,7 @@ __all__ = ["KERAS_DATASETS", "BUILTIN", "load_arrays"]
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 # Clips of one or two embedded digits moving on 16x16 frames (kgan.data.moving).
 MOVING = {"moving-digits": 1, "moving-digits2": 2}
-BUILTIN = ("digits", *KERAS_DATASETS, *MIXTURES, "stacked-digits", *MOVING)
+BUILTIN = ("digits", *KERAS_DATASETS, *MIXTURES, "stacked-digits", *MOVING, *TEXT_SOURCES)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
@@ -168,17 +169,25 @@ def _stacked_digits(n, seed):
     return images, labels
 
 
-def load_arrays(name_or_path, image_size=None, num_examples=None, seed=0, frames=None):
+def load_arrays(name_or_path, image_size=None, num_examples=None, seed=0, frames=None, tokens="chars", length=None):
     """Loads a named data set or a file/folder into numpy.
 
     Args:
         frames: frames a clip for video sources (default: 16 for moving digits and clip
             folders, every frame of arrays); ignored by other sources.
+        tokens: how a `.txt` file is cut into tokens, `"chars"` or `"words"`.
+        length: tokens a text sequence (default: the longest and its end).
 
     Returns:
-        `(x, y or None, kind, name)` where kind is `"image"`, `"video"` or `"vector"`.
+        `(x, y or None, kind, name)` where kind is `"image"`, `"video"`, `"vector"` or
+        `"tokens"` (int64 ids: `kgan.data.text.text_source` has their vocabulary).
     """
     source = os.fspath(name_or_path)
+    if source in TEXT_SOURCES or source.lower().endswith(TEXT_SUFFIXES):
+        from kgan.data.text import text_source
+
+        name = source if source in TEXT_SOURCES else os.path.splitext(os.path.basename(source))[0]
+        return text_source(source, tokens, length).train, None, "tokens", name
     if source in MOVING:
         x, y = _moving_digits(source, num_examples or 10_000, frames, image_size, seed)
         return x, y, "video", source
@@ -211,4 +220,5 @@ def load_arrays(name_or_path, image_size=None, num_examples=None, seed=0, frames
         if kind == "video":
             x = _frames(x, frames, name)
         return (x if kind == "vector" else _resize(x, image_size)), y, kind, name
-    raise KganError(f"cannot read {source}: give a folder of PNG/JPEG images or GIF/MP4 clips, or a .npz/.npy file")
+    raise KganError(f"cannot read {source}: give a folder of PNG/JPEG images or GIF/MP4 clips, a .npz/.npy file, "
+                    "or a .txt file of text, one sequence a line")

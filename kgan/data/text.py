@@ -12,19 +12,25 @@ Example:
     ((3, 5), True)
 """
 
+import dataclasses
+import functools
 import os
 
 import numpy as np
 
 from kgan.errors import KganError
 
-__all__ = ["END", "Oracle", "oracle_data", "names_data", "read_text_file", "encode", "decode"]
+__all__ = ["END", "TEXT_SOURCES", "TEXT_SUFFIXES", "TOKENIZERS", "Oracle", "TextData", "oracle_data", "names_data",
+           "read_text_file", "text_source", "source_options", "encode", "decode"]
 
 END = ""  # vocabulary[0] of text: the end of a sequence and the padding after it
 NAME_LISTS = {"names": ("dist.female.first", "dist.male.first"), "surnames": ("dist.all.last",)}
 ORACLE_SEED = 0  # the oracle's weights: one fixed benchmark, whatever the training seed
 ORACLE_TRAIN, ORACLE_HELD_OUT = 10_000, 2_000  # SeqGAN's 10,000 training sequences
 HELD_OUT_SHARE = 0.1  # of the name lists, kept out of training for BLEU and novelty
+TEXT_SOURCES = ("oracle", *NAME_LISTS)
+TEXT_SUFFIXES = (".txt",)
+TOKENIZERS = ("chars", "words")
 
 
 def _sigmoid(x):
@@ -219,3 +225,53 @@ def read_text_file(path, tokens="chars", length=None):
     if len(sequences) < 2:
         return sequences, sequences[:0], vocabulary, separator
     return (*_split(sequences), vocabulary, separator)
+
+
+@dataclasses.dataclass(frozen=True)
+class TextData:
+    """A text data set: training and held-out token ids `[n, length]` int64, the vocabulary
+    (strings, the end token `""` first for text), what joins tokens into text, and the oracle
+    that generated them (the `oracle` data set) or None."""
+
+    train: np.ndarray
+    held_out: np.ndarray
+    vocabulary: tuple
+    separator: str
+    oracle: Oracle | None = None
+
+
+def text_source(source, tokens="chars", length=None):
+    """The `TextData` of `oracle`, `names`, `surnames` or a `.txt` file (tokenized by `tokens`,
+    `"chars"` or `"words"`; `length` tokens a sequence, default the longest and its end); read
+    once a process (the oracle takes seconds to sample)."""
+    source = os.fspath(source)
+    if length is not None and int(length) < 1:
+        raise KganError(f"a sequence length must be at least 1 token, got {length}")
+    if source in TEXT_SOURCES:
+        return _named_source(source, length)
+    if not os.path.isfile(source):
+        raise KganError(f"no such file: {source}; check the path")
+    return _file_source(os.path.abspath(source), tokens, length, os.path.getmtime(source))
+
+
+def source_options(spec):
+    """The `tokens` and `length` that read a data set as a model of this `SampleSpec` was trained
+    on it (`{}` for samples that are not tokens): words where its texts join with spaces."""
+    if spec.kind != "tokens":
+        return {}
+    return {"tokens": "words" if spec.separator == " " else "chars", "length": spec.shape[0]}
+
+
+@functools.lru_cache(maxsize=None)
+def _named_source(name, length):
+    if name == "oracle":
+        if length not in (None, Oracle().length):
+            raise KganError(f"the oracle's sequences are {Oracle().length} tokens: drop the length")
+        train, held_out, vocabulary, oracle = oracle_data()
+        return TextData(train, held_out, vocabulary, " ", oracle)
+    return TextData(*names_data(name, length), "")
+
+
+@functools.lru_cache(maxsize=8)
+def _file_source(path, tokens, length, mtime):
+    return TextData(*read_text_file(path, tokens, length))

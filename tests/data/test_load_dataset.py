@@ -152,9 +152,9 @@ def test_bad_sources(tmp_path):
     _write_images(tmp_path / "plain", 2, mode="L")
     with pytest.raises(KganError, match="has no labels"):
         load_dataset(str(tmp_path / "plain"), batch_size=1, labels=True)
-    (tmp_path / "notes.txt").write_text("hello")
-    with pytest.raises(KganError, match="cannot read .*notes.txt"):
-        load_dataset(str(tmp_path / "notes.txt"))
+    (tmp_path / "notes.csv").write_text("hello")
+    with pytest.raises(KganError, match=r"cannot read .*notes.csv: .*or a \.txt file of text"):
+        load_dataset(str(tmp_path / "notes.csv"))
 
 
 def test_keras_datasets_are_rescaled_with_a_channel_axis(monkeypatch):

@@ -1,0 +1,102 @@
+"""Text through the CLI: a text file trains, exports and generates; bad text input is one line."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from kgan.cli import main
+from kgan.errors import KganError
+
+WORDS = ["the cat sat", "a dog ran far", "the dog sat", "a cat ran", "the bird sang far away"] * 30
+
+
+def run(args):
+    try:  # argparse's type errors exit from inside main(); the others return the code
+        return main(args)
+    except SystemExit as exit_info:
+        return exit_info.code
+
+
+@pytest.fixture(scope="module")
+def words_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("words")
+    path = folder / "lines.txt"
+    path.write_text("\n".join(WORDS) + "\n")
+    out, export = folder / "run", folder / "export"
+    code = main(["train", "--preset", "names", "--dataset", str(path), "--tokens", "words", "--pretrain", "2",
+                 "--epochs", "1", "--steps-per-epoch", "3", "--batch-size", "16", "--out", str(out),
+                 "--export-dir", str(export), "--quiet"])
+    assert code == 0
+    return path, out, export
+
+
+def test_a_word_file_trains_exports_and_generates_text(words_run, capsys, tmp_path):
+    path, out, export = words_run
+    spec = json.loads((out / "config.json").read_text())["sample_spec"]
+    vocabulary = sorted({w for line in WORDS for w in line.split()})
+    assert spec["vocabulary"] == ["", *vocabulary] and spec["separator"] == " " and spec["shape"] == [6]
+    capsys.readouterr()
+    assert main(["generate", str(export), "-n", "7", "--seed", "4"]) == 0
+    printed = capsys.readouterr()
+    lines = printed.out.splitlines()
+    assert len(lines) == 7 and all(w in vocabulary for line in lines for w in line.split())
+    assert "7 samples" in printed.err  # the report goes to stderr, so the texts can be piped
+    assert main(["generate", str(export), "-n", "7", "--seed", "4", "-o", str(tmp_path / "t.txt")]) == 0
+    assert (tmp_path / "t.txt").read_text().splitlines() == lines  # same seed, same texts
+    assert main(["generate", str(export), "-n", "7", "--seed", "4", "-o", str(tmp_path / "t.png")]) == 0
+    assert (tmp_path / "t.png").stat().st_size > 0
+    capsys.readouterr()
+    assert main(["evaluate", str(export), "--samples", "20"]) == 0
+    report = capsys.readouterr().out
+    assert "bleu_2" in report and "self_bleu_2" in report and "novelty" in report
+
+
+def test_scoring_a_token_outside_the_vocabulary_is_one_line(words_run):
+    from kgan.inference import GeneratorRuntime
+
+    runtime = GeneratorRuntime(str(words_run[2]))
+    assert runtime.score(["the cat sat"]).shape == (1,)
+    with pytest.raises(KganError, match="'horse' is not in the model's vocabulary of 11 tokens"):
+        runtime.score(["the horse sat"])
+
+
+@pytest.mark.parametrize("content, args, message", [
+    ("\n\n", [], "has no text: give one sequence a line"),
+    ("anna\nbob\n" * 40, ["--length", "0"], "length must be a positive number of tokens, got 0"),
+    ("anna\nbob\n" * 40, ["--preset", "digits"], "holds tokens, not images"),
+    ("anna\nbob\n" * 40, ["--tokens", "letters"], "--tokens: invalid choice: 'letters'"),
+], ids=["empty file", "length 0", "image preset", "tokenizer"])
+def test_bad_text_input_is_one_line_and_exit_2(tmp_path, capsys, content, args, message):
+    path = tmp_path / "lines.txt"
+    path.write_text(content)
+    out = tmp_path / "run"
+    args = ["--preset", "names", *args] if "--preset" not in args else args
+    assert run(["train", *args, "--dataset", str(path), "--out", str(out), "--no-export", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("kgan: error: ") and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_pretraining_an_image_model_is_refused(tmp_path, capsys):
+    assert run(["train", "--pretrain", "2", "--out", str(tmp_path / "run"), "--no-export", "--quiet"]) == 2
+    assert "pretraining (--pretrain) trains sequence models" in capsys.readouterr().err
+
+
+def test_the_demo_shows_a_text_models_samples_as_text(words_run):
+    from kgan.demo import DemoApp
+    from kgan.inference import GeneratorRuntime
+
+    model = str(words_run[2] / "generator.onnx")
+    app = DemoApp([model])
+    gallery = app.generate(3, 5, oversample=2)
+    shown = app.texts(3, 5, oversample=2)
+    lines = shown["value"].splitlines()
+    assert shown["visible"] and len(lines) == 5 and len(gallery) == 1  # one picture of the five lines
+    # each line: the discriminator's score, then a text the runtime also scores so
+    runtime = GeneratorRuntime(model)
+    scores = [float(line.split()[1]) for line in lines]
+    texts = [line.split("  ", 1)[1] if "  " in line else "" for line in lines]
+    np.testing.assert_allclose(runtime.score(texts), scores, atol=0.006)
+    assert "| latent size | none |" in app.card()
