@@ -1,0 +1,167 @@
+"""Maximum likelihood against kgan's sequence GAN on SeqGAN's oracle, with a temperature sweep.
+
+    python benchmarks/text.py [--seeds 0 1 2 3 4] [--out benchmarks/text.jsonl]
+                              [--plot docs/text-temperature.png] [--readme README.md]
+
+Each seed trains the `oracle` preset with `kgan.train`. The MLE model is the generator
+when the adversarial phase starts (after the preset's maximum-likelihood pretraining);
+the GAN is the generator when it ends: one run gives both, from the same start. Each is
+measured by NLL-oracle (the oracle's mean negative log-likelihood a token of 5,000
+samples: quality, lower is better) and NLL-test (the model's of the 2,000 held-out oracle
+sequences: diversity, lower is better), at sampling temperature 1 and over a sweep of
+temperatures (Caccia et al., ICLR 2020: a temperature trades one for the other, so a model
+is better only if no temperature of the other matches it on both). Results go to
+`--out`; `--plot` draws the sweep, `--readme` fills the `<!-- text:begin -->` block.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+TEMPERATURES = (0.7, 0.8, 0.9, 1.0, 1.1)
+SAMPLES = 5000
+
+
+def measure(generator, text, seed):
+    """`{temperature: (nll_oracle, nll_test)}` of a sequence generator."""
+    from kgan.mle import nll
+
+    saved = generator.temperature
+    out = {}
+    try:
+        for temperature in TEMPERATURES:
+            generator.temperature = temperature
+            u = np.random.default_rng(10_000 + seed).random((SAMPLES, generator.length), dtype=np.float32)
+            tokens = np.concatenate([np.asarray(generator(u[i:i + 1000])) for i in range(0, SAMPLES, 1000)])
+            out[temperature] = (text.oracle.nll(tokens), nll(generator, text.held_out))
+    finally:
+        generator.temperature = saved
+    return out
+
+
+def run(seed, log=print):
+    import keras
+
+    import kgan
+    from kgan.data.text import text_source
+
+    text = text_source("oracle")
+    found = {}
+
+    class Measure(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            found["mle"] = measure(self.model.sampling_generator, text, seed)
+
+        def on_train_end(self, logs=None):
+            found["gan"] = measure(self.model.sampling_generator, text, seed)
+
+    config = kgan.get_preset("oracle").replace(seed=seed, export=False, out=os.path.join("benchmarks", "runs",
+                                                                                         "oracle", f"s{seed}"))
+    result = kgan.train(config, callbacks=[Measure()], verbose=0, log=lambda *_: None)
+    row = {"seed": seed, "seconds": round(result.seconds, 1),
+           **{f"{model}_{key}": {str(t): v[i] for t, v in found[model].items()}
+              for model in ("mle", "gan") for i, key in enumerate(("nll_oracle", "nll_test"))}}
+    log(json.dumps(row))
+    return row
+
+
+def tempered_mle(row):
+    """The MLE model's NLL-test at the GAN's NLL-oracle (temperature 1), interpolated linearly
+    along the MLE's temperature sweep: below the GAN's NLL-test, a temperature of the MLE model
+    matches the GAN on both axes."""
+    sweep = sorted((row["mle_nll_oracle"][str(t)], row["mle_nll_test"][str(t)]) for t in TEMPERATURES)
+    quality, diversity = zip(*sweep)
+    return float(np.interp(row["gan_nll_oracle"]["1.0"], quality, diversity))
+
+
+def table(rows):
+    def at_one(row, key):
+        return row[key]["1.0"]
+
+    lines = ["| seed | MLE NLL-oracle | GAN NLL-oracle | change | MLE NLL-test | GAN NLL-test | "
+             "tempered MLE's NLL-test at the GAN's NLL-oracle |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in rows:
+        mle, gan = at_one(row, "mle_nll_oracle"), at_one(row, "gan_nll_oracle")
+        lines.append(f"| {row['seed']} | {mle:.3f} | {gan:.3f} | {100 * (gan / mle - 1):+.1f} % | "
+                     f"{at_one(row, 'mle_nll_test'):.3f} | {at_one(row, 'gan_nll_test'):.3f} | "
+                     f"{tempered_mle(row):.3f} |")
+    mle = np.array([at_one(r, "mle_nll_oracle") for r in rows])
+    gan = np.array([at_one(r, "gan_nll_oracle") for r in rows])
+    tests = {k: np.array([at_one(r, f"{k}_nll_test") for r in rows]) for k in ("mle", "gan")}
+    lines.append(f"| mean ± sd | {mle.mean():.3f} ± {mle.std(ddof=1) if len(rows) > 1 else 0:.3f} | "
+                 f"{gan.mean():.3f} ± {gan.std(ddof=1) if len(rows) > 1 else 0:.3f} | "
+                 f"{100 * (gan.mean() / mle.mean() - 1):+.1f} % | {tests['mle'].mean():.3f} | {tests['gan'].mean():.3f} | "
+                 f"{np.mean([tempered_mle(r) for r in rows]):.3f} |")
+    return "\n".join(lines)
+
+
+def plot(rows, path):
+    from PIL import Image, ImageDraw
+
+    curves = {m: np.array([[[r[f"{m}_nll_oracle"][str(t)], r[f"{m}_nll_test"][str(t)]] for t in TEMPERATURES]
+                           for r in rows]).mean(0) for m in ("mle", "gan")}
+    points = np.concatenate(list(curves.values()))
+    low, high = points.min(0) - 0.1, points.max(0) + 0.1
+    size, margin = 560, 60
+    canvas = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(canvas)
+
+    def xy(p):
+        return (margin + (p[0] - low[0]) / (high[0] - low[0]) * (size - 2 * margin),
+                size - margin - (p[1] - low[1]) / (high[1] - low[1]) * (size - 2 * margin))
+
+    draw.rectangle([margin, margin, size - margin, size - margin], outline="black")
+    for name, colour in (("mle", (40, 90, 200)), ("gan", (210, 60, 40))):
+        line = [xy(p) for p in curves[name]]
+        draw.line(line, fill=colour, width=2)
+        for (x, y), t in zip(line, TEMPERATURES):
+            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
+            draw.text((x + 5, y - 12), f"{t:g}", fill=colour)
+        # bottom left: better on both axes than either curve, so empty
+        draw.text((margin + 8, size - margin - (36 if name == "mle" else 22)),
+                  f"{name.upper()} (temperatures marked)", fill=colour)
+    draw.text((size / 2 - 90, size - margin + 20), "NLL-oracle (quality; lower is better)", fill="black")
+    draw.text((6, margin - 30), "NLL-test (diversity; lower is better)", fill="black")
+    for axis in (0, 1):
+        for value in np.linspace(low[axis], high[axis], 5):
+            x, y = xy((value, low[1])) if axis == 0 else xy((low[0], value))
+            draw.text((x - 12, y + 6) if axis == 0 else (x - 48, y - 6), f"{value:.2f}", fill="black")
+    canvas.save(path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--out", default=os.path.join("benchmarks", "text.jsonl"))
+    parser.add_argument("--plot", default=os.path.join("docs", "text-temperature.png"))
+    parser.add_argument("--readme", help="fill README.md's <!-- text:begin --> block")
+    args = parser.parse_args(argv)
+    done = {}
+    if os.path.exists(args.out):
+        with open(args.out) as handle:
+            done = {row["seed"]: row for row in map(json.loads, handle)}
+    for seed in args.seeds:
+        if seed not in done:
+            done[seed] = run(seed)
+            with open(args.out, "a") as handle:
+                handle.write(json.dumps(done[seed]) + "\n")
+    rows = [done[s] for s in args.seeds]
+    print(table(rows))
+    plot(rows, args.plot)
+    if args.readme:
+        with open(args.readme) as handle:
+            readme = handle.read()
+        begin, end = "<!-- text:begin -->", "<!-- text:end -->"
+        head, rest = readme.split(begin)
+        _, tail = rest.split(end)
+        with open(args.readme, "w") as handle:
+            handle.write(f"{head}{begin}\n{table(rows)}\n{end}{tail}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
