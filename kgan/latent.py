@@ -79,11 +79,8 @@ class _Input:
         return {"name": self.name, "type": self.type}
 
 
-@register_input
-class NormalInput(_Input):
-    """`[batch, dim]` float32 standard normal latents, scaled by the truncation."""
-
-    type = "normal"
+class _SeededVector(_Input):
+    """`[batch, dim]` float32 values drawn from the seed only (none can be given)."""
 
     def __init__(self, name, dim):
         super().__init__(name)
@@ -96,40 +93,37 @@ class NormalInput(_Input):
     def draw(self, n, rng, given=None, truncation=1.0, randomize=False):
         if given is not None:
             raise KganError(f"{self.name} is drawn from the seed; it cannot be given")
+        return self._draw(n, rng, truncation)
+
+    def to_dict(self):
+        return dict(super().to_dict(), dim=self.dim)
+
+
+@register_input
+class NormalInput(_SeededVector):
+    """`[batch, dim]` float32 standard normal latents, scaled by the truncation."""
+
+    type = "normal"
+
+    def _draw(self, n, rng, truncation):
         return rng.standard_normal((n, self.dim)).astype(np.float32) * np.float32(truncation)
 
     def walk(self, a, b, ts):
         return np.concatenate([slerp(a, b, t) for t in ts])
 
-    def to_dict(self):
-        return dict(super().to_dict(), dim=self.dim)
-
 
 @register_input
-class UniformInput(_Input):
+class UniformInput(_SeededVector):
     """`[batch, dim]` float32 uniforms in [0, 1): a token sampler's draws, one a token (the
     truncation does not apply); a walk moves them in a straight line."""
 
     type = "uniform"
 
-    def __init__(self, name, dim):
-        super().__init__(name)
-        self.dim = int(dim)
-
-    @property
-    def shape(self):
-        return (self.dim,)
-
-    def draw(self, n, rng, given=None, truncation=1.0, randomize=False):
-        if given is not None:
-            raise KganError(f"{self.name} is drawn from the seed; it cannot be given")
+    def _draw(self, n, rng, truncation):
         return rng.random((n, self.dim), dtype=np.float32)
 
     def walk(self, a, b, ts):
         return np.concatenate([((1.0 - t) * a + t * b).astype(np.float32) for t in ts])
-
-    def to_dict(self):
-        return dict(super().to_dict(), dim=self.dim)
 
 
 @register_input

@@ -148,28 +148,19 @@ PRESETS["oracle"] = TrainConfig(
     num_samples=32,
 )
 
-PRESETS["names"] = TrainConfig(
+PRESETS["names"] = PRESETS["oracle"].replace(
     preset="names",
     description=(
         "A character-level sequence GAN on the first names of the US census lists (the `names` package; 4,647 "
         "train, 516 held out): an LSTM generator (hidden 64) pretrained by maximum likelihood for 20 epochs "
         "(Adam 1e-2, clipped to norm 5, as RelGAN), then the oracle preset's adversarial phase: 200 steps of "
         "RelGAN's Gumbel-softmax relaxation (inverse temperature 1 -> 2 over 400 steps), the relativistic "
-        "standard loss, generator Adam 1e-3 and discriminator 1e-4 (beta 0.9, 0.999)."
+        "standard loss, generator Adam 1e-3 and discriminator 1e-4 (beta 0.9, 0.999). It trades diversity for "
+        "BLEU: 36 % of its samples are distinct, against 97 % after pretraining (README's names table)."
     ),
     dataset="names",
-    model="sequence",
-    generator={"embedding_dim": 32, "hidden_dim": 64, "max_inverse_temperature": 2.0, "temperature_steps": 400},
-    discriminator={"embedding_dim": 64, "filters": 64, "hidden_units": 64},
+    generator=dict(PRESETS["oracle"].generator, hidden_dim=64),
     pretrain_epochs=20,
-    loss="relativistic_standard",
-    batch_size=64,
-    epochs=2,
-    steps_per_epoch=100,
-    lr=1e-3,
-    d_lr=1e-4,
-    beta_1=0.9,
-    num_samples=32,
 )
 
 # The order `kgan presets` lists them in.
