@@ -10,7 +10,7 @@ import os
 import numpy as np
 
 from kgan.data.mixtures import MIXTURES, sample_mixture
-from kgan.data.text import TEXT_SOURCES, TEXT_SUFFIXES
+from kgan.data.text import TEXT_SOURCES, is_text_source
 from kgan.errors import KganError
 
 __all__ = ["KERAS_DATASETS", "BUILTIN", "load_arrays"]
@@ -183,7 +183,7 @@ def load_arrays(name_or_path, image_size=None, num_examples=None, seed=0, frames
         `"tokens"` (int64 ids: `kgan.data.text.text_source` has their vocabulary).
     """
     source = os.fspath(name_or_path)
-    if source in TEXT_SOURCES or source.lower().endswith(TEXT_SUFFIXES):
+    if is_text_source(source):
         from kgan.data.text import text_source
 
         name = source if source in TEXT_SOURCES else os.path.splitext(os.path.basename(source))[0]

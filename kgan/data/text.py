@@ -21,7 +21,7 @@ import numpy as np
 from kgan.errors import KganError
 
 __all__ = ["END", "TEXT_SOURCES", "TEXT_SUFFIXES", "TOKENIZERS", "Oracle", "TextData", "oracle_data", "names_data",
-           "read_text_file", "text_source", "source_options", "encode", "decode"]
+           "read_text_file", "is_text_source", "text_source", "source_options", "encode", "decode"]
 
 END = ""  # vocabulary[0] of text: the end of a sequence and the padding after it
 NAME_LISTS = {"names": ("dist.female.first", "dist.male.first"), "surnames": ("dist.all.last",)}
@@ -238,6 +238,12 @@ class TextData:
     vocabulary: tuple
     separator: str
     oracle: Oracle | None = None
+
+
+def is_text_source(source):
+    """Whether a data set name or path is text: a named text source or a `.txt` file."""
+    source = os.fspath(source)
+    return source in TEXT_SOURCES or source.lower().endswith(TEXT_SUFFIXES)
 
 
 def text_source(source, tokens="chars", length=None):
