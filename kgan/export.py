@@ -698,21 +698,6 @@ def _sha256(path):
     return digest.hexdigest()
 
 
-def _replace_dir(staging, target):
-    """Moves a finished staging folder onto `target`, replacing any earlier one."""
-    from kgan.images import usual_mode
-
-    os.chmod(staging, usual_mode(0o777))  # mkdtemp makes 0700
-    old = None
-    if os.path.exists(target):
-        old = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old-", dir=os.path.dirname(target))
-        os.rmdir(old)
-        os.replace(target, old)
-    os.replace(staging, target)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=False, saved_model_dir=None, log=None,
                  calibration_data=None, refit_steps=0):
     """Exports a GAN's generator and discriminator to SavedModel and ONNX.
@@ -762,7 +747,7 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
             raise KganError("give out_dir when exporting a GAN object")
         saved_model_dir = saved_model_dir or os.path.join(out_dir, "saved_model")
     out_dir = os.path.normpath(out_dir)
-    from kgan.images import check_writable_target
+    from kgan.images import check_writable_target, replace_dir
 
     for path in (out_dir, saved_model_dir):
         check_writable_target(path, "export folder")
@@ -847,8 +832,8 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
         with open(os.path.join(staging, "manifest.json"), "w") as handle:
             json.dump(manifest, handle, indent=2)
         if not inside:
-            _replace_dir(saved_staging, saved_model_dir)
-        _replace_dir(staging, out_dir)
+            replace_dir(saved_staging, saved_model_dir)
+        replace_dir(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(saved_staging, ignore_errors=True)

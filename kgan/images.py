@@ -25,6 +25,7 @@ __all__ = [
     "atomic_write_bytes",
     "check_writable_target",
     "usual_mode",
+    "replace_dir",
 ]
 
 
@@ -161,6 +162,21 @@ def usual_mode(mode):
     mask = os.umask(0)
     os.umask(mask)
     return mode & ~mask
+
+
+def replace_dir(staging, target):
+    """Moves a finished staging folder onto `target`, replacing any earlier one whole."""
+    import shutil
+
+    os.chmod(staging, usual_mode(0o777))  # mkdtemp makes 0700
+    old = None
+    if os.path.exists(target):
+        old = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old-", dir=os.path.dirname(os.path.abspath(target)))
+        os.rmdir(old)
+        os.replace(target, old)
+    os.replace(staging, target)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def check_writable_target(path, what="the output"):
