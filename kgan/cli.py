@@ -230,17 +230,69 @@ def _add_export(subparsers):
                         help="first train the exported discriminator N more steps against the fixed generator on that "
                         "data, toward the density ratio the drs, mh and langevin samplers read (default 0; the run's "
                         "model.keras keeps its own)")
+    parser.add_argument("--web", metavar="DIR", help="also write a static web site that samples the export in the "
+                        "browser (as `kgan web`)")
+    _add_ort_dir(parser)
     parser.set_defaults(func=_run_export)
 
 
+def _add_ort_dir(parser):
+    parser.add_argument("--ort-dir", metavar="PATH",
+                        help="a local onnxruntime-web (node_modules/onnxruntime-web, from `npm install "
+                        "onnxruntime-web@<version>`) to copy into the site, for pages that work offline (default: the "
+                        "page loads it from a CDN)")
+
+
 def _run_export(args):
+    if args.web:  # checked before the export, so a bad site folder costs nothing
+        from kgan.web import check_site_target, find_ort
+
+        if args.ort_dir:
+            find_ort(args.ort_dir)
+        check_site_target(args.web, args.out or os.path.join("export", os.path.basename(os.path.normpath(
+            os.path.abspath(args.run_dir)))))
+    elif args.ort_dir:
+        from kgan.errors import KganError
+
+        raise KganError("--ort-dir goes with --web DIR: it is the onnxruntime-web copied into the site")
     _import_tensorflow_quietly()
     from kgan.export import export_model
 
     result = export_model(args.run_dir, out_dir=args.out, opset=args.opset, fp16=args.fp16, int8=args.int8, log=print,
                           calibration_data=args.calibration_data, refit_steps=args.refit_steps)
     _print_export(result)
+    if args.web:
+        _write_site(result.out_dir, args.web, args.ort_dir)
     return 0
+
+
+def _add_web(subparsers):
+    parser = subparsers.add_parser(
+        "web",
+        help="write a static web site that samples an export in the visitor's browser (onnxruntime-web)",
+        description="Write index.html, kgan.js, the export's models and manifest.json into DIR: a page that "
+        "samples, walks and scores the generator on the visitor's device, from any static host.",
+    )
+    parser.add_argument("export_dir", metavar="EXPORT_DIR", help="an export folder of `kgan export`")
+    parser.add_argument("--out", metavar="DIR", help="the site's folder (default: web/<export name>)")
+    _add_ort_dir(parser)
+    parser.set_defaults(func=_run_web)
+
+
+def _run_web(args):
+    out = args.out or os.path.join("web", os.path.basename(os.path.normpath(os.path.abspath(args.export_dir))))
+    _write_site(args.export_dir, out, args.ort_dir)
+    return 0
+
+
+def _write_site(export_dir, out_dir, ort_dir):
+    from kgan.web import ORT_WEB_VERSION, build_site
+
+    site = build_site(export_dir, out_dir, ort_dir=ort_dir, log=print)
+    source = "its own copy in ort/" if site.ort == "ort/" else f"{site.ort} (the visitor must be online)"
+    print(f"kgan: wrote the web site to {site.out_dir}: {len(site.files)} files, {site.size / 1e6:.1f} MB; "
+          f"onnxruntime-web {ORT_WEB_VERSION} from {source}")
+    print(f"kgan: serve it with `python -m http.server -d {site.out_dir}` and open http://localhost:8000")
 
 
 def _add_calibrate(subparsers):
@@ -516,6 +568,7 @@ def build_parser():
     _add_ensemble(subparsers)
     _add_generate(subparsers)
     _add_demo(subparsers)
+    _add_web(subparsers)
     _add_evaluate(subparsers)
     _add_presets(subparsers)
     return parser

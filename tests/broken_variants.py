@@ -854,3 +854,40 @@ def self_bleu_includes_the_sample_itself():
         return text.bleu(samples, samples, orders)
 
     text.self_bleu = self_bleu
+
+
+def _break_page(old, new):
+    """Serves sites a kgan.js with `old` replaced by `new` (which must occur once)."""
+    import shutil
+    import tempfile
+
+    import kgan.web
+
+    folder = tempfile.mkdtemp(prefix="kgan-broken-page-")
+    for name in kgan.web.PAGE_FILES:
+        shutil.copyfile(os.path.join(kgan.web._HERE, name), os.path.join(folder, name))
+    path = os.path.join(folder, "kgan.js")
+    with open(path) as handle:
+        source = handle.read()
+    assert source.count(old) == 1, f"the page no longer has {old!r}"
+    with open(path, "w") as handle:
+        handle.write(source.replace(old, new))
+    kgan.web._HERE = folder
+
+
+@variant("tests/test_web.py::test_generate_draws_the_models_samples_and_scores_on_the_canvas")
+def page_ignores_the_value_range():
+    """The web page maps image values from [0, 1] to pixels, whatever the sample spec's range."""
+    _break_page("function range() { return state.spec.value_range || [-1, 1]; }", "function range() { return [0, 1]; }")
+
+
+@variant("tests/test_web.py::test_a_broken_model_file_shows_a_message_not_a_blank_page")
+def page_trusts_damaged_files():
+    """The web page skips the SHA-256 check of the model files against the manifest."""
+    _break_page("if (hex !== expected) {", "if (false) {")
+
+
+@variant("tests/test_web.py::test_text_models_show_lines_that_are_the_models_tokens")
+def page_text_goes_past_its_end():
+    """The web page shows every token of a line, past the first end token."""
+    _break_page("if (stop && id === 0) break;", "")

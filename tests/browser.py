@@ -1,13 +1,18 @@
-"""Drives the demo in Debian's headless Chromium through playwright.
+"""Drives the demo and the web page in Debian's headless Chromium through playwright.
 
-Used by tests/test_demo.py; also makes the README's screenshots from a real export:
+Used by tests/test_demo.py and tests/test_web.py; also makes the README's screenshots of the
+demo from a real export:
 
     python tests/browser.py --model export/digits --out docs
 """
 
 import argparse
+import contextlib
+import functools
+import http.server
 import os
 import sys
+import threading
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -19,6 +24,60 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+
+
+MIME_TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm",
+              ".json": "application/json", ".onnx": "application/octet-stream"}
+
+
+class _StaticHandler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = dict(http.server.SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES)
+    isolated = False
+
+    def end_headers(self):
+        if self.isolated:  # what lets a page use SharedArrayBuffer, and so onnxruntime-web's threads
+            self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+            self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+        super().end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def serve_folder(folder, isolated=False):
+    """Serves `folder` as a static host on 127.0.0.1 from a thread; yields its base URL.
+
+    `isolated` adds the cross-origin isolation headers (COOP/COEP) a host must send for
+    onnxruntime-web to run on several threads."""
+    handler = type("Handler", (_StaticHandler,), {"isolated": isolated})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def route_cdn(page, cdn, dist):
+    """Answers the page's requests to the onnxruntime-web CDN `cdn` from the npm copy `dist`, as
+    the CDN does (CORS open), so a site built for the CDN runs offline; records the files asked for."""
+    asked = []
+
+    def fulfil(route):
+        name = route.request.url[len(cdn):].split("?")[0]
+        path = os.path.join(dist, name)
+        asked.append(name)
+        if "/" in name or not os.path.isfile(path):
+            return route.fulfill(status=404, body="not found")
+        content_type = MIME_TYPES.get(os.path.splitext(name)[1], "application/octet-stream")
+        route.fulfill(path=path, headers={"Content-Type": content_type, "Access-Control-Allow-Origin": "*",
+                                          "Cross-Origin-Resource-Policy": "cross-origin"})
+
+    page.route(cdn + "**", fulfil)
+    return asked
 
 
 def exercise_demo(url, folder):

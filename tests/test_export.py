@@ -141,12 +141,20 @@ def test_train_exports_by_default_and_export_command(tmp_path):
     manifest = json.loads((onnx_dir / "manifest.json").read_text())
     assert manifest["preset"] == "ring8" and manifest["kind"] == "vector"
 
-    again = tmp_path / "again"
-    result = run_kgan("export", str(run), "--out", str(again), "--opset", "18", "--fp16")
+    again, site = tmp_path / "again", tmp_path / "site"
+    result = run_kgan("export", str(run), "--out", str(again), "--opset", "18", "--fp16", "--web", str(site))
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "parity: max |diff|" in result.stdout
+    assert "parity: max |diff|" in result.stdout and f"wrote the web site to {site}" in result.stdout
     assert json.loads((again / "manifest.json").read_text())["opset"] == 18
     assert (again / "generator.fp16.onnx").exists()
+    web = json.loads((site / "manifest.json").read_text())
+    assert web["opset"] == 18 and web["web"]["sample_spec"]["kind"] == "vector" and (site / "kgan.js").exists()
+    # A site folder that cannot be written is refused before the export starts.
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+    result = run_kgan("export", str(run), "--out", str(tmp_path / "third"), "--web", str(tmp_path / "taken"))
+    assert result.returncode == 2 and "holds other files" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "third").exists()
 
 
 @pytest.mark.parametrize(

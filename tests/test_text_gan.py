@@ -62,14 +62,12 @@ def test_the_relaxed_training_sample_sharpens_with_the_generator_step():
 
 
 @pytest.mark.parametrize("conditional", [False, True], ids=["plain", "conditional"])
-def test_text_export_gives_the_same_tokens_everywhere_and_the_runtime_strings(tmp_path, conditional):
+def test_text_export_gives_the_same_tokens_everywhere_and_the_runtime_strings(exported, conditional):
     import onnxruntime as ort
 
-    from kgan.export import export_model
     from kgan.inference import GeneratorRuntime
 
-    gan = make_gan("sequence", conditional, steps=2)
-    result = export_model(gan, out_dir=str(tmp_path / "onnx"))
+    gan, result = exported("sequence", conditional)
     figures = result.manifest["parity"]["generator"]
     assert figures["tolerance"] == 0.0  # tokens compare exactly
     assert [figures[k] for k in ("keras_vs_saved_model", "keras_vs_onnxruntime", "keras_vs_onnx_reference")] == [0] * 3

@@ -189,13 +189,10 @@ def test_training_writes_an_animated_grid_each_epoch_and_exports_parity(video_ru
 
 
 @pytest.mark.parametrize("architecture", ["mocogan", "vgan"])
-def test_the_other_generators_export_with_parity(architecture, tmp_path):
-    from conftest import make_gan
+def test_the_other_generators_export_with_parity(architecture, exported):
     from harness import assert_export_matches_keras
-    from kgan.export import export_model
 
-    gan = make_gan(architecture, conditional=True)
-    result = export_model(gan, out_dir=str(tmp_path / "export"))
+    gan, result = exported(architecture, True)
     assert set(result.manifest["parity"]) >= {"generator", "discriminator", "latent_energy"}
     assert_export_matches_keras(gan, result.out_dir)
 
