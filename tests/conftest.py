@@ -118,3 +118,24 @@ def exported(tmp_path_factory):
         return cache[key]
 
     return get
+
+
+def grid25_plain_config():
+    """grid25's networks without R1 or EMA, batch 256, 30 x 200 steps, seed 0: a plain GAN that
+    drops modes, the baseline of the packing, MGAN and sampler tests."""
+    import kgan
+
+    return kgan.get_preset("grid25").replace(r1_penalty=0.0, ema=0.0, batch_size=256, epochs=30, seed=0)
+
+
+@pytest.fixture(scope="session")
+def grid25_plain(tmp_path_factory):
+    """The plain grid25 GAN trained once (training on the CPU is deterministic for a seed):
+    `{"run": run dir, "export": its export, "scores": kgan evaluate's of the run}`."""
+    import kgan
+    from kgan.evaluate import evaluate
+
+    folder = tmp_path_factory.mktemp("grid25_plain")
+    run, export = str(folder / "run"), str(folder / "onnx")
+    kgan.train(grid25_plain_config().replace(out=run, export_dir=export), verbose=0, log=lambda *_: None)
+    return {"run": run, "export": export, "scores": evaluate(run)}

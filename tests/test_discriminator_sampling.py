@@ -273,18 +273,13 @@ def test_refit_moves_the_exported_discriminator_toward_the_density_ratio(tmp_pat
 
 
 @pytest.mark.slow
-def test_the_calibrated_samplers_bring_back_modes_of_a_trained_grid25_gan(tmp_path):
+def test_the_calibrated_samplers_bring_back_modes_of_a_trained_grid25_gan(grid25_plain):
     # grid25's networks without R1 or EMA, batch 256, 30 x 200 steps, seed 0, exported (which
     # calibrates on fresh grid25 draws) and sampled through onnxruntime. A sampler that ignored
     # the discriminator would give plain sampling's figures and fail every assertion.
-    import kgan
     from kgan.evaluate import evaluate
 
-    run = str(tmp_path / "run")
-    kgan.train(kgan.get_preset("grid25").replace(r1_penalty=0.0, ema=0.0, batch_size=256, epochs=30, seed=0,
-                                                 out=run, export_dir=str(tmp_path / "onnx")),
-               verbose=0, log=lambda *_: None)
-    scores = {name: evaluate(str(tmp_path / "onnx"), sampler=spec)
+    scores = {name: evaluate(grid25_plain["export"], sampler=spec)
               for name, spec in (("plain", None), ("drs", "drs"), ("mh", "mh:k=32"))}
     print("grid25 samplers", {n: {k: s[k] for k in ("modes", "high_quality", "reverse_kl")} for n, s in scores.items()})
     # Measured: plain 16 modes / 78.8 % / 0.926; drs 18 / 82.6 % / 0.729; mh:k=32 18 / 79.0 % / 0.433.
