@@ -136,6 +136,7 @@ def site_facts(export_dir):
     return {
         "ort_web_version": ORT_WEB_VERSION,
         "sample_spec": runtime.sample_spec.to_dict(),
+        "tensor_name": runtime.sample_spec.tensor_name,  # the generator's output, the discriminator's input
         "prior": runtime.prior.to_dict(),
         "models": models,
         "calibration": runtime.calibration if runtime.has_discriminator else None,

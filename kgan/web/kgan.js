@@ -241,7 +241,7 @@
   /** What the last Generate drew: {feeds, output, scores}, as plain numbers. */
   function last() {
     const l = state.last;
-    return l && { feeds: plain(l.feeds), output: plain({ [state.spec_tensor]: l.out })[state.spec_tensor],
+    return l && { feeds: plain(l.feeds), output: plain({ [state.tensorName]: l.out })[state.tensorName],
       scores: l.marks };
   }
 
@@ -249,7 +249,7 @@
     if (!state.sessions.discriminator) return null;
     const given = {};
     for (const name of state.sessions.discriminator.inputNames) {
-      given[name] = name === state.spec_tensor ? samples : feeds[name];
+      given[name] = name === state.tensorName ? samples : feeds[name];
     }
     const out = await runSession("discriminator", given);
     return Array.from(out.logit.data, Number);
@@ -479,7 +479,7 @@
       const o = options();
       const start = performance.now();
       const feeds = drawInputs(o.count, o.seed, o);
-      const out = (await runSession("generator", feeds))[state.spec_tensor];
+      const out = (await runSession("generator", feeds))[state.tensorName];
       const marks = await scores(feeds, out);
       took = (performance.now() - start) / 1000;
       state.last = { feeds, out, marks };
@@ -511,7 +511,7 @@
       const steps = [];
       for (let s = 0; s < WALK_STEPS; s++) {
         const feeds = walkInputs(a, b, s / (WALK_STEPS - 1));
-        steps.push({ feeds, out: (await runSession("generator", feeds))[state.spec_tensor] });
+        steps.push({ feeds, out: (await runSession("generator", feeds))[state.tensorName] });
       }
       let extent = null;
       if (state.kind.cloud) {
@@ -655,7 +655,7 @@
   async function warmUp() {
     const feeds = drawInputs(1, 0, { truncation: 1, label: -1, member: -1 });
     const out = await runSession("generator", feeds);
-    await scores(feeds, out[state.spec_tensor]);
+    await scores(feeds, out[state.tensorName]);
   }
 
   async function init() {
@@ -668,7 +668,7 @@
     if (!state.kind) {
       throw new PageError(`This page cannot show ${state.spec.kind} samples: build the site again with a newer kgan.`);
     }
-    state.spec_tensor = { image: "image", video: "video", tokens: "tokens" }[state.spec.kind] || "sample";
+    state.tensorName = state.web.tensor_name;
     $("title").textContent = `kgan · ${manifest.run || "generator"}`;
     document.title = `kgan · ${manifest.run || "generator"}`;
     showCard();
