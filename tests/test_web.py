@@ -413,6 +413,13 @@ def test_the_cli_writes_a_site_and_refuses_bad_folders(tmp_path, exported, ort_p
         assert main(["web", *args]) == 2
         err = capsys.readouterr().err
         assert err.startswith("kgan: error: ") and message in err and len(err.strip().splitlines()) == 1, err
+    unreadable = tmp_path / "unreadable-manifest"  # the ONNX metadata alone is enough
+    shutil.copytree(result.out_dir, unreadable, ignore=shutil.ignore_patterns("saved_model"))
+    (unreadable / "manifest.json").write_text("{not json")
+    assert main(["web", str(unreadable), "--out", str(tmp_path / "from-metadata")]) == 0
+    capsys.readouterr()
+    web = json.loads((tmp_path / "from-metadata" / "manifest.json").read_text())["web"]
+    assert web["sample_spec"]["kind"] == "vector" and set(web["models"]) == {"generator", "discriminator"}
     assert (other / "notes.txt").read_text() == "keep me" and os.listdir(other) == ["notes.txt"]
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]  # no staging folder left

@@ -120,12 +120,9 @@ def _io(args):
                        "shape": [d if isinstance(d, int) else None for d in arg.shape]} for arg in args}
 
 
-def site_facts(export_dir):
-    """The `web` section of a site's manifest, read from the export through `GeneratorRuntime`
-    (so exports that predate sample specs and priors get them from their metadata)."""
-    from kgan.inference import GeneratorRuntime
-
-    runtime = GeneratorRuntime(export_dir)
+def site_facts(runtime):
+    """The `web` section of a site's manifest, read from an export's `GeneratorRuntime` (so
+    exports that predate sample specs and priors get them from their metadata)."""
     models = {}
     for role in SITE_ROLES:
         if role == "discriminator" and not runtime.has_discriminator:
@@ -159,6 +156,7 @@ def build_site(export_dir, out_dir, ort_dir=None, log=None):
         a `WebSite`.
     """
     from kgan.images import replace_dir, usual_mode
+    from kgan.inference import GeneratorRuntime
 
     log = log or (lambda *_: None)
     export_dir, out_dir = os.fspath(export_dir), os.path.normpath(os.fspath(out_dir))
@@ -166,12 +164,9 @@ def build_site(export_dir, out_dir, ort_dir=None, log=None):
         raise KganError(f"{export_dir} is not an export folder: export a run with `kgan export RUN_DIR`")
     ort_folder = find_ort(ort_dir)[0] if ort_dir is not None else None
     check_site_target(out_dir, export_dir)
-    facts = site_facts(export_dir)
-    manifest_path = os.path.join(export_dir, "manifest.json")
-    manifest = {}
-    if os.path.isfile(manifest_path):
-        with open(manifest_path) as handle:
-            manifest = json.load(handle)
+    runtime = GeneratorRuntime(export_dir)
+    facts = site_facts(runtime)
+    manifest = dict(runtime.manifest or {})  # None when missing or unreadable: the metadata says enough
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.partial-", dir=parent)
