@@ -61,7 +61,7 @@ class PlaceSprites(keras.layers.Layer):
     shares sum to 1), and the weights are smooth in the corner, so the clip's gradient is too
     (a tent's would jump at whole pixels, where float rounding then decides it). Several
     sprites are joined by their pixel-wise maximum, as moving digits are drawn. The result
-    is `[b, frames, height, width, c]` in [-1, 1] (no ink: -1), by einsums, which ONNX has.
+    is `[b, frames, height, width, c]` in [-1, 1] (no ink: -1), by matrix products.
 
     With `whole_pixels`, the frames show each sprite at its nearest whole pixel, sharp as
     rendered clips are, while the gradient is the blended draw's (straight through).
@@ -84,7 +84,12 @@ class PlaceSprites(keras.layers.Layer):
     def _draw(self, sprites, positions):
         rows = self._weights(self.canvas[0], sprites.shape[2], positions[..., 0])
         cols = self._weights(self.canvas[1], sprites.shape[3], positions[..., 1])
-        frames = ops.einsum("btsyi,bsijc,btsxj->btyxsc", rows, sprites, cols)
+        # A @ sprite @ B^T as two broadcast matrix products over [b, t, s, c]: the einsum
+        # btsyi,bsijc,btsxj->btyxsc without an Einsum node, whose ONNX conversion (tf2onnx
+        # searches every order of its eight indices) took a minute for any size of model.
+        sprites = ops.transpose(sprites, (0, 1, 4, 2, 3))[:, None]  # [b, 1, s, c, i, j]
+        frames = ops.matmul(ops.matmul(rows[:, :, :, None], sprites), ops.swapaxes(cols, -1, -2)[:, :, :, None])
+        frames = ops.transpose(frames, (0, 1, 4, 5, 2, 3))  # [b, t, s, c, y, x] -> [b, t, y, x, s, c]
         return 2.0 * ops.max(frames, axis=4) - 1.0
 
     def call(self, sprites, positions):
