@@ -15,7 +15,12 @@ Example:
 import importlib
 import sys
 
+from kgan import _quiet
+
 __version__ = "0.1.0"
+
+# TensorFlow's C++ start-up lines stay hidden, as in the CLI, unless TF_CPP_MIN_LOG_LEVEL is set.
+_quiet.install()
 
 _LAZY = {
     "GAN": "kgan.gan",

@@ -10,6 +10,8 @@ import contextlib
 import os
 import sys
 
+from kgan._quiet import stderr_silenced
+
 __all__ = ["main", "build_parser"]
 
 
@@ -153,9 +155,11 @@ def _add_train(subparsers):
 
 
 def _run_train(args):
-    _import_tensorflow_quietly()
     from kgan.presets import get_preset
     from kgan.training import TrainConfig, train
+
+    get_preset(args.preset)  # an unknown preset is refused before TensorFlow loads (seconds sooner)
+    _import_tensorflow_quietly()
 
     if args.resume:
         run_dir = args.out or get_preset(args.preset).with_flags(dataset=args.dataset).run_dir
@@ -574,31 +578,34 @@ def build_parser():
     return parser
 
 
-@contextlib.contextmanager
-def _stderr_silenced():
-    """Points file descriptor 2 at /dev/null (C++ libraries write there directly)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def _import_tensorflow_quietly():
     # TensorFlow's C++ runtime logs informational lines (oneDNN, missing CUDA
     # drivers) while it loads and discovers devices, before TF_CPP_MIN_LOG_LEVEL can apply. Set
     # KGAN_TF_LOGS=1 to see them.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with contextlib.nullcontext() if os.environ.get("KGAN_TF_LOGS") else _stderr_silenced():
+    with contextlib.nullcontext() if os.environ.get("KGAN_TF_LOGS") else stderr_silenced():
         import tensorflow as tf
 
         tf.config.list_physical_devices("GPU")  # device discovery logs here too
+
+
+# Options whose values may start with "-" (argparse would read "--weights -1,2" as a missing value).
+SIGNED_VALUES = ("--weights",)
+
+
+def _joined_signed_values(argv):
+    """`--weights -1,2` as `--weights=-1,2`, so the value reaches its own check."""
+    out, items = [], iter(argv)
+    for item in items:
+        if item in SIGNED_VALUES:
+            value = next(items, None)
+            if value is None or value.startswith("--"):
+                out += [item] + ([] if value is None else [value])
+            else:
+                out.append(f"{item}={value}")
+        else:
+            out.append(item)
+    return out
 
 
 def main(argv=None):
@@ -606,7 +613,7 @@ def main(argv=None):
     from kgan.errors import KganError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_joined_signed_values(sys.argv[1:] if argv is None else argv))
     try:
         return args.func(args)
     except KganError as error:

@@ -52,6 +52,16 @@ def find_models(export_root="export", extra=None):
     return found
 
 
+def check_models(paths):
+    """Loads each model once, so a file that cannot serve is refused before the app starts.
+
+    Raises:
+        KganError: naming the first model that does not load as a kgan generator.
+    """
+    for path in paths:
+        GeneratorRuntime(path)
+
+
 class _Runtimes:
     """One GeneratorRuntime per model file, reloaded when the file changes."""
 
@@ -351,8 +361,14 @@ def build_demo(models):
 
 
 def launch(model=None, host="127.0.0.1", port=7860, export_root="export", block=True):
-    """Builds the demo and serves it; returns `(demo, url)`."""
-    demo = build_demo(find_models(export_root, model))
+    """Builds the demo and serves it; returns `(demo, url)`.
+
+    Raises:
+        KganError: before serving, when a model does not load (`check_models`).
+    """
+    models = find_models(export_root, model)
+    check_models(models)
+    demo = build_demo(models)
     demo.queue(default_concurrency_limit=4)
     _, url, _ = demo.launch(
         server_name=host,

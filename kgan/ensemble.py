@@ -13,7 +13,6 @@ the probability simplex, solved with scipy.
 import json
 import os
 import shutil
-import tempfile
 
 import numpy as np
 
@@ -176,9 +175,7 @@ def assemble(run_dirs, out, weights="uniform", samples=1000, seed=0, features_ro
     gan.d_optimizer.build(gan.discriminator.trainable_variables)
     report["weights"] = list(mixture.mixture_weights)
 
-    parent = os.path.dirname(os.path.abspath(out))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.normpath(out))}.partial-", dir=parent)
+    staging = images.staging_dir(out)
     try:
         save_model_atomic(gan, os.path.join(staging, "model.keras"))
         config = dict(first_config, preset="ensemble", based_on=first_config.get("preset"), out=out,

@@ -134,7 +134,8 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inc
     holds = ("vector" if dataset in MIXTURES else "video" if dataset in MOVING else
              "tokens" if is_text_source(dataset) else "image")
     if spec.kind != holds and (dataset in BUILTIN or spec.kind != "video"):
-        raise KganError(f"{dataset} holds {holds}s but the model generates {spec.kind}s: pass the right --dataset")
+        raise KganError(f"{dataset} holds {get_kind(holds).noun()} but the model generates {get_kind(spec).noun()}: "
+                        "pass the right --dataset")
     report = {"source": os.fspath(source), "dataset": dataset, "seed": seed}
     report.update(get_kind(spec).evaluate(sample, dataset, samples, seed, facts, features_root=features_root,
                                           inception_weights=inception_weights))

@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
 
 import numpy as np
@@ -621,6 +620,19 @@ def fit_export_calibration(gan, data, config, log=None, samples=2000, refit_step
     return calibration
 
 
+def _check_exported_from(run_dir, out_dir, manifest):
+    """Raises unless the export in `out_dir` was made from `run_dir`'s model.keras (by its digest;
+    an export written before digests were recorded, by its run name)."""
+    made_from = manifest.get("model_sha256")
+    if made_from:
+        same = made_from == _sha256(os.path.join(run_dir, "model.keras"))
+    else:
+        same = manifest.get("run") in (None, os.path.basename(os.path.normpath(os.path.abspath(run_dir))))
+    if not same:
+        raise KganError(f"{out_dir} was not exported from {run_dir}'s model.keras: give the export of that run "
+                        f"(--export DIR), or export it first (`kgan export {run_dir}`)")
+
+
 def calibrate_export(run_dir, out_dir=None, data=None, log=None, refit_steps=None):
     """Refits the calibration of `run_dir`'s discriminator on `data` (default: the run's data
     set) and writes it into its export (`out_dir`, default `export/<run name>`): the manifest
@@ -642,6 +654,7 @@ def calibrate_export(run_dir, out_dir=None, data=None, log=None, refit_steps=Non
         raise KganError(f"{out_dir} holds no export: run `kgan export {run_dir}` first (or give --export DIR)")
     with open(manifest_path) as handle:
         manifest = json.load(handle)
+    _check_exported_from(run_dir, out_dir, manifest)
     roles = [r for r in ("discriminator", "latent_energy") if r in manifest.get("models", {})]
     if "discriminator" not in roles:
         raise KganError(f"{out_dir} has no discriminator.onnx to calibrate: export the run again (`kgan export {run_dir}`)")
@@ -734,9 +747,11 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
     if not 13 <= int(opset) <= 18:
         raise KganError(f"opset must be between 13 and 18 (tf2onnx 1.17 stops at 18), got {opset}")
     log = log or (lambda *_: None)
+    model_digest = None
     if isinstance(source, (str, os.PathLike)):
         run_dir = os.fspath(source)
         gan, config = load_run(run_dir)
+        model_digest = _sha256(os.path.join(run_dir, "model.keras"))
         name = os.path.basename(os.path.normpath(os.path.abspath(run_dir)))
         out_dir = out_dir or os.path.join("export", name)
         saved_model_dir = saved_model_dir or os.path.join(run_dir, "saved_model")
@@ -747,7 +762,7 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
             raise KganError("give out_dir when exporting a GAN object")
         saved_model_dir = saved_model_dir or os.path.join(out_dir, "saved_model")
     out_dir = os.path.normpath(out_dir)
-    from kgan.images import check_writable_target, replace_dir
+    from kgan.images import check_writable_target, replace_dir, staging_dir
 
     for path in (out_dir, saved_model_dir):
         check_writable_target(path, "export folder")
@@ -768,6 +783,8 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
         "sample_spec": spec.to_dict(),
         "prior": gan.latent_prior.to_dict(),
     }
+    if model_digest:  # which model.keras this export was made from (kgan calibrate checks it)
+        facts["model_sha256"] = model_digest
     if getattr(gan.generator, "num_members", None):
         facts["mixture"] = {"members": gan.generator.num_members, "weights": list(gan.generator.mixture_weights)}
     specs = export_specs(gan)
@@ -778,16 +795,12 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
         if calibration:
             facts["calibration"] = calibration
 
-    out_parent = os.path.dirname(os.path.abspath(out_dir))
-    os.makedirs(out_parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.partial-", dir=out_parent)
+    staging = staging_dir(out_dir)
     inside = os.path.abspath(saved_model_dir).startswith(os.path.abspath(out_dir) + os.sep)
     if inside:  # written and moved together with the ONNX folder
         saved_staging = os.path.join(staging, os.path.relpath(saved_model_dir, out_dir))
     else:
-        saved_parent = os.path.dirname(os.path.abspath(saved_model_dir))
-        os.makedirs(saved_parent, exist_ok=True)
-        saved_staging = tempfile.mkdtemp(prefix=f".{os.path.basename(saved_model_dir)}.partial-", dir=saved_parent)
+        saved_staging = staging_dir(saved_model_dir)
     try:
         log("kgan: writing the SavedModel")
         import tensorflow as tf

@@ -11,7 +11,7 @@ from kgan import regularizers
 from kgan.errors import KganError
 from kgan.labels import resolve_labels
 from kgan.latent import LatentPrior, latents
-from kgan.samples import SampleSpec
+from kgan.samples import SampleSpec, get_kind
 
 __all__ = ["GAN", "UPDATES"]
 
@@ -769,7 +769,7 @@ class GAN(keras.Model):
         `langevin`) need `calibrate` first."""
         from kgan.samplers import Proposals, get_sampler
 
-        sampler = get_sampler(sampler)
+        sampler = get_sampler(sampler, get_kind(self.sample_spec))
         if labels is not None and np.ndim(labels):
             raise KganError("with a sampler, give one label or none (the proposals cycle the classes)")
         calibration = self.calibration if sampler.calibrated else {"a": 1.0, "b": 0.0}

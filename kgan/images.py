@@ -48,7 +48,7 @@ def to_uint8(images, value_range=(-1.0, 1.0)):
     return np.clip(np.rint(scaled * 255.0), 0, 255).astype(np.uint8)
 
 
-def make_grid(images, columns=None, padding=1, scale=1, pad_value=0):
+def make_grid(images, columns=None, padding=1, scale=1, pad_value=None):
     """Tiles a batch of uint8 NHWC images into one HWC image.
 
     Args:
@@ -57,7 +57,8 @@ def make_grid(images, columns=None, padding=1, scale=1, pad_value=0):
         padding: pixels between tiles.
         scale: integer nearest-neighbour upscaling of each tile (8x8 digits read
             better at 4x).
-        pad_value: the padding's grey level.
+        pad_value: the padding's grey level; default `separator_level(images)`, a grey
+            that stands apart from the tiles' edges (digits on black get grey lines).
 
     Returns:
         A uint8 array `[H, W, c]`.
@@ -67,6 +68,8 @@ def make_grid(images, columns=None, padding=1, scale=1, pad_value=0):
         raise ValueError(f"make_grid expects NHWC images with 1 or 3 channels, got shape {images.shape}")
     if images.dtype != np.uint8:
         raise ValueError(f"make_grid expects uint8 images, got {images.dtype}: convert with to_uint8 first")
+    if pad_value is None:
+        pad_value = separator_level(images)
     n, h, w, c = images.shape
     if scale > 1:
         images = images.repeat(scale, axis=1).repeat(scale, axis=2)
@@ -85,8 +88,43 @@ def make_grid(images, columns=None, padding=1, scale=1, pad_value=0):
     return grid
 
 
+def separator_level(images):
+    """A grey level for lines between tiles that differs from their edges: mid-grey (128) beside
+    dark or light edges (black digits, white pages), black or white beside mid-grey ones."""
+    images = np.asarray(images)
+    if images.size == 0:
+        return 128
+    edges = np.concatenate([images[:, 0].ravel(), images[:, -1].ravel(), images[:, :, 0].ravel(),
+                            images[:, :, -1].ravel()])
+    mean = float(edges.mean())
+    if mean < 64 or mean > 192:
+        return 128
+    return 0 if mean >= 128 else 255
+
+
+def nice_ticks(low, high, count=5):
+    """About `count` round tick values (1, 2 or 5 times a power of ten apart) within [low, high]."""
+    span = max(high - low, 1e-12)
+    raw = span / max(count, 1)
+    power = 10.0 ** np.floor(np.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = np.ceil(low / step) * step
+    ticks = np.arange(first, high + step * 1e-9, step)
+    return [0.0 if abs(t) < step * 1e-9 else round(float(t), 12) for t in ticks]
+
+
+# The plot's margins (pixels): room for the tick labels left of and below the axes.
+PLOT_MARGIN_LEFT, PLOT_MARGIN_BOTTOM, PLOT_MARGIN = 44, 24, 8
+
+
+def plot_area(size):
+    """`(left, top, right, bottom)` pixels of a `scatter_plot`'s data area (inside its axes)."""
+    return PLOT_MARGIN_LEFT, PLOT_MARGIN, size - 1 - PLOT_MARGIN, size - 1 - PLOT_MARGIN_BOTTOM
+
+
 def scatter_plot(points, reference=None, size=512, extent=None, point_radius=1):
-    """Draws 2-D samples (blue) over reference points (grey) as an RGB image.
+    """Draws 2-D samples (blue) over reference points (grey) as an RGB image, with axes,
+    ticks and their values.
 
     Args:
         points: float array `[n, 2]`.
@@ -96,7 +134,7 @@ def scatter_plot(points, reference=None, size=512, extent=None, point_radius=1):
         point_radius: radius of each dot in pixels.
 
     Returns:
-        A uint8 array `[size, size, 3]`.
+        A uint8 array `[size, size, 3]`; `plot_area(size)` is where the data go.
     """
     points = np.asarray(points, dtype=np.float64)[:, :2]
     stack = points if reference is None else np.concatenate([points, np.asarray(reference)[:, :2]])
@@ -106,19 +144,36 @@ def scatter_plot(points, reference=None, size=512, extent=None, point_radius=1):
         margin = 0.1 * max(high - low, 1e-6)
         extent = (low - margin, high + margin)
     low, high = extent
+    left, top, right, bottom = plot_area(size)
     image = Image.new("RGB", (size, size), (255, 255, 255))
     draw = ImageDraw.Draw(image)
 
+    def x_pixel(x):
+        return left + (x - low) / (high - low) * (right - left)
+
+    def y_pixel(y):
+        return bottom - (y - low) / (high - low) * (bottom - top)
+
     def _draw(data, colour):
         data = data[np.isfinite(data).all(axis=1)]
-        pixels = (data - low) / (high - low) * (size - 1)
-        for x, y in pixels:
-            y = size - 1 - y
+        for x, y in zip(x_pixel(data[:, 0]), y_pixel(data[:, 1])):
             draw.ellipse([x - point_radius, y - point_radius, x + point_radius, y + point_radius], fill=colour)
 
+    axis = (60, 60, 60)
+    for value in nice_ticks(low, high):
+        label = f"{value:g}"
+        x, y = round(x_pixel(value)), round(y_pixel(value))
+        draw.line([(x, top), (x, bottom)], fill=(235, 235, 235))  # light grid lines
+        draw.line([(left, y), (right, y)], fill=(235, 235, 235))
+        draw.line([(x, bottom), (x, bottom + 4)], fill=axis)
+        draw.line([(left - 4, y), (left, y)], fill=axis)
+        width = draw.textlength(label)
+        draw.text((x - width / 2, bottom + 6), label, fill=axis)
+        draw.text((left - 6 - width, y - 5), label, fill=axis)
     if reference is not None:
         _draw(np.asarray(reference, dtype=np.float64)[:, :2], (170, 170, 170))
     _draw(points, (31, 119, 180))
+    draw.rectangle([left, top, right, bottom], outline=axis)
     return np.asarray(image)
 
 
@@ -164,6 +219,48 @@ def usual_mode(mode):
     return mode & ~mask
 
 
+def _process_alive(pid):
+    if os.name != "posix":  # no cheap check elsewhere: a folder is kept while its writer may live
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_staging(target):
+    """Removes what writers of `target` that died before finishing left beside it: the
+    `.NAME.partial-PID-*` staging folders (and `.NAME.old-PID-*` ones of `replace_dir`) of
+    processes that are gone, and such folders without a process id (older kgan versions)."""
+    import shutil
+
+    parent = os.path.dirname(os.path.abspath(target))
+    name = os.path.basename(os.path.normpath(target))
+    if not os.path.isdir(parent):
+        return
+    for entry in os.listdir(parent):
+        for mark in (f".{name}.partial-", f".{name}.old-"):
+            if not entry.startswith(mark):
+                continue
+            pid, dash, _ = entry[len(mark):].partition("-")
+            if dash and pid.isdigit() and _process_alive(int(pid)):
+                continue  # another export of the same folder at work
+            shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
+
+
+def staging_dir(target):
+    """A new hidden folder beside `target` to build it in, `.NAME.partial-PID-XXXXXXXX`, made
+    after `remove_stale_staging(target)`; `replace_dir` moves it onto `target` when done."""
+    parent = os.path.dirname(os.path.abspath(target))
+    os.makedirs(parent, exist_ok=True)
+    remove_stale_staging(target)
+    return tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.normpath(target))}.partial-{os.getpid()}-",
+                            dir=parent)
+
+
 def replace_dir(staging, target):
     """Moves a finished staging folder onto `target`, replacing any earlier one whole."""
     import shutil
@@ -171,7 +268,8 @@ def replace_dir(staging, target):
     os.chmod(staging, usual_mode(0o777))  # mkdtemp makes 0700
     old = None
     if os.path.exists(target):
-        old = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old-", dir=os.path.dirname(os.path.abspath(target)))
+        old = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.normpath(target))}.old-{os.getpid()}-",
+                               dir=os.path.dirname(os.path.abspath(target)))
         os.rmdir(old)
         os.replace(target, old)
     os.replace(staging, target)

@@ -272,7 +272,7 @@ class GeneratorRuntime:
         from kgan.calibration import calibrated, calibrated_energy
         from kgan.samplers import Proposals, get_sampler
 
-        sampler = get_sampler(sampler)
+        sampler = get_sampler(sampler, get_kind(self.sample_spec))
         if not self.has_discriminator:
             raise KganError(f"the {sampler.name} sampler needs discriminator.onnx beside {self.path}: "
                             "export with `kgan export`")

@@ -23,6 +23,7 @@ Example:
     >>> chosen.report["acceptance_rate"]
 """
 
+import inspect
 import time
 
 import numpy as np
@@ -91,6 +92,7 @@ class Sampler:
 
     name = None
     calibrated = False  # reads the logit as a calibrated probability of "real"
+    continuous_only = False  # moves samples along a gradient: no discrete samples (tokens)
 
     def __call__(self, n, proposals, score=None, seed=None):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
@@ -261,6 +263,7 @@ class Langevin(Sampler):
 
     name = "langevin"
     calibrated = True
+    continuous_only = True
 
     def __init__(self, steps=100, step_size=1e-4, budget=10000):
         self.steps = _check_positive_int(self.name, "steps", steps)
@@ -300,24 +303,36 @@ def _value(text):
     return text
 
 
-def get_sampler(spec):
+def get_sampler(spec, kind=None):
     """A sampler from a name and options (`"topk"`, `"drs:q=90"`), a `Sampler`, or None.
 
+    Args:
+        spec: the name and options, a `Sampler` or None.
+        kind: the `kgan.samples.SampleKind` it will choose among, to refuse a sampler that
+            cannot work on it (langevin on tokens).
+
     Raises:
-        KganError: for an unknown name or a bad option.
+        KganError: for an unknown name, a bad option, or a sampler that does not fit `kind`.
     """
-    if spec is None or isinstance(spec, Sampler):
-        return spec
+    sampler = spec if spec is None or isinstance(spec, Sampler) else _parse_sampler(spec)
+    if sampler is not None and kind is not None and sampler.continuous_only and not kind.continuous:
+        fitting = ", ".join(name for name, cls in SAMPLERS.items() if not cls.continuous_only)
+        raise KganError(f"the {sampler.name} sampler follows the discriminator's gradient through the samples, "
+                        f"which needs continuous samples, not {kind.noun()}: use {fitting}")
+    return sampler
+
+
+def _parse_sampler(spec):
     name, _, options = str(spec).partition(":")
     if name not in SAMPLERS:
         raise KganError(f"unknown sampler {name!r}: choose one of {', '.join(SAMPLERS)}")
+    known = [p for p in inspect.signature(SAMPLERS[name].__init__).parameters if p != "self"]
     kwargs = {}
     for item in filter(None, options.split(",")):
         key, equals, value = item.partition("=")
         if not equals:
-            raise KganError(f"sampler options are key=value pairs, got {item!r} (e.g. {name}:k=4)")
+            raise KganError(f"sampler options are key=value pairs, got {item!r} (e.g. {name}:{known[0]}=4)")
+        if key.strip() not in known:
+            raise KganError(f"the {name} sampler has no option {key.strip()!r}: its options are {', '.join(known)}")
         kwargs[key.strip()] = _value(value.strip())
-    try:
-        return SAMPLERS[name](**kwargs)
-    except TypeError as error:
-        raise KganError(f"bad option for sampler {name}: {error}") from None
+    return SAMPLERS[name](**kwargs)

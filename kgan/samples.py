@@ -121,6 +121,12 @@ class SampleKind:
     cloud = False  # a picture shows many samples at once (a scatter plot), not one tile each
     animated = False  # a batch is shown as an animation (`animation`), and saved as a GIF or MP4
     text = False  # `to_display` gives strings, printed or saved one a line
+    continuous = True  # float samples a gradient flows through (tokens are discrete)
+    plural = None  # what a message calls many samples of this kind (default: the name + "s")
+
+    @classmethod
+    def noun(cls):
+        return cls.plural or f"{cls.name}s"
 
     def check(self, spec):
         """Raises `KganError` for a spec this kind cannot hold."""
@@ -238,6 +244,7 @@ class VideoKind(SampleKind):
 
     name = "video"
     tensor_name = "video"
+    plural = "clips"
     inferred_rank = 4
     default_range = (-1.0, 1.0)
     animated = True
@@ -302,6 +309,8 @@ class TokensKind(SampleKind):
     name = "tokens"
     tensor_name = "tokens"
     text = True
+    continuous = False
+    plural = "texts"
 
     def check(self, spec):
         if len(spec.shape) != 1 or spec.dtype != "int64" or not spec.vocabulary:

@@ -193,13 +193,29 @@ def test_demo_imports_neither_tensorflow_nor_keras():
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_demo_command_bad_model_is_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "kgan", "demo", "--model", str(tmp_path / "none.onnx")],
-                            capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONPATH=ROOT))
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        f"kgan: error: --model {tmp_path / 'none.onnx'}: no such generator .onnx file or export folder"
-    ]
+def test_demo_command_refuses_a_model_that_does_not_load_before_serving(tmp_path, capsys, monkeypatch, exported):
+    import kgan.demo
+    from kgan.cli import main
+
+    def serve(models):
+        raise AssertionError(f"the demo was built over models that do not load: {models}")
+
+    monkeypatch.setattr(kgan.demo, "build_demo", serve)
+    (tmp_path / "garbage.onnx").write_bytes(b"\x08\x07 not a model")
+    export = tmp_path / "export"  # the export root holds a good model and a damaged one
+    shutil.copytree(exported("dcgan", False)[1].out_dir, export / "good", ignore=shutil.ignore_patterns("saved_model"))
+    (export / "bad").mkdir()
+    (export / "bad" / "generator.onnx").write_bytes(b"\x08\x07 truncated")
+    for argv, line in (
+        (["--model", str(tmp_path / "none.onnx")],
+         f"--model {tmp_path / 'none.onnx'}: no such generator .onnx file or export folder"),
+        (["--model", str(tmp_path / "garbage.onnx")], f"{tmp_path / 'garbage.onnx'} is not a loadable ONNX model"),
+        (["--export-root", str(export)], f"{export / 'bad' / 'generator.onnx'} is not a loadable ONNX model"),
+    ):
+        capsys.readouterr()
+        assert main(["demo", *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"kgan: error: {line}") and err.count("\n") == 1, err
 
 
 def test_demo_command_announces_the_address_once_it_serves(served, tmp_path):

@@ -34,9 +34,13 @@ def test_samplers_by_name_with_options():
     assert get_sampler(sampler) is sampler and get_sampler(None) is None
     assert set(SAMPLERS) >= {"topk"} and issubclass(SAMPLERS["topk"], Sampler)
     for spec, message in [("best", "unknown sampler 'best'"), ("topk:8", "key=value pairs"),
-                          ("topk:k=0", "positive integer"), ("topk:q=3", "bad option for sampler topk")]:
-        with pytest.raises(KganError, match=message):
+                          ("topk:k=0", "positive integer"),
+                          ("topk:bogus=1", "the topk sampler has no option 'bogus': its options are k$"),
+                          ("drs:k=3", "the drs sampler has no option 'k': its options are q, epsilon, burn_in, budget$"),
+                          ("langevin:steps=5,size=1", "its options are steps, step_size, budget$")]:
+        with pytest.raises(KganError, match=message) as caught:
             get_sampler(spec)
+        assert "TypeError" not in str(caught.value) and "__init__" not in str(caught.value)
     with pytest.raises(KganError, match="positive integer"):
         TopK()(0, _draw, _score)
 

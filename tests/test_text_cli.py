@@ -100,3 +100,19 @@ def test_the_demo_shows_a_text_models_samples_as_text(words_run):
     texts = [line.split("  ", 1)[1] if "  " in line else "" for line in lines]
     np.testing.assert_allclose(runtime.score(texts), scores, atol=0.006)
     assert "| latent size | none |" in app.card()
+
+
+def test_what_does_not_fit_text_is_said_in_its_words(words_run, capsys):
+    # langevin moves latents along a gradient through the samples, which tokens do not pass;
+    # messages call text samples texts.
+    _, out, export = words_run
+    for argv, line in (
+        (["generate", str(export), "--sampler", "langevin"],
+         "the langevin sampler follows the discriminator's gradient through the samples, which needs continuous "
+         "samples, not texts: use topk, drs, mh"),
+        (["evaluate", str(out), "--dataset", "digits"],
+         "digits holds images but the model generates texts: pass the right --dataset"),
+    ):
+        capsys.readouterr()
+        assert run(argv) == 2
+        assert capsys.readouterr().err == f"kgan: error: {line}\n"

@@ -21,7 +21,6 @@ import dataclasses
 import json
 import os
 import shutil
-import tempfile
 
 from kgan.errors import KganError
 
@@ -155,7 +154,7 @@ def build_site(export_dir, out_dir, ort_dir=None, log=None):
     Returns:
         a `WebSite`.
     """
-    from kgan.images import replace_dir, usual_mode
+    from kgan.images import replace_dir, staging_dir, usual_mode
     from kgan.inference import GeneratorRuntime
 
     log = log or (lambda *_: None)
@@ -167,9 +166,7 @@ def build_site(export_dir, out_dir, ort_dir=None, log=None):
     runtime = GeneratorRuntime(export_dir)
     facts = site_facts(runtime)
     manifest = dict(runtime.manifest or {})  # None when missing or unreadable: the metadata says enough
-    parent = os.path.dirname(os.path.abspath(out_dir))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.partial-", dir=parent)
+    staging = staging_dir(out_dir)
     try:
         for role, model in facts["models"].items():
             shutil.copyfile(model.pop("source"), os.path.join(staging, model["file"]))
