@@ -1,6 +1,11 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One pytest-xdist worker a core: TensorFlow's kernels in one thread each, so that the two
+    # workers do not take each other's cores (measured on 2 cores: two single-threaded trainings
+    # side by side each take what one alone does; two of two threads each take 1.5 times as long).
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 
 import numpy as np
 import pytest
@@ -15,6 +20,32 @@ def _fail_skip(report):
         reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped, and KGAN_NO_SKIPS=1 forbids skips: {reason}"
+
+
+# Tests that drive Chromium or serve pages, known by the fixtures they take: marked `browser`, left
+# out of the default run (`pytest -m browser` runs them; CI does).
+BROWSER_FIXTURES = {"chromium", "served", "client", "host"}
+
+
+# Fixtures too costly to build once per pytest-xdist worker: their tests run on one worker.
+SHARED_SESSION_FIXTURES = {"grid25_plain", "features_root", "exported"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if BROWSER_FIXTURES & names:
+            item.add_marker(pytest.mark.browser)
+        # Under `--dist loadgroup` the tests that share a module-scoped fixture (a trained run, a
+        # served demo) go to one worker, which builds it once; the others spread one by one.
+        info = getattr(item, "_fixtureinfo", None)
+        definitions = [d for name in names for d in (info.name2fixturedefs.get(name, ()) if info else ())]
+        shared = sorted(SHARED_SESSION_FIXTURES & names)
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(shared[0]))
+        elif any(d.scope == "module" for d in definitions):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -57,7 +88,8 @@ TEXT_SPEC = {"kind": "tokens", "shape": [4], "dtype": "int64", "vocabulary": [""
 
 
 def make_gan(family, conditional=False, steps=2, loss="non_saturating"):
-    """A tiny GAN of a family, trained a couple of steps so BatchNorm statistics move."""
+    """A tiny GAN of a family, trained a couple of steps so BatchNorm statistics move (eagerly: a
+    step costs no tracing; tests/test_gan.py checks that eager and graph steps train alike)."""
     import keras
     import tensorflow as tf
 
@@ -91,7 +123,7 @@ def make_gan(family, conditional=False, steps=2, loss="non_saturating"):
         data = rng.normal(size=(16, 2)).astype(np.float32)
     spec = TEXT_SPEC if family == "sequence" else None
     gan = GAN(generator, discriminator, seed=0, loss=loss, sample_spec=spec)
-    gan.compile("adam", "adam", jit_compile=False)
+    gan.compile("adam", "adam", jit_compile=False, run_eagerly=True)
     labels = rng.integers(0, 3, 16)
     dataset = tf.data.Dataset.from_tensor_slices((data, labels) if conditional else data).batch(8)
     gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
@@ -118,6 +150,23 @@ def exported(tmp_path_factory):
         return cache[key]
 
     return get
+
+
+def tiny(preset, **changes):
+    """A preset with tiny networks (and its other settings): for tests that need *a* run of it."""
+    import kgan
+
+    config = kgan.get_preset(preset)
+    small = {"dcgan": dict(latent_dim=8, generator={"filters": 4}, discriminator={"filters": 4, "num_blocks": 2}),
+             "mlp": dict(generator={"hidden_units": [16, 16]}, discriminator={"hidden_units": [16, 16]},
+                         batch_size=64)}.get(config.model, {})
+    return config.replace(**{**small, **changes})
+
+
+@pytest.fixture(scope="session")
+def features_root(tmp_path_factory):
+    """One folder of domain classifiers for the session: each is trained once, then loaded."""
+    return str(tmp_path_factory.mktemp("features"))
 
 
 def grid25_plain_config():

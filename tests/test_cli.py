@@ -180,3 +180,17 @@ def test_demo_without_the_app_extra_is_one_line(tmp_path):
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip().splitlines() == [
         "kgan: error: the demo needs gradio (gradio is missing): pip install 'kgan[app]'"]
+
+
+@pytest.mark.slow
+def test_python_users_get_the_clis_quiet_tensorflow_start():
+    # TensorFlow's C++ start-up lines (oneDNN, CUDA drivers, cuInit) stay hidden after `import kgan`,
+    # and come back when the user sets TensorFlow's log level.
+    code = "import kgan; kgan.GAN; import tensorflow as tf; print(float(tf.reduce_sum(tf.ones(3))))"
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "KGAN_TF_LOGS")}
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                           env=dict(env, PYTHONPATH=ROOT))
+    assert quiet.returncode == 0 and quiet.stdout == "3.0\n" and quiet.stderr == "", quiet.stderr
+    chosen = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env=dict(env, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="0"))
+    assert chosen.returncode == 0 and "oneDNN" in chosen.stderr

@@ -1,10 +1,12 @@
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
 from scipy import stats
 
+from conftest import tiny
 from kgan.calibration import calibrated_energy, fit_calibration
 from kgan.errors import KganError
 from kgan.inference import GeneratorRuntime
@@ -112,7 +114,7 @@ def test_sampler_options_and_budgets_are_checked():
     assert repr(get_sampler("drs:q=90")).startswith("drs:q=90") and get_sampler("mh:k=8").k == 8
     assert get_sampler("langevin:steps=5,step_size=0.1").step_size == 0.1
     for spec, message in [("drs:q=120", r"q must be a number in \[0, 100\]"), ("mh:k=0", "k must be a positive integer"),
-                          ("langevin:step_size=-1", "step_size must be a number"), ("drs:gamma=1", "bad option")]:
+                          ("langevin:step_size=-1", "step_size must be a number"), ("drs:gamma=1", "the drs sampler has no option .gamma.")]:
         with pytest.raises(KganError, match=message):
             get_sampler(spec)
     proposals = _junk_mixing_generator()
@@ -203,7 +205,7 @@ def test_export_calibrates_on_the_run_data_and_the_cli_samples_and_recalibrates(
     from kgan.cli import main
 
     run, out = tmp_path / "run", tmp_path / "onnx"
-    kgan.train(kgan.get_preset("ring8").replace(epochs=1, steps_per_epoch=20, out=str(run), export=False), verbose=0,
+    kgan.train(tiny("ring8", epochs=1, steps_per_epoch=20, out=str(run), export=False), verbose=0,
                log=lambda *_: None)
     assert main(["export", str(run), "--out", str(out)]) == 0
     assert "calibrated the discriminator on 2000 real samples of ring8" in capsys.readouterr().out
@@ -222,7 +224,19 @@ def test_export_calibrates_on_the_run_data_and_the_cli_samples_and_recalibrates(
     from kgan.export import _sha256
 
     assert manifest["files"]["discriminator.onnx"] == _sha256(out / "discriminator.onnx")  # the manifest still vouches
+    # Another run's export, by its model.keras digest, or (an export from before digests) by its run name.
+    other = tmp_path / "other"
+    kgan.train(tiny("ring8", epochs=1, steps_per_epoch=2, seed=1, out=str(other), export=False),
+               verbose=0, log=lambda *_: None)
+    legacy = tmp_path / "legacy"
+    shutil.copytree(out, legacy)
+    old = json.loads((legacy / "manifest.json").read_text())
+    del old["model_sha256"]
+    (legacy / "manifest.json").write_text(json.dumps(old))
+    before = {p.name: p.read_bytes() for p in legacy.iterdir()}
     for argv, message in (
+        (["calibrate", str(other), "--export", str(out)], f"{out} was not exported from {other}'s model.keras"),
+        (["calibrate", str(other), "--export", str(legacy)], f"{legacy} was not exported from {other}'s model.keras"),
         (["calibrate", str(run), "--export", str(out), "--data", "digits"], "holds samples of shape [8, 8, 1]"),
         (["calibrate", str(run), "--export", str(tmp_path / "none")], "holds no export"),
         (["generate", str(out), "-n", "30", "--sampler", "drs:q=99.9,budget=1", "-o", str(tmp_path / "x.png")],
@@ -235,8 +249,11 @@ def test_export_calibrates_on_the_run_data_and_the_cli_samples_and_recalibrates(
         assert message in err and err.startswith("kgan: error: ") and err.count("\n") == 1, err
     assert not (tmp_path / "x.png").exists()
     assert json.loads((out / "manifest.json").read_text()) == manifest  # a refused calibration changed nothing
+    assert {p.name: p.read_bytes() for p in legacy.iterdir()} == before
+    assert main(["calibrate", str(run), "--export", str(legacy)]) == 0  # its own run's older export: calibrated
 
 
+@pytest.mark.slow
 def test_refit_moves_the_exported_discriminator_toward_the_density_ratio(tmp_path, capsys):
     # A discriminator trained 20 steps is far from log p_data / p_G; 400 more against the fixed
     # generator tell held-out real ring8 draws (the refit trains on others) from generated ones

@@ -101,15 +101,20 @@ def test_failed_parity_writes_nothing(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
 
 
-def test_export_replaces_an_earlier_export_whole(exported, tmp_path):
+def test_export_replaces_an_earlier_export_whole_and_clears_what_killed_ones_left(tmp_path):
     gan = make_gan("mlp")
     out = tmp_path / "onnx"
     out.mkdir()
     (out / "stale.onnx").write_text("old")
-    export_model(gan, out_dir=str(out))
-    assert sorted(os.listdir(out)) == ["discriminator.onnx", "generator.onnx", "latent_energy.onnx", "manifest.json",
-                                       "saved_model"]
-    assert sorted(os.listdir(tmp_path)) == ["onnx"]
+    # An export killed while writing (SIGKILL: no clean-up ran) left its staging folders.
+    killed = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    for name in (f".onnx.partial-{killed.stdout.strip()}-a1b2c3d4", f".sm.partial-{killed.stdout.strip()}-e5f6g7h8",
+                 ".sm.partial-x1y2z3w4"):  # the last as kgan 0.1.0 named them, without a process id
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "saved_model.pb").write_bytes(b"half")
+    export_model(gan, out_dir=str(out), saved_model_dir=str(tmp_path / "sm"))
+    assert sorted(os.listdir(out)) == ["discriminator.onnx", "generator.onnx", "latent_energy.onnx", "manifest.json"]
+    assert sorted(os.listdir(tmp_path)) == ["onnx", "sm"]
 
 
 def test_load_run_errors(tmp_path):
@@ -122,29 +127,35 @@ def test_load_run_errors(tmp_path):
         load_run(str(tmp_path))
 
 
-def run_kgan(*args, cwd=ROOT):
-    return subprocess.run(
-        [sys.executable, "-m", "kgan", *args], capture_output=True, text=True, cwd=cwd,
-        env=dict(os.environ, PYTHONPATH=ROOT), timeout=900,
-    )
+def run_kgan(capsys, *args):
+    """`kgan ARGS` in this process: (exit status, stdout, stderr)."""
+    from kgan.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exit_info:  # argparse's own errors
+        code = exit_info.code
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
-def test_train_exports_by_default_and_export_command(tmp_path):
+def test_train_exports_by_default_and_export_command(tmp_path, capsys):
     run = tmp_path / "runs" / "ring"
     onnx_dir = tmp_path / "onnx"
-    result = run_kgan("train", "--preset", "ring8", "--epochs", "1", "--steps-per-epoch", "3", "--out", str(run),
-                      "--export-dir", str(onnx_dir), "--quiet")
-    assert result.returncode == 0, result.stderr[-2000:]
+    code, out, err = run_kgan(capsys, "train", "--preset", "ring8", "--epochs", "1", "--steps-per-epoch", "3",
+                              "--batch-size", "64", "--out", run, "--export-dir", onnx_dir, "--quiet")
+    assert code == 0, err[-2000:]
     assert sorted(os.listdir(onnx_dir)) == ["discriminator.onnx", "generator.onnx", "latent_energy.onnx", "manifest.json"]
     assert os.path.isfile(run / "saved_model" / "saved_model.pb")
-    assert f"kgan generate {onnx_dir}" in result.stdout
+    assert f"kgan generate {onnx_dir}" in out
     manifest = json.loads((onnx_dir / "manifest.json").read_text())
     assert manifest["preset"] == "ring8" and manifest["kind"] == "vector"
 
     again, site = tmp_path / "again", tmp_path / "site"
-    result = run_kgan("export", str(run), "--out", str(again), "--opset", "18", "--fp16", "--web", str(site))
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "parity: max |diff|" in result.stdout and f"wrote the web site to {site}" in result.stdout
+    code, out, err = run_kgan(capsys, "export", run, "--out", again, "--opset", "18", "--fp16", "--web", site)
+    assert code == 0, err[-2000:]
+    assert "parity: max |diff|" in out and f"wrote the web site to {site}" in out
     assert json.loads((again / "manifest.json").read_text())["opset"] == 18
     assert (again / "generator.fp16.onnx").exists()
     web = json.loads((site / "manifest.json").read_text())
@@ -152,9 +163,9 @@ def test_train_exports_by_default_and_export_command(tmp_path):
     # A site folder that cannot be written is refused before the export starts.
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "notes.txt").write_text("mine")
-    result = run_kgan("export", str(run), "--out", str(tmp_path / "third"), "--web", str(tmp_path / "taken"))
-    assert result.returncode == 2 and "holds other files" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "third").exists()
+    code, out, err = run_kgan(capsys, "export", run, "--out", tmp_path / "third", "--web", tmp_path / "taken")
+    assert code == 2 and "holds other files" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "third").exists()
 
 
 @pytest.mark.parametrize(
@@ -165,11 +176,11 @@ def test_train_exports_by_default_and_export_command(tmp_path):
         (["export", "{tmp}", "--opset", "21"], "opset must be between 13 and 18"),
     ],
 )
-def test_export_bad_input_is_one_line(args, message, tmp_path):
-    result = run_kgan(*[a.format(tmp=tmp_path) for a in args])
-    assert result.returncode == 2
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert result.stderr.startswith("kgan: error: ") and message in result.stderr
+def test_export_bad_input_is_one_line(args, message, tmp_path, capsys):
+    code, _, err = run_kgan(capsys, *[a.format(tmp=tmp_path) for a in args])
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("kgan: error: ") and message in err
     assert os.listdir(tmp_path) == []
 
 

@@ -81,7 +81,7 @@ def matrix_gan():
     discriminator = keras.Sequential([keras.Input((3, 4)), keras.layers.Flatten(), keras.layers.Dense(1)])
     gan = kgan.GAN(generator, discriminator, seed=0,
                    sample_spec=SampleSpec("matrix", (3, 4), value_range=(-1.0, 1.0)))
-    gan.compile("adam", "adam", jit_compile=False)
+    gan.compile("adam", "adam", jit_compile=False, run_eagerly=True)
     data = np.random.default_rng(0).uniform(-1, 1, (16, 3, 4)).astype(np.float32)
     gan.fit(tf.data.Dataset.from_tensor_slices(data).batch(8), epochs=1, verbose=0)
     return gan

@@ -28,9 +28,14 @@ def dataset_of(images, labels=None, batch=16):
     return tf.data.Dataset.from_tensor_slices(data).batch(batch, drop_remainder=True)
 
 
-def compiled(generator, discriminator, jit_compile=False, **kwargs):
+def compiled(generator, discriminator, jit_compile=False, eager=None, **kwargs):
+    """A GAN compiled with Adam; its `fit` runs eagerly unless XLA is asked for or `eager=False`
+    (a few steps of a tiny GAN cost far less than tracing them; `test_eager_and_graph_train_steps_agree`
+    shows that both give the same training)."""
     gan = GAN(generator, discriminator, seed=1, **kwargs)
-    gan.compile(keras.optimizers.Adam(1e-3, 0.5), keras.optimizers.Adam(1e-3, 0.5), jit_compile=jit_compile)
+    eager = not jit_compile if eager is None else eager
+    gan.compile(keras.optimizers.Adam(1e-3, 0.5), keras.optimizers.Adam(1e-3, 0.5), jit_compile=jit_compile,
+                run_eagerly=eager)
     return gan
 
 
@@ -45,12 +50,14 @@ def changed(before, model):
 @pytest.mark.parametrize("jit_compile", [False, True], ids=["no_xla", "xla"])
 def test_train_step_updates_both_networks(tiny_dcgan, digits_images, jit_compile):
     generator, discriminator = tiny_dcgan()
-    gan = compiled(generator, discriminator, jit_compile=jit_compile, d_steps=2)
+    gan = compiled(generator, discriminator, jit_compile=jit_compile, eager=False, d_steps=2, ema=0.5)
     g_before, d_before = snapshot(generator), snapshot(discriminator)
+    ema_before = [w.numpy().copy() for w in gan.ema_generator.weights]
     history = gan.fit(dataset_of(digits_images[0]), epochs=2, verbose=0)
     assert set(history.history) == {"d_loss", "g_loss", "real_score", "fake_score"}
     assert all(np.isfinite(v).all() for v in history.history.values())
     assert changed(g_before, generator) and changed(d_before, discriminator)
+    assert any(np.abs(a - b.numpy()).max() > 0 for a, b in zip(ema_before, gan.ema_generator.weights))  # the average
     # d_steps=2: two discriminator updates per generator update (4 batches x 2 epochs).
     assert int(gan.g_optimizer.iterations) == 8
     assert int(gan.d_optimizer.iterations) == 16
@@ -59,6 +66,38 @@ def test_train_step_updates_both_networks(tiny_dcgan, digits_images, jit_compile
         assert_trained_under_xla(gan)
 
 
+def test_eager_and_graph_train_steps_agree(tiny_dcgan, digits_images):
+    # Most tests here train tiny GANs eagerly; the compiled step (tf.function) trains the same:
+    # the same losses and weights after two steps with every stabilizer on.
+    results = {}
+    for eager in (True, False):
+        keras.utils.set_random_seed(0)
+        gan = GAN(*tiny_dcgan(num_classes=10), seed=1, d_steps=2, gradient_penalty=1.0, r1_penalty=0.5,
+                  instance_noise=0.1, label_smoothing=0.1, augment=["translation", "cutout"], ema=0.5)
+        gan.compile(keras.optimizers.Adam(1e-3, 0.5), keras.optimizers.Adam(1e-3, 0.5), jit_compile=False,
+                    run_eagerly=eager)
+        history = gan.fit(dataset_of(*digits_images), epochs=1, steps_per_epoch=2, verbose=0).history
+        results[eager] = (history, [w.numpy() for w in gan.weights])
+    (eager_history, eager_weights), (graph_history, graph_weights) = results[True], results[False]
+    assert set(eager_history) == set(graph_history) and len(eager_history) > 4
+    for key in graph_history:
+        assert eager_history[key] == pytest.approx(graph_history[key], rel=1e-4, abs=1e-5), key
+    assert len(eager_weights) == len(graph_weights)
+    for a, b in zip(eager_weights, graph_weights):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("update", ["alternating", "reuse_fakes", "simultaneous"])
+def test_d_steps_is_the_discriminators_updates_per_generator_update_in_every_mode(tiny_dcgan, digits_images, update):
+    # reuse_fakes and simultaneous share their last discriminator step with the generator's:
+    # d_steps=3 is still three discriminator updates, not four.
+    gan = GAN(*tiny_dcgan(), seed=1, update=update, d_steps=3)
+    gan.compile(keras.optimizers.SGD(1e-3), keras.optimizers.SGD(1e-3), jit_compile=False, run_eagerly=True)
+    gan.fit(dataset_of(digits_images[0]), epochs=1, steps_per_epoch=2, verbose=0)
+    assert (int(gan.g_optimizer.iterations), int(gan.d_optimizer.iterations)) == (2, 6)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", list(LOSSES))
 def test_every_loss_trains_with_its_regularizers(tiny_dcgan, digits_images, loss):
     generator, discriminator = tiny_dcgan()
@@ -200,8 +239,12 @@ def test_instance_noise_anneals_to_zero(tiny_dcgan):
     generator, discriminator = tiny_dcgan()
     gan = compiled(generator, discriminator, instance_noise=0.2, instance_noise_steps=10)
     assert float(gan._noise_std()) == pytest.approx(0.2)
+    gan.g_optimizer.iterations.assign(2)
+    assert float(gan._noise_std()) == pytest.approx(0.16)  # linear: 0.2 * (1 - 2 / 10)
     gan.g_optimizer.iterations.assign(5)
     assert float(gan._noise_std()) == pytest.approx(0.1)
+    gan.g_optimizer.iterations.assign(10)
+    assert float(gan._noise_std()) == 0.0
     gan.g_optimizer.iterations.assign(50)
     assert float(gan._noise_std()) == 0.0
 
@@ -307,7 +350,8 @@ def test_keras_round_trip_restores_everything_and_training_continues(tiny_dcgan,
                      instance_noise_steps=500, label_smoothing=0.1, latent_dim=8, num_classes=num_classes, seed=1,
                      augment=["translation"], ema=0.5)
     gan = GAN(generator, discriminator, **arguments)
-    gan.compile(keras.optimizers.Adam(1e-3, 0.5), keras.optimizers.Adam(1e-3, 0.5), jit_compile=False)
+    gan.compile(keras.optimizers.Adam(1e-3, 0.5), keras.optimizers.Adam(1e-3, 0.5), jit_compile=False,
+                run_eagerly=True)
     data = dataset_of(*digits_images) if num_classes else dataset_of(digits_images[0])
     gan.fit(data, epochs=1, verbose=0)
     path = os.path.join(tmp_path, "gan.keras")
@@ -375,18 +419,26 @@ def test_config_round_trip(tiny_dcgan):
                           {"num_classes": 10})
 
 
-@pytest.mark.parametrize("loss", ["non_saturating", "wasserstein"])
-def test_mirrored_strategy_matches_one_replica_on_the_global_batch(loss):
-    # A fresh process: logical CPU devices must be set before TensorFlow starts.
+@pytest.fixture(scope="module")
+def mirrored_reports():
+    """tests/scripts/mirrored_check.py's reports, one a loss, from one fresh process (logical CPU
+    devices must be set before TensorFlow starts)."""
     result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tests", "scripts", "mirrored_check.py"), loss, "2"],
+        [sys.executable, os.path.join(ROOT, "tests", "scripts", "mirrored_check.py"), "non_saturating,wasserstein", "2"],
         capture_output=True,
         text=True,
         env=dict(os.environ, PYTHONPATH=ROOT),
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    reports = [json.loads(line) for line in result.stdout.strip().splitlines() if line.startswith("{")]
+    return {report["loss"]: report for report in reports}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loss", ["non_saturating", "wasserstein"])
+def test_mirrored_strategy_matches_one_replica_on_the_global_batch(mirrored_reports, loss):
+    report = mirrored_reports[loss]
     assert report["replicas"] == 2
     assert report["max_weight_diff"] < 1e-5
     for key, value in report["one"].items():
@@ -496,6 +548,7 @@ def test_batch_coupled_discriminators_are_called_apart(tiny_dcgan):
         GAN(MLPGenerator(2, 3), MLPDiscriminator(2), joint_discriminator="yes")
 
 
+@pytest.mark.slow
 def test_steps_per_execution_trains_the_same(tiny_dcgan, digits_images):
     # Several steps per call into the compiled step: the same weights after the same steps.
     data = tf.data.Dataset.from_tensor_slices(digits_images[0]).batch(8, drop_remainder=True).repeat()
@@ -578,7 +631,7 @@ def test_only_a_simultaneous_update_takes_the_generators_gradient_before_the_dis
     for d_lr in (0.0, 1.0):
         keras.utils.set_random_seed(0)
         gan = GAN(*tiny_dcgan(), seed=1, update=update)
-        gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(d_lr), jit_compile=False)
+        gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(d_lr), jit_compile=False, run_eagerly=True)
         gan.fit(dataset_of(digits_images[0]), epochs=1, steps_per_epoch=1, verbose=0)
         results.append(([v.numpy() for v in gan.generator.trainable_variables],
                         [v.numpy() for v in gan.discriminator.trainable_variables]))

@@ -61,17 +61,34 @@ def test_score_matches_the_keras_discriminator(exported, family, conditional):
     expected = np.asarray(gan.discriminator(d_in, training=False)).reshape(-1)
     np.testing.assert_allclose(runtime.score(samples, labels=1 if conditional else None), expected, atol=1e-4)
     if family == "dcgan":  # uint8 images are scored as the [-1, 1] floats they stand for
-        assert runtime.score(runtime.generate(9, seed=3, labels=labels), labels=labels).shape == (9,)
+        shown = runtime.generate(9, seed=3, labels=labels)
+        as_floats = shown.astype(np.float32) / 127.5 - 1.0
+        np.testing.assert_array_equal(runtime.score(shown, labels=labels), runtime.score(as_floats, labels=labels))
+        np.testing.assert_allclose(runtime.score(shown, labels=labels), expected, atol=0.05)
 
 
-def test_interpolation_walks_from_seed_to_seed(exported):
-    _, result = exported("dcgan", False)
+@pytest.mark.parametrize("conditional", [False, True], ids=["plain", "conditional"])
+def test_interpolation_walks_from_seed_to_seed(exported, conditional):
+    _, result = exported("dcgan", conditional)
     runtime = GeneratorRuntime(result.out_dir)
-    frames = runtime.interpolate(4, 5, steps=6, n=3)
+    labels = 2 if conditional else None  # one class all the way
+    frames = runtime.interpolate(4, 5, steps=6, n=3, labels=labels)
     assert frames.shape == (6, 3, 8, 8, 1)
-    np.testing.assert_array_equal(frames[0], runtime.generate(3, seed=4))
-    np.testing.assert_array_equal(frames[-1], runtime.generate(3, seed=5))
+    np.testing.assert_array_equal(frames[0], runtime.generate(3, seed=4, labels=labels))
+    np.testing.assert_array_equal(frames[-1], runtime.generate(3, seed=5, labels=labels))
     assert np.abs(frames[2].astype(int) - frames[0].astype(int)).max() > 0
+    # Each frame is the generator on the spherical walk's latents.
+    a, b = runtime.prior.draw(3, seed=4), runtime.prior.draw(3, seed=5)
+    from kgan.latent import slerp
+
+    middle = runtime.run(slerp(a["z"], b["z"], np.linspace(0.0, 1.0, 6)[2]), labels=labels)
+    np.testing.assert_array_equal(frames[2], _uint8(middle))
+
+
+def _uint8(samples):
+    from kgan.images import to_uint8
+
+    return to_uint8(samples)
 
 
 def test_truncation_scales_the_latents(exported):
@@ -81,6 +98,11 @@ def test_truncation_scales_the_latents(exported):
     runtime = GeneratorRuntime(result.out_dir)
     np.testing.assert_allclose(runtime.sample(5, seed=2, truncation=0.5), runtime.run(0.5 * latents(5, 3, seed=2)),
                                atol=1e-6)
+    np.testing.assert_allclose(runtime.sample(5, seed=2, truncation=2.0), runtime.run(2.0 * latents(5, 3, seed=2)),
+                               atol=1e-6)
+    for bad in (2.5, -0.5):
+        with pytest.raises(KganError, match=r"truncation must be a finite number in \(0, 2\]"):
+            runtime.sample(5, seed=2, truncation=bad)
 
 
 def test_model_card(exported):
@@ -165,6 +187,7 @@ def test_generate_command_writes_identical_bytes_for_a_seed(exported, tmp_path):
     with Image.open(tmp_path / "a.png") as grid:
         assert grid.size == (4 * 32 + 5, 3 * 32 + 4)  # 12 tiles of 8x8 at 4x, 4 columns, 1-pixel padding
     third = kgan_generate(result.out_dir, "-n", "12", "--seed", "6", "--label", "1", "-o", str(tmp_path / "c.png"))
+    assert third.returncode == 0, third.stderr
     assert (tmp_path / "c.png").read_bytes() != (tmp_path / "a.png").read_bytes()
 
 

@@ -65,3 +65,16 @@ def test_uniforms_are_drawn_in_the_unit_interval_and_walk_in_a_line():
     np.testing.assert_allclose(middle, (a["u"] + b["u"]) / 2, atol=1e-6)
     with pytest.raises(KganError, match="u is drawn from the seed"):
         prior.draw(2, seed=0, u=np.zeros((2, 20)))
+
+
+def test_truncation_scales_normal_latents_only_and_a_walk_between_parallel_latents_is_a_line():
+    prior = LatentPrior([NormalInput("z", 4), UniformInput("u", 3), ClassInput("label", 3)])
+    full, truncated = prior.draw(6, seed=2), prior.draw(6, seed=2, truncation=0.5)
+    np.testing.assert_array_equal(truncated["z"], 0.5 * full["z"])
+    np.testing.assert_array_equal(truncated["u"], full["u"])  # a token sampler's uniforms stay uniform
+    np.testing.assert_array_equal(truncated["label"], full["label"])
+    # Between a latent and twice it the angle is 0: the walk is the straight line, not zeros.
+    a = {"z": full["z"], "u": full["u"], "label": full["label"]}
+    b = dict(a, z=2.0 * full["z"])
+    walk = prior.walk(a, b, steps=3)
+    np.testing.assert_allclose(walk["z"][6:12], 1.5 * full["z"], rtol=1e-6)

@@ -93,6 +93,7 @@ def test_whole_pixel_sprites_are_drawn_sharp_with_the_blended_gradient():
     assert PlaceSprites.from_config(sharp.get_config()).whole_pixels
 
 
+@pytest.mark.slow
 def test_training_the_families_logs_no_remapper_failure():
     # Grappler's remapper fused Conv2D / MatMul + BiasAdd + LeakyRelu and then failed on the
     # gradient, logging an error at every trace, for library users who call fit.

@@ -25,6 +25,40 @@ def test_each_row_comes_from_the_member_it_names(training):
     assert np.abs(alone[0] - alone[1]).max() > 1e-3  # the members differ, so a wrong route shows
 
 
+def test_training_runs_each_member_on_its_own_rows_only():
+    # BatchNorm in training mode normalizes by the batch it is given: a member run on every row
+    # (and masked) would give other values than the member run on its rows alone.
+    members = [DCGANGenerator((8, 8, 1), 8, filters=4, num_classes=3) for _ in range(3)]
+    mixture = GeneratorMixture(members)
+    z, labels = _latents(9, 8), np.array([0, 1, 2, 2, 1, 0, 0, 2, 1])
+    member = np.array([2, 0, 1, 1, 2, 0, 0, 2, 1])
+    out = keras.ops.convert_to_numpy(mixture([z, labels, member], training=True))
+    for k in range(3):
+        rows = np.flatnonzero(member == k)
+        alone = keras.ops.convert_to_numpy(members[k]([z[rows], labels[rows]], training=True))
+        np.testing.assert_allclose(out[rows], alone, rtol=1e-5, atol=1e-5)
+        everyone = keras.ops.convert_to_numpy(members[k]([z, labels], training=True))[rows]
+        assert np.abs(everyone - alone).max() > 1e-3  # the batch statistics do tell them apart
+
+
+def test_training_batches_are_blocks_sized_by_the_weights():
+    from kgan.mixture import training_members
+
+    assert np.asarray(training_members(8, [0.5, 0.25, 0.25])).tolist() == [0, 0, 0, 0, 1, 1, 2, 2]
+    assert np.asarray(training_members(10, [0.2, 0.0, 0.8])).tolist() == [0, 0] + [2] * 8  # no rows for weight 0
+    assert np.asarray(training_members(6, [1 / 3] * 3)).tolist() == [0, 0, 1, 1, 2, 2]
+
+
+def test_parity_feeds_hold_every_member_in_any_k_rows_and_draws_follow_seeds():
+    member = MemberInput("member", [0.9, 0.05, 0.05])
+    for n in (3, 4, 7, 37):
+        drawn = member.draw(n, np.random.default_rng(n), randomize=True)
+        assert set(drawn.tolist()) == {0, 1, 2} and np.bincount(drawn).max() - np.bincount(drawn).min() <= 1
+    first = member.draw(50, np.random.default_rng(4))
+    np.testing.assert_array_equal(member.draw(50, np.random.default_rng(4)), first)
+    assert not np.array_equal(member.draw(50, np.random.default_rng(5)), first)
+
+
 def test_conditional_members_route_with_their_labels():
     members = [DCGANGenerator((8, 8, 1), 8, filters=4, num_classes=3) for _ in range(2)]
     mixture = GeneratorMixture(members)
@@ -162,7 +196,7 @@ def test_a_trained_mixture_exports_with_the_same_samples_per_member(tmp_path, di
     mixture = GeneratorMixture.build_members(lambda: DCGANGenerator((8, 8, 1), 8, filters=4), 3,
                                              weights=[0.5, 0.25, 0.25])
     gan = GAN(mixture, DCGANDiscriminator((8, 8, 1), filters=4, member_head=3), seed=0, diversity=0.5)
-    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), run_eagerly=True)
     data = tf.data.Dataset.from_tensor_slices(digits_images[0]).batch(24, drop_remainder=True)
     history = gan.fit(data, epochs=2, verbose=0).history
     assert {"d_member_classifier", "g_diversity"} <= set(history)
@@ -227,6 +261,8 @@ def test_cli_member_and_weights_errors_are_one_line(mixture_export, tmp_path, ca
         (["generate", mixture_export, "-n", "4", "--member", "3", "-o", str(tmp_path / "x.png")],
          "member must be an index in 0..2"),
         (["ensemble", "a", "b", "--out", str(tmp_path / "e"), "--weights", "0.5,0.6"], "must sum to 1"),
+        (["ensemble", "a", "b", "--out", str(tmp_path / "e"), "--weights", "-1,2"],
+         "mixture weights must be finite and >= 0, got [-1.0, 2.0]"),
         (["train", "--preset", "ring8", "--diversity", "0.5", "--out", str(tmp_path / "t"), "--no-export"],
          "add --mixture K"),
     ):

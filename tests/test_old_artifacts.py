@@ -63,6 +63,7 @@ def _onnx_signature(path):
     return describe(model.graph.input), describe(model.graph.output), {p.key for p in model.metadata_props}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("folder", EXPORTS, ids=EXPORT_IDS)
 def test_exports_keep_their_inputs_outputs_and_keys(folder, tmp_path):
     # The same model exported now: the same names, types and shapes, and every earlier key still there.

@@ -44,6 +44,7 @@ def epochs_written(path):
         return []
 
 
+@pytest.mark.slow
 def test_kill_and_resume(tmp_path):
     run = tmp_path / "ring"
     args = ["train", "--preset", "ring8", "--epochs", "6", "--steps-per-epoch", "150", "--out", str(run),
@@ -80,10 +81,12 @@ def test_kill_and_resume(tmp_path):
     assert 900 <= int(model.g_optimizer.iterations) < 900 + 150
 
 
-def test_resume_needs_a_backup(tmp_path):
+def test_resume_needs_a_backup(tmp_path, capsys):
+    from kgan.cli import main
+
     (tmp_path / "config.json").write_text(json.dumps({"preset": "ring8", "dataset": "ring8", "model": "mlp"}))
-    code, _, err = run_kgan("train", "--out", str(tmp_path), "--resume")
-    assert code == 2 and err.strip().splitlines() == [
+    assert main(["train", "--out", str(tmp_path), "--resume"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
         f"kgan: error: nothing to resume: {tmp_path / 'backup'} holds no backup; train without --resume"
     ]
 
@@ -108,21 +111,23 @@ def test_divergence_stops_and_keeps_the_last_good_backup(tmp_path):
     assert int(fresh.g_optimizer.iterations) == 5  # the five good steps
 
 
-def test_divergence_from_the_command_line(tmp_path):
+def test_divergence_from_the_command_line(tmp_path, capsys):
+    from kgan.cli import main
+
     np.save(tmp_path / "bad.npy", np.full((64, 2), np.nan, np.float32))
     run = tmp_path / "run"
-    code, _, err = run_kgan("train", "--preset", "ring8", "--dataset", str(tmp_path / "bad.npy"), "--epochs", "1",
-                            "--steps-per-epoch", "3", "--batch-size", "32", "--out", str(run), "--no-export")
-    assert code == 2
-    assert err.strip().splitlines()[-1].startswith("kgan: error: training diverged: d_loss became nan at epoch 1, "
-                                                   "step 1")
+    assert main(["train", "--preset", "ring8", "--dataset", str(tmp_path / "bad.npy"), "--epochs", "1",
+                 "--steps-per-epoch", "3", "--batch-size", "32", "--out", str(run), "--no-export", "--quiet"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1].startswith(
+        "kgan: error: training diverged: d_loss became nan at epoch 1, step 1")
     assert not (run / "model.keras").exists()
 
 
-@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize("precision", [pytest.param("mixed_bfloat16", marks=pytest.mark.slow), "mixed_float16"])
 def test_mixed_precision_trains_and_exports_float32(tmp_path, precision):
     config = kgan.get_preset("digits").replace(epochs=1, steps_per_epoch=3, precision=precision, out=str(tmp_path / "run"),
-                                               export_dir=str(tmp_path / "onnx"))
+                                               export_dir=str(tmp_path / "onnx"), latent_dim=8,
+                                               generator={"filters": 8}, discriminator={"filters": 8, "num_blocks": 2})
     result = kgan.train(config, verbose=0, log=lambda *_: None)
     assert result.gan.generator.dtype_policy.name == precision
     assert result.gan.generator.get_layer("up1").compute_dtype == precision.split("_")[1]
@@ -152,6 +157,7 @@ def test_mixed_precision_trains_and_exports_float32(tmp_path, precision):
     np.testing.assert_allclose(runtime.score(trained), logits, rtol=0, atol=d_tolerance)
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_from_the_command_line(tmp_path):
     code, out, err = run_kgan("train", "--preset", "digits", "--epochs", "1", "--steps-per-epoch", "4",
                               "--strategy", "mirrored", "--devices", "2", "--out", str(tmp_path / "run"),

@@ -1,7 +1,7 @@
 """Runs broken-variant guards in processes forked from one that has imported TensorFlow and Keras.
 
 Reads lines `NAME GUARD` on stdin; for each, forks a child that runs
-`pytest -q -x -p broken_variants GUARD` with `KGAN_BREAK=NAME`, and writes one JSON line,
+`pytest -q -x -m "" -p broken_variants GUARD` with `KGAN_BREAK=NAME`, and writes one JSON line,
 `{"code": its exit status, "tail": its last line of output}`. The child imports kgan and
 the tests itself, after the variant is patched in, as a fresh process would; what the fork
 saves is the interpreter's start and TensorFlow's import, a few seconds a guard.
@@ -33,7 +33,10 @@ def run(name, guard):
                 os.dup2(output.fileno(), 1)
                 os.dup2(output.fileno(), 2)
                 os.environ.update(KGAN_BREAK=name, KGAN_NO_SKIPS="1")
-                code = int(pytest.main(["-q", "-x", "-p", "broken_variants", "-p", "no:cacheprovider", guard]))
+                # -m "": a guard runs whatever its marks (browser or slow tests too); -n 0: in this
+                # process, not in pytest-xdist workers.
+                code = int(pytest.main(["-q", "-x", "-m", "", "-n", "0", "-p", "broken_variants", "-p",
+                                        "no:cacheprovider", guard]))
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()

@@ -39,13 +39,16 @@ def run(strategy, loss, steps):
 
 
 def main():
-    loss = sys.argv[1] if len(sys.argv) > 1 else "non_saturating"
+    """Arguments: losses (comma-separated, default non_saturating) and steps; one JSON line a loss."""
+    losses = sys.argv[1].split(",") if len(sys.argv) > 1 else ["non_saturating"]
     steps = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    one_weights, one_logs = run(tf.distribute.OneDeviceStrategy("/cpu:0"), loss, steps)
-    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    two_weights, two_logs = run(mirrored, loss, steps)
-    diff = max(float(np.abs(a - b).max()) for a, b in zip(one_weights, two_weights))
-    print(json.dumps({"replicas": mirrored.num_replicas_in_sync, "max_weight_diff": diff, "one": one_logs, "two": two_logs}))
+    for loss in losses:
+        one_weights, one_logs = run(tf.distribute.OneDeviceStrategy("/cpu:0"), loss, steps)
+        mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        two_weights, two_logs = run(mirrored, loss, steps)
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(one_weights, two_weights))
+        print(json.dumps({"loss": loss, "replicas": mirrored.num_replicas_in_sync, "max_weight_diff": diff,
+                          "one": one_logs, "two": two_logs}))
 
 
 if __name__ == "__main__":
