@@ -1,10 +1,10 @@
 """Deliberately broken variants of kgan, each with the tests that must catch it.
 
-A pytest plugin: `KGAN_BREAK=NAME pytest -p broken_variants TEST` runs TEST against the
+A pytest plugin: `KGAN_BREAK=NAME pytest -n 0 -m "" -p broken_variants TEST` runs TEST against the
 variant NAME, patched in at start-up. `tests/test_broken_variants.py` (slow) runs every
 guard under its variant and expects it to fail, so a guard that stops guarding is noticed:
 
-    KGAN_BREAK=loss_ignored python -m pytest -p broken_variants \\
+    KGAN_BREAK=loss_ignored python -m pytest -n 0 -m "" -p broken_variants \\
         "tests/test_gan.py::test_training_computes_the_chosen_loss_with_noise_and_smoothing"
 """
 
@@ -944,7 +944,7 @@ def clip_folders_cropped():
     clips._resize = lambda frames, size: frames[:, :size, :size]
 
 
-@variant("tests/test_video.py::test_demo_gallery_plays_each_clip_with_its_score")
+@variant("tests/test_video.py::test_the_gallery_plays_each_clip_in_its_own_file_under_its_caption")
 def gallery_repeats_the_first_clip():
     """The demo's gallery plays the first clip under every caption."""
     from kgan.samples import VideoKind

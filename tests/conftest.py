@@ -46,6 +46,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group(shared[0]))
         elif any(d.scope == "module" for d in definitions):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    # The long tests first, the broken-variant guards (many and short) after them: two workers then
+    # end together instead of one finishing a preset alone.
+    items.sort(key=lambda item: "guard_server" in getattr(item, "fixturenames", ()))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -42,6 +42,7 @@ def test_train_writes_the_run_directory(tmp_path):
     assert history["epoch"] == [1, 2] and len(history["d_loss"]) == 2
 
 
+@pytest.mark.slow
 def test_train_on_an_image_folder_with_xla(tmp_path, monkeypatch):
     import numpy as np
     from PIL import Image

@@ -123,7 +123,8 @@ def test_divergence_from_the_command_line(tmp_path, capsys):
     assert not (run / "model.keras").exists()
 
 
-@pytest.mark.parametrize("precision", [pytest.param("mixed_bfloat16", marks=pytest.mark.slow), "mixed_float16"])
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
 def test_mixed_precision_trains_and_exports_float32(tmp_path, precision):
     config = kgan.get_preset("digits").replace(epochs=1, steps_per_epoch=3, precision=precision, out=str(tmp_path / "run"),
                                                export_dir=str(tmp_path / "onnx"), latent_dim=8,

@@ -27,6 +27,7 @@ def test_packing_puts_consecutive_samples_side_by_side():
     np.testing.assert_array_equal(packed[1, ..., 3:], images[3])
 
 
+@pytest.mark.slow
 def test_packed_gan_trains_under_xla_and_exports_a_single_sample_scorer(tmp_path):
     config = kgan.get_preset("digits").replace(epochs=1, steps_per_epoch=3, pack=4, xla=True, latent_dim=8,
                                                generator={"filters": 4}, discriminator={"filters": 4, "num_blocks": 2},

@@ -168,6 +168,21 @@ def test_video_kind_plays_a_grid_and_draws_a_film_strip():
 # Training, export, runtime, CLI -------------------------------------------------------------
 
 
+def test_the_gallery_plays_each_clip_in_its_own_file_under_its_caption(tmp_path):
+    from harness import played_frames
+
+    spec = SampleSpec.infer((3, 8, 8, 1))
+    kind = get_kind(spec)
+    shown = kind.to_display(_clips(n=3, frames=3, size=8), spec)
+    items = kind.gallery(shown, spec, ["a", "b", "c"], folder=str(tmp_path))
+    assert [caption for _, caption in items] == ["a", "b", "c"]
+    for (path, _), clip in zip(items, shown):  # each clip's frames, in order, at 4x
+        played = played_frames(path)
+        assert len(played) == 3
+        for frame, expected in zip(played, clip):
+            np.testing.assert_array_equal(frame, expected[..., 0].repeat(4, 0).repeat(4, 1))
+
+
 @pytest.fixture(scope="module")
 def video_run(tmp_path_factory):
     """A tiny conditional run of the preset's sprite generator on moving digits (8 frames of 16x16),
