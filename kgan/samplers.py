@@ -331,7 +331,8 @@ def _parse_sampler(spec):
     for item in filter(None, options.split(",")):
         key, equals, value = item.partition("=")
         if not equals:
-            raise KganError(f"sampler options are key=value pairs, got {item!r} (e.g. {name}:{known[0]}=4)")
+            example = f"{name}:{known[0]}=4" if known else name
+            raise KganError(f"sampler options are key=value pairs, got {item!r} (e.g. {example})")
         if key.strip() not in known:
             raise KganError(f"the {name} sampler has no option {key.strip()!r}: its options are {', '.join(known)}")
         kwargs[key.strip()] = _value(value.strip())
