@@ -963,9 +963,11 @@ def d_steps_plus_the_shared_step():
     step = GAN.train_step
 
     def train_step(self, data):
+        import tensorflow as tf
+
         if self.update != "alternating" and self.d_steps > 1:
             real, labels = self._unpack(data)
-            batch = tf_shape0(real)
+            batch = tf.shape(real)[0]
             d_vars = self.discriminator.trainable_variables
             with self._watching(d_vars) as tape:
                 terms, _ = self.discriminator_terms(real, labels, batch, training=True)
@@ -974,12 +976,6 @@ def d_steps_plus_the_shared_step():
         return step(self, data)
 
     GAN.train_step = train_step
-
-
-def tf_shape0(x):
-    import tensorflow as tf
-
-    return tf.shape(x)[0]
 
 
 @variant("tests/test_gan.py::test_instance_noise_anneals_to_zero")
