@@ -46,9 +46,25 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group(shared[0]))
         elif any(d.scope == "module" for d in definitions):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
-    # The long tests first, the broken-variant guards (many and short) after them: two workers then
-    # end together instead of one finishing a preset alone.
-    items.sort(key=lambda item: "guard_server" in getattr(item, "fixturenames", ()))
+    # Longest first (LPT): pytest-xdist hands out the groups and lone tests in this order, so the
+    # presets start at once and the short tests fill the end, and two workers finish together.
+    units = {}
+    for item in items:
+        group = item.get_closest_marker("xdist_group")
+        units.setdefault(group.args[0] if group else item.nodeid, []).append(item)
+    ordered = sorted(units.values(), key=lambda members: -sum(map(expected_seconds, members)))
+    items[:] = [item for members in ordered for item in members]
+
+
+def expected_seconds(item):
+    """What a test takes on one core, for scheduling only: `slow(minutes=...)` where a test says
+    (measured with `pytest -m slow --durations=0`), else a typical slow, guard, browser or fast test."""
+    if "guard_server" in getattr(item, "fixturenames", ()):
+        return 8
+    slow = item.get_closest_marker("slow")
+    if slow:
+        return 60 * slow.kwargs.get("minutes", 0.3)
+    return 6 if item.get_closest_marker("browser") else 0.5
 
 
 @pytest.hookimpl(hookwrapper=True)

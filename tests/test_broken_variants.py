@@ -13,10 +13,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CASES = [(name, guard) for name, (_, guards, _) in VARIANTS.items() for guard in guards]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def guard_server():
     """`run(name, guard)` -> (exit status, last output line) of the guard under the variant, in a
-    process forked from one that has TensorFlow imported (tests/scripts/guard_server.py)."""
+    process forked from one that has TensorFlow imported (tests/scripts/guard_server.py). One
+    server a pytest-xdist worker, so the guards spread over the workers."""
     server = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "tests", "scripts", "guard_server.py")], cwd=ROOT, text=True,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -289,7 +289,7 @@ def test_refit_moves_the_exported_discriminator_toward_the_density_ratio(tmp_pat
     assert "non-negative integer" in capsys.readouterr().err and not (tmp_path / "x").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=2)
 def test_the_calibrated_samplers_bring_back_modes_of_a_trained_grid25_gan(grid25_plain):
     # grid25's networks without R1 or EMA, batch 256, 30 x 200 steps, seed 0, exported (which
     # calibrates on fresh grid25 draws) and sampled through onnxruntime. A sampler that ignored

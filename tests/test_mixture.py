@@ -297,7 +297,7 @@ def test_the_diversity_term_is_beta_times_the_member_heads_cross_entropy(digits_
     assert logs["d_member_classifier"] > 0.5  # an untrained head: near log 3, not a constant 0
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=4.2)
 def test_mgan_covers_grid25_with_members_its_head_tells_apart(tmp_path, grid25_plain):
     # grid25's networks without R1 or EMA, batch 256, 30 x 200 steps, seed 0. Measured: one
     # generator 16-17 modes (reverse KL about 0.8); four without the diversity term 25 modes,

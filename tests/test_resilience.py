@@ -44,7 +44,7 @@ def epochs_written(path):
         return []
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=0.75)
 def test_kill_and_resume(tmp_path):
     run = tmp_path / "ring"
     args = ["train", "--preset", "ring8", "--epochs", "6", "--steps-per-epoch", "150", "--out", str(run),

@@ -71,7 +71,7 @@ def test_packing_arguments_are_checked():
         GAN(DCGANGenerator((8, 8, 1), 4, num_classes=3), DCGANDiscriminator((8, 8, 2), num_classes=3), pack=2)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=1.2)
 def test_packing_covers_more_grid25_modes_than_the_same_budget_without_it(tmp_path, grid25_plain):
     # A plain GAN (the grid25 networks without R1, batch 256, 30 x 200 steps) drops modes on
     # grid25; packing two samples into its discriminator keeps them. Seed 0 measured 16-17

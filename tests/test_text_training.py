@@ -24,7 +24,7 @@ class NllOracle(keras.callbacks.Callback):
         self.found["gan"] = self._measure()
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=3.8)
 def test_the_oracle_presets_adversarial_phase_lowers_nll_oracle(tmp_path):
     """Seed 0 of the `oracle` preset: the pretrained (MLE) generator against the same generator
     after the adversarial phase, by the oracle's own likelihood of their samples."""

@@ -34,7 +34,7 @@ def test_every_preset_is_valid_and_documented():
         assert config.preset == name and len(config.description) > 40
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=5.5)
 def test_ring8_preset_captures_the_modes_from_the_saved_model(tmp_path):
     # The whole preset: shorter runs sit in the early collapse that GANs on ring8 pass
     # through, so the behaviour worth testing is the preset's.
@@ -48,7 +48,7 @@ def test_ring8_preset_captures_the_modes_from_the_saved_model(tmp_path):
     assert history["epoch"] == list(range(1, config.epochs + 1))
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=2.6)
 def test_digits_preset_samples_read_as_digits(tmp_path):
     result = kgan.train(get_preset("digits").replace(out=str(tmp_path / "digits"), export=False), verbose=0)
     classifier, held_out_accuracy = digit_classifier()
@@ -63,7 +63,7 @@ def test_digits_preset_samples_read_as_digits(tmp_path):
     assert os.path.exists(os.path.join(result.run_dir, "samples", f"epoch_{result.history['epoch'][-1]:03d}.png"))
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=2.7)
 def test_conditional_digits_follow_their_labels(tmp_path):
     result = kgan.train(
         get_preset("digits-conditional").replace(out=str(tmp_path / "cond"), export=False), verbose=0

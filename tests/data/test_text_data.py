@@ -54,7 +54,7 @@ def test_oracle_is_seeded_and_refuses_foreign_sequences():
         oracle.log_likelihood(np.full((2, 4), 11))
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=0.5)
 def test_oracle_benchmark_has_seqgans_sizes():
     train, held_out, vocabulary, oracle = oracle_data()
     assert train.shape == (10_000, 20) and held_out.shape == (2_000, 20) and len(vocabulary) == 5000
