@@ -1,7 +1,7 @@
 """The kgan Gradio demo: `python apps/demo.py [--model EXPORT_DIR] [--port 7860]`.
 
 The same app as `kgan demo`; it lives in `kgan.demo` so that an installed kgan has it.
-It imports kgan.inference (onnxruntime) and gradio, never TensorFlow or Keras.
+It imports kgan.runtime.inference (onnxruntime) and gradio, never TensorFlow or Keras.
 """
 
 import sys

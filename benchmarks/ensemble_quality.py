@@ -91,7 +91,7 @@ def main():
     todo = [(d, s) for d in args.datasets for s in args.seeds
             if not os.path.isfile(os.path.join(run_dir(d, s), "model.keras"))]
     if "stacked-digits" in {d for d, _ in todo}:
-        from kgan.metrics.features import DomainFeatures
+        from kgan.features import DomainFeatures
 
         DomainFeatures("digits").held_out_accuracy  # the cached digit classifier, before the workers
     context = multiprocessing.get_context("spawn")

@@ -8,7 +8,7 @@ order each round) so that load on the machine touches all alike; prints medians 
 ratios to ORT fp32. An onnxruntime call timed right after a TensorFlow call is slower
 than on its own, so the onnxruntime models are also timed interleaved only with each
 other: what an edge install, which has no TensorFlow, sees. Also times `import
-kgan.inference` plus session creation in fresh processes, and sums the installed size of
+kgan.runtime.inference` plus session creation in fresh processes, and sums the installed size of
 the edge environment (numpy, Pillow, onnxruntime and what they need) against the
 training one (kgan's dependencies).
 """
@@ -96,7 +96,7 @@ def print_table(title, table):
 
 def import_and_load_seconds(export_dir, runs=5):
     code = (
-        "import time; t = time.perf_counter(); import kgan.inference as k; "
+        "import time; t = time.perf_counter(); import kgan.runtime.inference as k; "
         f"k.GeneratorRuntime({export_dir!r}); print(time.perf_counter() - t)"
     )
     values = []
@@ -148,7 +148,7 @@ def main():
         load = import_and_load_seconds(out)
     print_table(f"generator latency, median of {args.repeats} interleaved runs (ms); ratio = time / ORT fp32", table)
     print_table(f"\nonnxruntime alone, no TensorFlow call in between (median of {args.repeats}, ms)", alone)
-    print(f"\nimport kgan.inference + session creation: {load:.3f} s (median of 5 fresh processes)")
+    print(f"\nimport kgan.runtime.inference + session creation: {load:.3f} s (median of 5 fresh processes)")
     edge = installed_mb(["numpy", "pillow", "onnxruntime"])
     training = installed_mb(["tensorflow", "keras", "numpy", "pillow", "scikit-learn"])
     print(f"installed size: edge (numpy, pillow, onnxruntime + deps) {edge:.0f} MB; "

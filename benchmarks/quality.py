@@ -116,8 +116,8 @@ def real_rows(dataset, seeds):
     """The data set's own samples scored as a generator's are: the floor of each figure."""
     from kgan.data import MIXTURES, load_arrays, mixture_means, mixture_std
     from kgan.evaluate import stacked_mode_metrics
-    from kgan.metrics import mixture_mode_metrics
-    from kgan.metrics.features import DomainFeatures
+    from kgan.runtime.metrics import mixture_mode_metrics
+    from kgan.features import DomainFeatures
 
     rows, digits = [], None if dataset in MIXTURES else DomainFeatures("digits")
     for seed in seeds:
@@ -235,7 +235,7 @@ def main():
     for dataset, variant in {(d, v) for d, v, _ in todo}:
         variant_config(dataset, variant).validate()  # a bad configuration stops the benchmark before any run
     if "stacked-digits" in {d for d, _, _ in todo}:
-        from kgan.metrics.features import DomainFeatures
+        from kgan.features import DomainFeatures
 
         DomainFeatures("digits").held_out_accuracy  # train the cached digit classifier once, before the workers
     started = time.time()

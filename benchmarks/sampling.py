@@ -171,7 +171,7 @@ def main():
         missing = [t for t in todo if not all(os.path.isfile(os.path.join(export_dir(run_dir(*t), f), "latent_energy.onnx"))
                                               for f in args.refit_steps)]
         if "digits" in {d for d, _, _ in missing} or "digits" in args.datasets:
-            from kgan.metrics.features import DomainFeatures
+            from kgan.features import DomainFeatures
 
             DomainFeatures("digits").held_out_accuracy  # the cached digit classifier, before the workers
         context = multiprocessing.get_context("spawn")

@@ -60,7 +60,7 @@ SOFTWARE_WEBGPU = ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader",
 
 def parity(page, folder, n=256):
     """`{role: max |diff|}` of the page's models against onnxruntime in Python, same inputs."""
-    from kgan.inference import GeneratorRuntime
+    from kgan.runtime.inference import GeneratorRuntime
 
     runtime = GeneratorRuntime(folder)
     feeds = runtime.prior.draw(n, seed=0, randomize=True)
@@ -89,7 +89,7 @@ def first_samples(browser, url, loads):
     return rows
 
 
-PYTHON_FIRST = ("from kgan.inference import GeneratorRuntime; from kgan import images; import sys; "
+PYTHON_FIRST = ("from kgan.runtime.inference import GeneratorRuntime; from kgan import images; import sys; "
                 "r = GeneratorRuntime(sys.argv[1]); s = r.generate(16, seed=0); r.score(s); "
                 "images.encode_png(images.make_grid(s, scale=8))")
 

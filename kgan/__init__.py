@@ -1,7 +1,7 @@
 """kgan: generative adversarial networks for Keras 3, trained with `fit`, shipped as ONNX.
 
 The training side (TensorFlow and Keras) is imported on first use, so
-`import kgan.inference` and `import kgan.images` work where only numpy, Pillow and
+`import kgan.runtime.inference` and `import kgan.runtime.images` work where only numpy, Pillow and
 onnxruntime are installed.
 
 Example:
@@ -15,12 +15,14 @@ Example:
 import importlib
 import sys
 
-from kgan import _quiet
+from kgan import _moved, _quiet
 
 __version__ = "0.1.0"
 
 # TensorFlow's C++ start-up lines stay hidden, as in the CLI, unless TF_CPP_MIN_LOG_LEVEL is set.
 _quiet.install()
+# Modules that moved keep their old import paths, with a DeprecationWarning.
+_moved.install()
 
 _LAZY = {
     "GAN": "kgan.gan",
@@ -36,8 +38,8 @@ _LAZY = {
     "train": "kgan.training",
     "TrainConfig": "kgan.training",
     "KganError": "kgan.errors",
-    "SampleSpec": "kgan.samples",
-    "LatentPrior": "kgan.latent",
+    "SampleSpec": "kgan.runtime.samples",
+    "LatentPrior": "kgan.runtime.latent",
 }
 
 __all__ = ["__version__", "load_model", *_LAZY]

@@ -8,8 +8,8 @@ import time
 import keras
 import numpy as np
 
-from kgan import images
-from kgan.samples import VIDEO_FRAME_MS, get_kind
+from kgan.runtime import images
+from kgan.runtime.samples import VIDEO_FRAME_MS, get_kind
 
 __all__ = ["SampleGrid", "HistoryWriter", "StopOnNonFinite", "NonFiniteLoss", "QualityMetrics", "EpochBackup"]
 
@@ -17,7 +17,7 @@ __all__ = ["SampleGrid", "HistoryWriter", "StopOnNonFinite", "NonFiniteLoss", "Q
 class SampleGrid(keras.callbacks.Callback):
     """Writes `samples/epoch_NNN.png` at the end of every `every` epochs.
 
-    Each kind of sample is drawn by its `kgan.samples` kind: images become a grid
+    Each kind of sample is drawn by its `kgan.runtime.samples` kind: images become a grid
     (conditional models: one column per class); 2-D samples a scatter plot over the
     real data; clips an animated grid, `samples/epoch_NNN.gif`, every tile a clip
     playing. The latents are fixed by `seed`, so successive grids show the same draws

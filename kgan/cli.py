@@ -398,11 +398,11 @@ def _add_generate(subparsers):
 
 
 def _run_generate(args):
-    from kgan import images
+    from kgan.runtime import images
     from kgan.errors import KganError
-    from kgan.inference import GeneratorRuntime
-    from kgan.samplers import get_sampler
-    from kgan.samples import VIDEO_FRAME_MS, get_kind
+    from kgan.runtime.inference import GeneratorRuntime
+    from kgan.runtime.samplers import get_sampler
+    from kgan.runtime.samples import VIDEO_FRAME_MS, get_kind
 
     for path in filter(None, (args.output, args.npy, args.gif)):
         folder = os.path.dirname(os.path.abspath(path))
@@ -535,7 +535,7 @@ def _run_evaluate(args):
     _import_tensorflow_quietly()
     from kgan.evaluate import evaluate, format_report, write_json
 
-    from kgan.samplers import get_sampler
+    from kgan.runtime.samplers import get_sampler
 
     report = evaluate(args.source, dataset=args.dataset, samples=args.samples, seed=args.seed,
                       inception_weights=args.inception_weights, sampler=get_sampler(args.sampler))

@@ -1,6 +1,6 @@
 """The Gradio demo: sample, walk and score an exported generator in the browser.
 
-Built on `kgan.inference` only (numpy, Pillow, onnxruntime, gradio): it never imports
+Built on `kgan.runtime.inference` only (numpy, Pillow, onnxruntime, gradio): it never imports
 TensorFlow or Keras. Works offline: analytics off, system fonts, no share link.
 
     kgan demo [--model EXPORT_DIR|MODEL.onnx] [--host 127.0.0.1] [--port 7860]
@@ -19,11 +19,11 @@ import threading
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from kgan import images  # noqa: E402
 from kgan.errors import KganError  # noqa: E402
-from kgan.inference import GeneratorRuntime  # noqa: E402
-from kgan.samplers import TopK, get_sampler  # noqa: E402
-from kgan.samples import get_kind  # noqa: E402
+from kgan.runtime import images  # noqa: E402
+from kgan.runtime.inference import GeneratorRuntime  # noqa: E402
+from kgan.runtime.samplers import TopK, get_sampler  # noqa: E402
+from kgan.runtime.samples import get_kind  # noqa: E402
 
 __all__ = ["find_models", "build_demo", "launch", "MAX_COUNT", "VECTOR_SAMPLES"]
 

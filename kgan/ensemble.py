@@ -16,7 +16,16 @@ import shutil
 
 import numpy as np
 
+from kgan.data import MIXTURES, load_arrays, sample_mixture
 from kgan.errors import KganError
+from kgan.export import load_run
+from kgan.features import DomainFeatures
+from kgan.gan import GAN
+from kgan.mixture import GeneratorMixture
+from kgan.runtime import images
+from kgan.runtime.latent import check_weights
+from kgan.runtime.samples import get_kind
+from kgan.training import save_model_atomic
 
 __all__ = ["assemble", "fit_weights", "mixture_mmd2", "features_for"]
 
@@ -84,15 +93,10 @@ def features_for(dataset, features_root=None):
     """`(features(samples) -> [n, d], held-out real samples)` in `kgan evaluate`'s features:
     the coordinates of 2-D mixtures, a domain classifier's for images (each channel's digit
     for stacked digits)."""
-    from kgan.data import MIXTURES, sample_mixture
-
     if dataset in MIXTURES:
         return (lambda x: np.asarray(x, np.float64)), sample_mixture(dataset, 2000, seed=4321)[0]
-    from kgan.metrics.features import DomainFeatures
 
     if dataset == "stacked-digits":
-        from kgan.data import load_arrays
-
         digits = DomainFeatures("digits", root=features_root)
 
         def stacked(x):
@@ -113,7 +117,6 @@ def _parse_weights(weights, k):
         values = [float(w) for w in str(weights).split(",")]
     except ValueError:
         raise KganError(f"--weights must be uniform, fit or {k} numbers like 0.5,0.5; got {weights!r}") from None
-    from kgan.latent import check_weights
 
     return check_weights(values, k)
 
@@ -132,13 +135,6 @@ def assemble(run_dirs, out, weights="uniform", samples=1000, seed=0, features_ro
         `{"run_dir", "weights", "mmd2" (fit only), "mmd2_uniform" (fit only)}`.
     """
     import keras
-
-    from kgan import images
-    from kgan.export import load_run
-    from kgan.gan import GAN
-    from kgan.mixture import GeneratorMixture
-    from kgan.samples import get_kind
-    from kgan.training import save_model_atomic
 
     run_dirs = [os.fspath(r) for r in run_dirs]
     if len(run_dirs) < 2:

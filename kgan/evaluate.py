@@ -13,9 +13,26 @@ import os
 
 import numpy as np
 
+from kgan.data import MIXTURES, load_arrays, mixture_means, mixture_std
+from kgan.data.moving import moving_digits
+from kgan.data.digits import digits, held_out_split
+from kgan.data.sources import BUILTIN, MOVING
+from kgan.data.text import decode, is_text_source, source_options, text_source
 from kgan.errors import KganError
+from kgan.export import load_run
+from kgan.features import DomainFeatures, InceptionFeatures, labelled_split
+from kgan.mle import nll
+from kgan.presets import PRESETS
+from kgan.runtime.images import atomic_write_bytes
+from kgan.runtime.inference import GeneratorRuntime
+from kgan.runtime.metrics import (density_coverage, frechet_distance, kernel_distance, mixture_mode_metrics,
+                                  precision_recall)
+from kgan.runtime.metrics.text import bleu, novelty, self_bleu, uniqueness
+from kgan.runtime.metrics.video import average_content_distance, content_consistency, motion_distance
+from kgan.runtime.samplers import get_sampler
+from kgan.runtime.samples import get_kind
 
-__all__ = ["evaluate", "format_report"]
+__all__ = ["evaluate", "format_report", "REPORTS"]
 
 # Neighbours of the k-NN metrics: improved precision / recall (Kynkäänniemi et al. use 3)
 # and density / coverage (Naeem et al. use 5). Each set needs more samples than k.
@@ -25,12 +42,9 @@ DENSITY_COVERAGE_K = 5
 
 def _sampler(source, sampler=None):
     """`(sample(n, seed, labels) -> float array, facts dict)` for a run dir or an ONNX model; with a
-    `kgan.samplers` sampler, its choices, and `facts["sampling"]` adds up what they cost."""
+    `kgan.runtime.samplers` sampler, its choices, and `facts["sampling"]` adds up what they cost."""
     path = os.fspath(source)
     if path.endswith(".onnx") or os.path.isfile(os.path.join(path, "generator.onnx")):
-        from kgan.inference import GeneratorRuntime
-        from kgan.samples import get_kind
-
         runtime = GeneratorRuntime(path)
         facts = {
             "preset": runtime.metadata.get("kgan.preset"),
@@ -44,13 +58,10 @@ def _sampler(source, sampler=None):
             out = runtime.generate_with(sampler, n, seed=seed, labels=label)
             return get_kind(runtime.sample_spec).from_display(out["samples"], runtime.sample_spec), out.report
     else:
-        from kgan.export import load_run
-
         gan, config = load_run(path)
         facts = {"preset": config.get("preset"), "num_classes": gan.num_classes, "dataset": config.get("dataset"),
                  "sample_spec": gan.sample_spec}
         if hasattr(gan.sampling_generator, "log_probs"):  # a language model: its likelihood of held-out text
-            from kgan.mle import nll
 
             facts["nll"] = lambda sequences: nll(gan.sampling_generator, sequences)
         plain = lambda n, seed, labels=None: gan.generate(n, seed=seed, labels=labels)  # noqa: E731
@@ -89,7 +100,6 @@ def _dataset_for(facts, dataset):
     if facts.get("dataset"):
         return facts["dataset"]
     preset = facts.get("preset")
-    from kgan.presets import PRESETS
 
     if preset in PRESETS:
         return PRESETS[preset].dataset
@@ -107,28 +117,20 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inc
         features_root: cache folder of the domain classifiers.
         inception_weights: score images in InceptionV3 features instead (a local weights
             file, or "imagenet" to download them), as published FIDs are.
-        sampler: score what a `kgan.samplers` sampler chooses (`"drs"`, `"mh:k=32"`, ...);
+        sampler: score what a `kgan.runtime.samplers` sampler chooses (`"drs"`, `"mh:k=32"`, ...);
             the report's `sampling` says what it cost.
 
     Returns:
         a dict of metrics (see the module docstring).
     """
-    from kgan.data import MIXTURES
-    from kgan.samples import get_kind
-
-    from kgan.samplers import get_sampler
 
     sample, facts = _sampler(source, get_sampler(sampler))
     dataset = _dataset_for(facts, dataset)
     if samples is not None and int(samples) <= 1:
         raise KganError(f"--samples must be at least 2, got {samples}")
-    from kgan.data.sources import BUILTIN
 
     if dataset not in BUILTIN and not os.path.exists(dataset):
         raise KganError(f"unknown data set {dataset!r}: choose one of {', '.join(BUILTIN)}, or give a path")
-    from kgan.data.sources import MOVING
-
-    from kgan.data.text import is_text_source
 
     spec = facts["sample_spec"]
     holds = ("vector" if dataset in MIXTURES else "video" if dataset in MOVING else
@@ -136,9 +138,11 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inc
     if spec.kind != holds and (dataset in BUILTIN or spec.kind != "video"):
         raise KganError(f"{dataset} holds {get_kind(holds).noun()} but the model generates {get_kind(spec).noun()}: "
                         "pass the right --dataset")
+    if spec.kind not in REPORTS:
+        raise KganError(f"kgan evaluate has no metrics for {spec.kind} samples yet")
     report = {"source": os.fspath(source), "dataset": dataset, "seed": seed}
-    report.update(get_kind(spec).evaluate(sample, dataset, samples, seed, facts, features_root=features_root,
-                                          inception_weights=inception_weights))
+    report.update(REPORTS[spec.kind](sample, dataset, samples, seed, facts, features_root=features_root,
+                                     inception_weights=inception_weights))
     if "sampling" in facts:
         report["sampling"] = facts["sampling"]
     return report
@@ -146,9 +150,6 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inc
 
 def mixture_report(sample, dataset, samples, seed, facts, features_root=None, inception_weights=None):
     """Modes captured (of `num_modes`), % high quality and reverse KL of 2-D samples."""
-    from kgan.data import mixture_means, mixture_std
-    from kgan.metrics import mixture_mode_metrics
-
     if inception_weights:
         raise KganError(f"{dataset} is scored by its modes, not in InceptionV3 features: leave out --inception-weights")
     n = int(samples or 2500)
@@ -159,9 +160,6 @@ def mixture_report(sample, dataset, samples, seed, facts, features_root=None, in
 
 def image_report(sample, dataset, samples, seed, facts, features_root=None, inception_weights=None):
     """FID, KID, precision / recall, density / coverage (and class accuracy) of images; modes of stacked digits."""
-    from kgan.metrics import density_coverage, frechet_distance, kernel_distance, precision_recall
-    from kgan.metrics.features import DomainFeatures
-
     if dataset == "stacked-digits":
         if inception_weights:
             raise KganError(f"{dataset} is scored by its modes, not in InceptionV3 features: leave out "
@@ -169,7 +167,6 @@ def image_report(sample, dataset, samples, seed, facts, features_root=None, ince
         n = int(samples or 10_000)
         return dict(samples=n, **stacked_mode_metrics(sample(n, seed), DomainFeatures("digits", root=features_root)))
     if inception_weights:  # no domain classifier to train: only the data set's split is needed
-        from kgan.metrics.features import InceptionFeatures, labelled_split
 
         extractor, features = InceptionFeatures(inception_weights), "InceptionV3 pool3"
         train_x, _, held_x, _, _ = labelled_split(dataset)
@@ -216,11 +213,7 @@ def moving_digit_frames(frames, size, seed=0):
     of the embedded digits: `(split, train_digits, held_digits)` where `split` is
     `DomainFeatures`' `(x_train, y_train, x_held, y_held, name)` of single frames, and each
     `*_digits` is `(images, labels)` of 8x8 digits."""
-    from kgan.data.moving import moving_digits
-    from kgan.data.sources import _digits
-    from kgan.metrics.features import held_out_split
-
-    x_train, y_train, x_held, y_held = held_out_split(*_digits(), seed=seed)
+    x_train, y_train, x_held, y_held = held_out_split(*digits(), seed=seed)
 
     def frames_of(images, labels, clips, clip_seed):
         x, y, _ = moving_digits(clips, frames=frames, size=size, seed=clip_seed, images=images, labels=labels)
@@ -235,13 +228,6 @@ def moving_digit_frames(frames, size, seed=0):
 def video_report(sample, dataset, samples, seed, facts, features_root=None, inception_weights=None):
     """Video metrics beside their real-data floors: frame FID, content consistency and ACD in a
     frame classifier's features (moving digits), and the motion distance (any clips)."""
-    from kgan.data import load_arrays
-    from kgan.data.moving import moving_digits
-    from kgan.data.sources import MOVING
-    from kgan.metrics import frechet_distance
-    from kgan.metrics.features import DomainFeatures
-    from kgan.metrics.video import average_content_distance, content_consistency, motion_distance
-
     if inception_weights:
         raise KganError("clips are scored in a frame classifier's features, not InceptionV3's: leave out "
                         "--inception-weights")
@@ -319,9 +305,6 @@ def text_report(sample, dataset, samples, seed, facts, features_root=None, incep
     """BLEU-2..5 of the samples against held-out text and their Self-BLEU, each beside its real
     floor (training texts in their place); NLL-oracle on the oracle (and the model's NLL-test,
     from a run directory); novelty and uniqueness of text that ends (names, text files)."""
-    from kgan.data.text import decode, source_options, text_source
-    from kgan.metrics.text import bleu, novelty, self_bleu, uniqueness
-
     if inception_weights:
         raise KganError(f"{dataset} is text: leave out --inception-weights")
     spec = facts["sample_spec"]
@@ -375,6 +358,8 @@ def format_report(report):
 
 
 def write_json(report, path):
-    from kgan.images import atomic_write_bytes
-
     atomic_write_bytes(path, json.dumps(report, indent=2).encode())
+
+
+# The report of each kind of sample (`kgan.runtime.samples`): a new kind registers its own here.
+REPORTS = {"image": image_report, "vector": mixture_report, "video": video_report, "tokens": text_report}

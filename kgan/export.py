@@ -22,7 +22,11 @@ import time
 
 import numpy as np
 
+from kgan.data import real_for_calibration
+from kgan.data.text import source_options
 from kgan.errors import KganError
+from kgan.runtime.images import check_writable_target, replace_dir, staging_dir
+import kgan
 
 __all__ = ["PARITY_TOLERANCE", "ExportResult", "ExportSpec", "Output", "EXPORTS", "register_export", "export_specs",
            "export_model", "load_run"]
@@ -90,8 +94,6 @@ def load_run(run_dir):
     Returns:
         `(gan, config dict)`.
     """
-    import kgan
-
     path = os.path.join(run_dir, "model.keras")
     if not os.path.isdir(run_dir):
         raise KganError(f"no such run directory: {run_dir}; train one with `kgan train --out {run_dir}`")
@@ -577,7 +579,7 @@ def _metadata(facts, role, parity):
         "kgan.sample_spec": json.dumps(facts["sample_spec"]),
         "kgan.prior": json.dumps(facts["prior"]),
         **({"kgan.mixture": json.dumps(facts["mixture"])} if "mixture" in facts else {}),
-        **({"kgan.calibration": json.dumps(facts["calibration"])}
+        **({"kgan.runtime.calibration": json.dumps(facts["calibration"])}
            if "calibration" in facts and role in ("discriminator", "latent_energy") else {}),
     }
 
@@ -586,8 +588,6 @@ def fit_export_calibration(gan, data, config, log=None, samples=2000, refit_step
     """The discriminator's Platt scaling fitted on `data` (a data set name or path), after
     `refit_steps` steps of `GAN.refit_discriminator` on it, or the GAN's own `calibration` when
     there is no data; None (with a log line) when neither."""
-    from kgan.calibration import real_for_calibration
-
     log = log or (lambda *_: None)
     if not data:
         if refit_steps:
@@ -596,7 +596,6 @@ def fit_export_calibration(gan, data, config, log=None, samples=2000, refit_step
             log("kgan: no data set to calibrate the discriminator on: the drs, mh and langevin samplers need "
                 "`kgan calibrate`")
         return gan.calibration
-    from kgan.data.text import source_options
 
     options = dict(image_size=config.get("image_size"), frames=config.get("frames"), **source_options(gan.sample_spec))
     real, labels = real_for_calibration(data, samples, **options)
@@ -675,7 +674,7 @@ def calibrate_export(run_dir, out_dir=None, data=None, log=None, refit_steps=Non
             path = os.path.join(out_dir, manifest["models"][role]["file"])
             model = onnx.load(path)
             props = {p.key: p.value for p in model.metadata_props}
-            props["kgan.calibration"] = json.dumps(calibration)
+            props["kgan.runtime.calibration"] = json.dumps(calibration)
             del model.metadata_props[:]
             temporary = path + ".partial"
             _save_onnx(model, temporary, props)
@@ -742,7 +741,6 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
         True
     """
     _require_export_extras()
-    import kgan
 
     if not 13 <= int(opset) <= 18:
         raise KganError(f"opset must be between 13 and 18 (tf2onnx 1.17 stops at 18), got {opset}")
@@ -762,7 +760,6 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
             raise KganError("give out_dir when exporting a GAN object")
         saved_model_dir = saved_model_dir or os.path.join(out_dir, "saved_model")
     out_dir = os.path.normpath(out_dir)
-    from kgan.images import check_writable_target, replace_dir, staging_dir
 
     for path in (out_dir, saved_model_dir):
         check_writable_target(path, "export folder")

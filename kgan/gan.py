@@ -6,12 +6,14 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from kgan import losses as losses_lib
-from kgan import regularizers
+from kgan import losses as losses_lib, regularizers
+from kgan.augment import POLICIES, diff_augment, draws_needed
 from kgan.errors import KganError
-from kgan.labels import resolve_labels
-from kgan.latent import LatentPrior, latents
-from kgan.samples import SampleSpec, get_kind
+from kgan.runtime.calibration import calibrated, calibrated_energy, fit_calibration
+from kgan.runtime.labels import resolve_labels
+from kgan.runtime.latent import LatentPrior, latents
+from kgan.runtime.samplers import Proposals, get_sampler
+from kgan.runtime.samples import SampleSpec, get_kind
 
 __all__ = ["GAN", "UPDATES"]
 
@@ -189,7 +191,6 @@ class GAN(keras.Model):
             raise KganError(f"pack must be at least 1, got {pack!r}")
         self.pack = int(pack)
         self._pack_references = None
-        from kgan.augment import POLICIES
 
         augment = tuple([augment] if isinstance(augment, str) else augment or ())
         unknown = [a for a in augment if a not in POLICIES]
@@ -497,8 +498,6 @@ class GAN(keras.Model):
     def _prepared(self, samples, training):
         """What the discriminator is shown: augmented (DiffAugment) and packed (PacGAN)."""
         if self.augment and training:
-            from kgan.augment import diff_augment, draws_needed
-
             if self.sample_spec.kind != "image":
                 raise KganError(f"DiffAugment works on images, not {self.sample_spec.kind} samples; drop augment")
             batch = tf.shape(samples)[0]
@@ -740,11 +739,11 @@ class GAN(keras.Model):
         Args:
             n: number of samples.
             seed: integer seed of the latents; the same seed gives the same samples
-                (and the same as `kgan.inference` on the exported model).
+                (and the same as `kgan.runtime.inference` on the exported model).
             labels: class labels for a conditional GAN, an int or `n` ints;
                 default cycles 0, 1, ..., num_classes - 1.
             batch_size: samples per generator call.
-            sampler: choose among proposals with the discriminator: a `kgan.samplers`
+            sampler: choose among proposals with the discriminator: a `kgan.runtime.samplers`
                 name such as `"topk"` or `"topk:k=8"`, or a `Sampler`; the same
                 samplers `GeneratorRuntime.generate` uses. With a sampler, `labels` is
                 one label or None.
@@ -764,11 +763,9 @@ class GAN(keras.Model):
         return _in_chunks(self.run_generator, feeds, n, batch_size, self.sample_spec.dtype)
 
     def generate_with(self, sampler, n, seed=None, labels=None, batch_size=256, **given):
-        """What a `kgan.samplers` sampler chose: a `Chosen` dict (`"samples"`, `"scores"`) with
+        """What a `kgan.runtime.samplers` sampler chose: a `Chosen` dict (`"samples"`, `"scores"`) with
         its `report`; the samplers that read the discriminator as a probability (`drs`, `mh`,
         `langevin`) need `calibrate` first."""
-        from kgan.samplers import Proposals, get_sampler
-
         sampler = get_sampler(sampler, get_kind(self.sample_spec))
         if labels is not None and np.ndim(labels):
             raise KganError("with a sampler, give one label or none (the proposals cycle the classes)")
@@ -776,7 +773,6 @@ class GAN(keras.Model):
         if calibration is None:
             raise KganError(f"the {sampler.name} sampler needs a calibrated discriminator: call "
                             "gan.calibrate(real_samples) first, or use the topk sampler")
-        from kgan.calibration import calibrated, calibrated_energy
 
         def decode(feeds):
             rows = len(next(iter(feeds.values())))
@@ -859,11 +855,9 @@ class GAN(keras.Model):
         return float(loss)
 
     def calibrate(self, real, labels=None, samples=None, seed=0, batch_size=256):
-        """Fits Platt scaling of the discriminator (`kgan.calibration`) on `real` samples
+        """Fits Platt scaling of the discriminator (`kgan.runtime.calibration`) on `real` samples
         against as many generated ones, keeps it in `calibration` (saved with the model) and
         returns it."""
-        from kgan.calibration import fit_calibration
-
         real = np.asarray(real, np.float32)
         self._pack_references = None  # drawn again from the generator being calibrated
         n = int(samples or len(real))

@@ -14,6 +14,7 @@ target (Salimans et al. 2016), 1 becoming `1 - label_smoothing`.
 """
 
 from keras import ops
+from kgan.errors import KganError
 
 __all__ = [
     "LOSSES",
@@ -222,8 +223,6 @@ def get_loss_pair(name):
     Example:
         >>> g_loss, d_loss = get_loss_pair("hinge")
     """
-    from kgan.errors import KganError
-
     if name not in LOSSES:
         raise KganError(f"unknown loss {name!r}: choose one of {', '.join(LOSSES)}")
     return LOSSES[name]

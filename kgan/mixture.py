@@ -20,7 +20,8 @@ import numpy as np
 import tensorflow as tf
 
 from kgan.errors import KganError
-from kgan.latent import MemberInput, check_weights
+from kgan.gan import _latent_dim_of
+from kgan.runtime.latent import MemberInput, check_weights
 
 __all__ = ["GeneratorMixture", "MemberInput", "check_weights", "training_members"]
 
@@ -35,8 +36,6 @@ def training_members(batch, weights):
 
 
 def _latent_dim(model):
-    from kgan.gan import _latent_dim_of
-
     return _latent_dim_of(model)
 
 

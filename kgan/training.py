@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from kgan import images
+from kgan.runtime import images
 from kgan.errors import KganError
 
 __all__ = ["TrainConfig", "TrainResult", "train", "build_gan", "PRECISIONS"]

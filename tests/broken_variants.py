@@ -271,7 +271,7 @@ def labels_off_by_one():
          "tests/test_metrics_features.py::test_density_and_coverage_by_hand")
 def knn_radii_ignore_k():
     """The k-NN balls have radius 0 (k ignored)."""
-    from kgan.metrics import manifold
+    from kgan.runtime.metrics import manifold
 
     manifold._radii = lambda features, k: np.zeros(len(features))
 
@@ -279,7 +279,7 @@ def knn_radii_ignore_k():
 @variant("tests/test_metrics_features.py::test_kernel_distance_separates_distributions")
 def kid_off_diagonal_over_m_squared():
     """KID divides the off-diagonal kernel sums by m^2 instead of m (m - 1)."""
-    from kgan.metrics import kernel
+    from kgan.runtime.metrics import kernel
 
     def wrong(x, y):
         m = len(x)
@@ -292,7 +292,7 @@ def kid_off_diagonal_over_m_squared():
 @variant("tests/test_metrics_features.py::test_singular_covariances_stay_finite")
 def frechet_singular_drops_means():
     """On singular covariances the Fréchet distance forgets the mean term."""
-    from kgan.metrics import frechet
+    from kgan.runtime.metrics import frechet
 
     def make(original):
         def broken(mu1, sigma1, mu2, sigma2, eps=1e-6):
@@ -308,7 +308,7 @@ def frechet_singular_drops_means():
 @variant("tests/test_evaluate.py::test_image_metrics_sit_above_their_floor")
 def evaluate_scores_against_training_data():
     """Inside evaluate, KID, precision, recall, density and coverage use half the held-out features."""
-    from kgan import metrics
+    from kgan.runtime import metrics
 
     def make(original):
         def broken(real, fake, *args, **kwargs):
@@ -422,7 +422,7 @@ def float32_reload_loses_weights():
          "tests/test_demo.py::test_labels_truncation_and_filtered_sampling")
 def topk_keeps_the_worst():
     """Best-of-k oversampling keeps the lowest-scored proposals."""
-    from kgan.samplers import TopK
+    from kgan.runtime.samplers import TopK
 
     def select(self, n, proposals, seed):
         batch = proposals.draw(n * self.k, seed)
@@ -444,12 +444,12 @@ def registered_exports_ignored():
 @variant("tests/test_extension.py::test_a_registered_kind_trains_saves_exports_and_samples")
 def runtime_guesses_the_kind_from_the_shape():
     """The runtime ignores the exported sample spec and guesses the kind from the output's rank."""
-    from kgan import inference
+    from kgan.runtime import inference
 
     def guess(meta):
         import json
 
-        from kgan.samples import SampleSpec
+        from kgan.runtime.samples import SampleSpec
 
         return SampleSpec.infer(json.loads(meta["kgan.output_shape"]))
 
@@ -488,7 +488,7 @@ def float32_copy_of_g_and_d_only():
          "tests/test_old_artifacts.py::test_exports_load_and_give_the_same_samples_scores_and_walks")
 def walk_is_linear():
     """Latent walks interpolate linearly instead of on the sphere."""
-    from kgan import latent
+    from kgan.runtime import latent
 
     latent.NormalInput.walk = lambda self, a, b, ts: np.concatenate([(1 - t) * a + t * b for t in ts])
 
@@ -632,7 +632,7 @@ def diversity_without_beta():
 @variant("tests/test_mixture.py::test_member_draws_follow_the_weights_and_can_be_given")
 def members_drawn_uniformly():
     """A mixture's members are drawn uniformly whatever the weights."""
-    from kgan.latent import MemberInput
+    from kgan.runtime.latent import MemberInput
 
     def make(original):
         def broken(self, n, rng, given=None, truncation=1.0, randomize=False):
@@ -658,7 +658,7 @@ def pytest_configure(config):
          "tests/test_discriminator_sampling.py::test_exact_drs_keeps_half_of_an_honest_half_junk_generator")
 def drs_accepts_blindly():
     """DRS keeps each proposal with one probability (σ(2) with γ = 0), whatever the discriminator says."""
-    from kgan.samplers import DRS
+    from kgan.runtime.samplers import DRS
 
     DRS._f = lambda self, logits, top: np.full(np.shape(logits), 2.0)
 
@@ -666,7 +666,7 @@ def drs_accepts_blindly():
 @variant("tests/test_discriminator_sampling.py::test_drs_and_mh_recover_the_real_distribution_from_a_junk_mixing_generator")
 def mh_accepts_every_move():
     """Metropolis-Hastings reads every proposal as equally real, so it accepts every move."""
-    from kgan.samplers import MetropolisHastings, Proposals
+    from kgan.runtime.samplers import MetropolisHastings, Proposals
 
     def make(original):
         def broken(self, n, proposals, seed):
@@ -680,7 +680,7 @@ def mh_accepts_every_move():
 @variant("tests/test_discriminator_sampling.py::test_platt_scaling_recovers_known_parameters")
 def platt_slope_dropped():
     """Calibration keeps the raw slope: a = 1, only the offset is fitted."""
-    from kgan import calibration
+    from kgan.runtime import calibration
 
     _wrap(calibration, "fit_calibration", lambda original: lambda *a, **k: dict(original(*a, **k), a=1.0))
 
@@ -706,7 +706,7 @@ def latent_energy_gradient_halved():
 @variant("tests/test_discriminator_sampling.py::test_langevin_samples_the_latent_target_of_a_known_energy")
 def langevin_climbs_the_energy():
     """Langevin steps up the energy's gradient instead of down."""
-    from kgan.samplers import Langevin, Proposals
+    from kgan.runtime.samplers import Langevin, Proposals
 
     def make(original):
         def broken(self, n, proposals, seed):
@@ -765,7 +765,7 @@ def strided_slice_gradient_ignores_strides():
 @variant("tests/test_video.py::test_consistency_acd_and_speeds_on_constructed_clips")
 def consistency_ignores_confidence():
     """Content consistency counts clips of one class whatever the classifier's confidence."""
-    from kgan.metrics import video
+    from kgan.runtime.metrics import video
 
     video.content_consistency = lambda probabilities, threshold=0.8: float(np.mean(np.all(
         np.asarray(probabilities).argmax(-1) == np.asarray(probabilities).argmax(-1)[:, :1], axis=1)))
@@ -836,18 +836,18 @@ def token_ids_shown_as_the_first_token():
          "tests/test_text_gan.py::test_text_export_gives_the_same_tokens_everywhere_and_the_runtime_strings")
 def text_goes_past_its_end():
     """Token ids are shown as text up to the last token, not the first end token."""
-    from kgan.data import text
+    from kgan.runtime import samples, text
 
     def decode(tokens, vocabulary, separator=""):
         return [separator.join(vocabulary[int(t)] for t in row) for row in np.asarray(tokens)]
 
-    text.decode = decode
+    text.decode = samples.decode = decode  # samples may have bound the original already
 
 
 @variant("tests/test_text_metrics.py::test_self_bleu_and_uniqueness_see_a_collapsed_sampler")
 def self_bleu_includes_the_sample_itself():
     """Self-BLEU scores each sample against all samples, itself included (always 1)."""
-    from kgan.metrics import text
+    from kgan.runtime.metrics import text
 
     def self_bleu(samples, orders=text.BLEU_ORDERS):
         samples = [list(s) for s in samples]
@@ -929,7 +929,7 @@ def training_members_ignore_the_weights():
 @variant("tests/test_mixture.py::test_parity_feeds_hold_every_member_in_any_k_rows_and_draws_follow_seeds")
 def parity_members_drawn_by_weight():
     """The export's parity feeds draw members by the weights, so a light member may be left unchecked."""
-    from kgan.latent import MemberInput
+    from kgan.runtime.latent import MemberInput
 
     draw = MemberInput.draw
     MemberInput.draw = lambda self, n, rng, given=None, truncation=1.0, randomize=False: draw(self, n, rng, given,
@@ -947,7 +947,7 @@ def clip_folders_cropped():
 @variant("tests/test_video.py::test_the_gallery_plays_each_clip_in_its_own_file_under_its_caption")
 def gallery_repeats_the_first_clip():
     """The demo's gallery plays the first clip under every caption."""
-    from kgan.samples import VideoKind
+    from kgan.runtime.samples import VideoKind
 
     gallery = VideoKind.gallery
     VideoKind.gallery = lambda self, shown, spec, captions, folder=None: gallery(
@@ -998,7 +998,7 @@ def instance_noise_on_a_cosine():
 @variant("tests/test_inference.py::test_score_matches_the_keras_discriminator")
 def uint8_scored_unscaled():
     """The runtime scores uint8 images as their 0..255 values, not the [-1, 1] floats they stand for."""
-    from kgan.samples import ImageKind
+    from kgan.runtime.samples import ImageKind
 
     convert = ImageKind.from_display
     ImageKind.from_display = lambda self, samples, spec: np.asarray(samples, np.float32) \
@@ -1008,7 +1008,7 @@ def uint8_scored_unscaled():
 @variant("tests/test_inference.py::test_truncation_scales_the_latents")
 def truncation_unbounded():
     """The runtime takes any positive truncation."""
-    from kgan.inference import GeneratorRuntime
+    from kgan.runtime.inference import GeneratorRuntime
 
     check = GeneratorRuntime._check_truncation
     GeneratorRuntime._check_truncation = staticmethod(lambda truncation: float(truncation) if float(truncation) > 2
@@ -1018,7 +1018,7 @@ def truncation_unbounded():
 @variant("tests/test_latent.py::test_truncation_scales_normal_latents_only_and_a_walk_between_parallel_latents_is_a_line")
 def uniforms_truncated():
     """A token sampler's uniforms are scaled by the truncation, as the normal latents are."""
-    from kgan.latent import UniformInput
+    from kgan.runtime.latent import UniformInput
 
     draw = UniformInput._draw
     UniformInput._draw = lambda self, n, rng, truncation: draw(self, n, rng, truncation) * np.float32(truncation)
@@ -1027,7 +1027,7 @@ def uniforms_truncated():
 @variant("tests/test_latent.py::test_truncation_scales_normal_latents_only_and_a_walk_between_parallel_latents_is_a_line")
 def slerp_of_parallel_latents():
     """A spherical walk between parallel latents (angle 0) gives zeros, not the straight line."""
-    from kgan import latent
+    from kgan.runtime import latent
 
     def slerp(a, b, t):
         a64, b64 = a.astype(np.float64), b.astype(np.float64)
@@ -1043,7 +1043,7 @@ def slerp_of_parallel_latents():
 @variant("tests/test_inference.py::test_interpolation_walks_from_seed_to_seed")
 def walk_ignores_labels():
     """The runtime's latent walk cycles the classes instead of keeping the label it was given."""
-    from kgan.inference import GeneratorRuntime
+    from kgan.runtime.inference import GeneratorRuntime
 
     interpolate = GeneratorRuntime.interpolate
     GeneratorRuntime.interpolate = lambda self, a, b, steps=16, n=1, labels=None, truncation=1.0, **given: \

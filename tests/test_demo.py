@@ -65,7 +65,7 @@ def test_generate_endpoint_returns_count_images_of_the_model_size(client):
 
 
 def test_labels_truncation_and_filtered_sampling(client, served):
-    from kgan.inference import GeneratorRuntime
+    from kgan.runtime.inference import GeneratorRuntime
 
     model = str(served["root"] / "digits3" / "generator.onnx")
     score = lambda items: [float(i["caption"].split()[1]) for i in items]  # noqa: E731
@@ -86,7 +86,7 @@ def test_labels_truncation_and_filtered_sampling(client, served):
 
 
 def test_calibrated_samplers_and_what_they_cost(client, served):
-    from kgan.inference import GeneratorRuntime
+    from kgan.runtime.inference import GeneratorRuntime
 
     model = str(served["root"] / "digits3" / "generator.onnx")
     runtime = GeneratorRuntime(model)
@@ -140,7 +140,7 @@ def test_a_model_deleted_after_start(client, served):
 
 
 def test_load_50_requests_at_concurrency_5(served):
-    from kgan.inference import GeneratorRuntime
+    from kgan.runtime.inference import GeneratorRuntime
 
     clients = [Client(served["url"], verbose=False, analytics_enabled=False) for _ in range(5)]
     # What one request costs alone, and the generator's own share of it (16 images and their scores).

@@ -7,10 +7,10 @@ import pytest
 from scipy import stats
 
 from conftest import tiny
-from kgan.calibration import calibrated_energy, fit_calibration
+from kgan.runtime.calibration import calibrated_energy, fit_calibration
 from kgan.errors import KganError
-from kgan.inference import GeneratorRuntime
-from kgan.samplers import DRS, Langevin, MetropolisHastings, Proposals, TopK, get_sampler
+from kgan.runtime.inference import GeneratorRuntime
+from kgan.runtime.samplers import DRS, Langevin, MetropolisHastings, Proposals, TopK, get_sampler
 
 
 def _junk_mixing_generator():
@@ -133,7 +133,7 @@ def test_sampler_options_and_budgets_are_checked():
 def calibrated_export(tmp_path_factory):
     """A tiny DCGAN trained briefly on digits, calibrated on digits, exported."""
     from conftest import make_gan
-    from kgan.calibration import real_for_calibration
+    from kgan.data import real_for_calibration
     from kgan.export import export_model
 
     gan = make_gan("dcgan", True, steps=3)
@@ -150,7 +150,7 @@ def test_the_export_carries_the_calibration_and_samples_with_every_sampler(calib
     import onnx
 
     props = {p.key: p.value for p in onnx.load(os.path.join(result.out_dir, "discriminator.onnx")).metadata_props}
-    assert json.loads(props["kgan.calibration"]) == gan.calibration
+    assert json.loads(props["kgan.runtime.calibration"]) == gan.calibration
     assert runtime.describe()["calibration"]["ece"] == gan.calibration["ece"]
     for spec in ("topk", "drs:burn_in=200", "mh:k=8", "langevin:steps=5"):
         chosen = runtime.generate_with(spec, 12, seed=3, labels=2)

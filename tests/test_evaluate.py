@@ -42,8 +42,8 @@ def test_image_metrics_sit_above_their_floor(digits_run, features_root):
     import numpy as np
 
     from kgan.export import load_run
-    from kgan.metrics import density_coverage, frechet_distance, kernel_distance, precision_recall
-    from kgan.metrics.features import DomainFeatures
+    from kgan.runtime.metrics import density_coverage, frechet_distance, kernel_distance, precision_recall
+    from kgan.features import DomainFeatures
 
     extractor = DomainFeatures("digits", root=root)
     real = extractor(extractor.held_out[0])
@@ -98,7 +98,7 @@ def test_quality_metrics_callback_joins_history_and_tensorboard(tmp_path):
     from kgan.callbacks import QualityMetrics
     from kgan.data import mixture_means, mixture_std
     from kgan.gan import GAN
-    from kgan.metrics import mixture_mode_metrics
+    from kgan.runtime.metrics import mixture_mode_metrics
     from kgan.models import MLPDiscriminator, MLPGenerator
 
     gan = GAN(MLPGenerator(2, 3, hidden_units=(8,)), MLPDiscriminator(2, hidden_units=(8,)), seed=0)
@@ -127,7 +127,7 @@ def test_inception_features_come_from_a_local_weights_file(tmp_path):
     import numpy as np
     import tensorflow as tf
 
-    from kgan.metrics.features import InceptionFeatures
+    from kgan.features import InceptionFeatures
 
     keras.utils.set_random_seed(0)
     model = keras.applications.InceptionV3(include_top=False, pooling="avg", weights=None, input_shape=(299, 299, 3))
@@ -144,7 +144,9 @@ def test_evaluate_scores_images_in_the_inception_features_it_is_given(tmp_path, 
                                                                      features_root):
     import numpy as np
 
-    from kgan.metrics import features, frechet_distance
+    import kgan.evaluate
+    import kgan.features
+    from kgan.runtime.metrics import frechet_distance
 
     seen = {}
 
@@ -155,12 +157,12 @@ def test_evaluate_scores_images_in_the_inception_features_it_is_given(tmp_path, 
         def __call__(self, images):
             return np.asarray(images, np.float32).reshape(len(images), -1)
 
-    monkeypatch.setattr(features, "InceptionFeatures", Pixels)
+    monkeypatch.setattr(kgan.evaluate, "InceptionFeatures", Pixels)  # what evaluate scores images with
     root = str(tmp_path / "features")
     report = evaluate(digits_run, samples=200, features_root=root, inception_weights="w.h5")
     assert seen["weights"] == "w.h5" and report["features"] == "InceptionV3 pool3"
     assert not os.path.exists(os.path.join(root, "digits"))  # no domain classifier was trained for it
-    train, _, held, _, _ = features.labelled_split("digits")  # the domain classifier's split
+    train, _, held, _, _ = kgan.features.labelled_split("digits")  # the domain classifier's split
     pixels = Pixels(None)
     assert report["fid_floor"] == pytest.approx(frechet_distance(pixels(held), pixels(train[: len(held)])), rel=1e-6)
     assert report["fid"] > 2 * report["fid_floor"]
@@ -169,7 +171,7 @@ def test_evaluate_scores_images_in_the_inception_features_it_is_given(tmp_path, 
 
 
 def test_inception_weights_that_cannot_be_used_get_one_line(tmp_path, ring_run, capsys):
-    from kgan.metrics.features import InceptionFeatures
+    from kgan.features import InceptionFeatures
 
     with pytest.raises(KganError, match="--inception-weights FILE") as caught:
         InceptionFeatures(str(tmp_path / "missing.weights.h5"))
@@ -188,7 +190,7 @@ def test_stacked_digit_modes(features_root):
 
     from kgan.data import load_arrays
     from kgan.evaluate import stacked_mode_metrics
-    from kgan.metrics.features import DomainFeatures
+    from kgan.features import DomainFeatures
 
     classifier = DomainFeatures("digits", root=features_root)
     real, _, _, _ = load_arrays("stacked-digits", num_examples=3000, seed=1)
@@ -209,7 +211,7 @@ def test_stacked_digits_preset_is_scored_by_evaluate(tmp_path, features_root):
     import numpy as np
 
     from kgan.export import load_run
-    from kgan.metrics.features import DomainFeatures
+    from kgan.features import DomainFeatures
 
     images = load_run(str(tmp_path / "stacked"))[0].generate(500, seed=0)
     classifier = DomainFeatures("digits", root=features_root)

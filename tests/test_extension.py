@@ -16,12 +16,12 @@ from PIL import Image
 
 import kgan
 from kgan import export as export_lib
-from kgan import images, samples
+from kgan.runtime import images, samples
 from kgan.cli import main
 from kgan.errors import KganError
 from kgan.export import ExportSpec, Output, export_model
-from kgan.inference import GeneratorRuntime
-from kgan.samples import SampleKind, SampleSpec
+from kgan.runtime.inference import GeneratorRuntime
+from kgan.runtime.samples import SampleKind, SampleSpec
 
 
 class MatrixKind(SampleKind):

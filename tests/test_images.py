@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kgan import images
+from kgan.runtime import images
 
 
 def test_to_uint8_maps_the_range_and_clips():

@@ -10,7 +10,7 @@ from PIL import Image
 
 from conftest import FAMILIES
 from kgan.errors import KganError
-from kgan.inference import GeneratorRuntime
+from kgan.runtime.inference import GeneratorRuntime
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IDS = [f"{f}-{'conditional' if c else 'plain'}" for f, c in FAMILIES]
@@ -18,7 +18,7 @@ IDS = [f"{f}-{'conditional' if c else 'plain'}" for f, c in FAMILIES]
 
 def test_import_pulls_in_neither_tensorflow_nor_keras():
     code = (
-        "import sys, kgan, kgan.inference, kgan.images, kgan.cli, kgan.samples, kgan.samplers, kgan.latent; "
+        "import sys, kgan, kgan.runtime.inference, kgan.runtime.images, kgan.cli, kgan.runtime.samples, kgan.runtime.samplers, kgan.runtime.latent; "
         "print(sorted(m for m in ('tensorflow', 'keras', 'tf2onnx') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -79,20 +79,20 @@ def test_interpolation_walks_from_seed_to_seed(exported, conditional):
     assert np.abs(frames[2].astype(int) - frames[0].astype(int)).max() > 0
     # Each frame is the generator on the spherical walk's latents.
     a, b = runtime.prior.draw(3, seed=4), runtime.prior.draw(3, seed=5)
-    from kgan.latent import slerp
+    from kgan.runtime.latent import slerp
 
     middle = runtime.run(slerp(a["z"], b["z"], np.linspace(0.0, 1.0, 6)[2]), labels=labels)
     np.testing.assert_array_equal(frames[2], _uint8(middle))
 
 
 def _uint8(samples):
-    from kgan.images import to_uint8
+    from kgan.runtime.images import to_uint8
 
     return to_uint8(samples)
 
 
 def test_truncation_scales_the_latents(exported):
-    from kgan.inference import latents
+    from kgan.runtime.inference import latents
 
     _, result = exported("mlp", False)
     runtime = GeneratorRuntime(result.out_dir)
@@ -231,7 +231,7 @@ def test_edge_install_has_only_numpy_pillow_onnxruntime(exported, tmp_path):
     subprocess.run([*pip, "numpy", "pillow", "onnxruntime"], check=True, timeout=900)
     subprocess.run([*pip, "--no-deps", ROOT], check=True, timeout=900)
     code = (
-        "import sys, json; from kgan.inference import GeneratorRuntime; "
+        "import sys, json; from kgan.runtime.inference import GeneratorRuntime; "
         f"r = GeneratorRuntime({result.out_dir!r}); x = r.generate(4, seed=0); "
         "print(json.dumps({'shape': list(x.shape), 'tf': 'tensorflow' in sys.modules, 'keras': 'keras' in sys.modules}))"
     )

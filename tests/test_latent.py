@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from kgan.errors import KganError
-from kgan.latent import ClassInput, LatentPrior, NormalInput, UniformInput, latents
+from kgan.runtime.latent import ClassInput, LatentPrior, NormalInput, UniformInput, latents
 
 
 def test_z_is_numpys_standard_normal_for_the_seed_whatever_follows():

@@ -30,9 +30,9 @@ def test_leaky_relu_is_keras_leaky_relu_written_as_a_maximum():
 
 def test_place_sprites_draws_moving_digits_as_they_are_drawn():
     from kgan.data.moving import moving_digits
-    from kgan.data.sources import _digits
+    from kgan.data.digits import digits
 
-    glyphs, classes = _digits()
+    glyphs, classes = digits()
     clips, _, paths = moving_digits(6, frames=10, size=16, digits=2, seed=3, images=glyphs[:1], labels=classes[:1])
     ink = (glyphs[:1, ..., 0] + 1.0) / 2.0  # the one glyph both digits of every clip draw
     sprites = np.broadcast_to(ink[:, None, :, :, None], (6, 2, 8, 8, 1)).astype(np.float32)

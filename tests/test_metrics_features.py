@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from kgan.metrics import (
+from kgan.runtime.metrics import (
     density_coverage,
     frechet_distance,
     frechet_distance_from_moments,

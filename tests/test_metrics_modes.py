@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from kgan.data import mixture_means, sample_mixture
-from kgan.metrics import mixture_mode_metrics
+from kgan.runtime.metrics import mixture_mode_metrics
 
 
 def test_real_data_captures_every_mode():

@@ -189,7 +189,7 @@ def test_a_trained_mixture_exports_with_the_same_samples_per_member(tmp_path, di
 
     from kgan.export import export_model
     from kgan.gan import GAN
-    from kgan.inference import GeneratorRuntime
+    from kgan.runtime.inference import GeneratorRuntime
     from kgan.models import DCGANDiscriminator
 
     keras.utils.set_random_seed(0)
@@ -239,7 +239,7 @@ def mixture_export(tmp_path_factory):
 def test_the_demo_samples_one_member_or_the_mixture(mixture_export):
     pytest.importorskip("gradio", reason="the demo needs the app extra: pip install -e '.[app]'")
     from kgan.demo import DemoApp
-    from kgan.inference import GeneratorRuntime
+    from kgan.runtime.inference import GeneratorRuntime
 
     path = os.path.join(mixture_export, "generator.onnx")
     app, runtime = DemoApp([path]), GeneratorRuntime(path)

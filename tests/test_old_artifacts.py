@@ -40,7 +40,7 @@ EXPORT_IDS = [os.path.relpath(p, os.path.dirname(os.path.dirname(p))) for p in E
 
 @pytest.mark.parametrize("folder", EXPORTS, ids=EXPORT_IDS)
 def test_exports_load_and_give_the_same_samples_scores_and_walks(folder):
-    from kgan.inference import GeneratorRuntime
+    from kgan.runtime.inference import GeneratorRuntime
 
     expected = np.load(folder + ".runtime.npz")
     runtime = GeneratorRuntime(folder)

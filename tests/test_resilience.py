@@ -144,7 +144,7 @@ def test_mixed_precision_trains_and_exports_float32(tmp_path, precision):
     assert manifest["parity"]["generator"]["keras_vs_onnxruntime"] <= 1e-4
     assert keras.mixed_precision.global_policy().name == "float32"  # restored
     # The float32 export against the mixed-precision model that was trained, not against its float32 copy.
-    from kgan.inference import GeneratorRuntime
+    from kgan.runtime.inference import GeneratorRuntime
 
     runtime = GeneratorRuntime(tmp_path / "onnx")
     trained = result.gan.generate(16, seed=4)

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from kgan.errors import KganError
-from kgan.inference import GeneratorRuntime
-from kgan.samplers import SAMPLERS, Sampler, TopK, get_sampler
+from kgan.runtime.inference import GeneratorRuntime
+from kgan.runtime.samplers import SAMPLERS, Sampler, TopK, get_sampler
 
 
 def _draw(m, seed):

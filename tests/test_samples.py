@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from kgan import images
+from kgan.runtime import images
 from kgan.errors import KganError
-from kgan.samples import KINDS, SampleSpec, get_kind
+from kgan.runtime.samples import KINDS, SampleSpec, get_kind
 
 
 def test_specs_round_trip_and_name_their_tensor():

@@ -38,7 +38,7 @@ def test_packed_gan_trains_under_xla_and_exports_a_single_sample_scorer(tmp_path
     assert np.isfinite(result.history["d_loss"]).all()
     assert sorted(os.listdir(tmp_path / "onnx")) == [
         "discriminator.onnx", "generator.onnx", "latent_energy.onnx", "manifest.json"]
-    from kgan.inference import GeneratorRuntime
+    from kgan.runtime.inference import GeneratorRuntime
 
     runtime = GeneratorRuntime(tmp_path / "onnx")
     assert runtime.generate(5, seed=0).shape == (5, 8, 8, 1)
@@ -275,7 +275,7 @@ def test_ema_is_the_warmed_up_running_average_of_the_generator():
 
 
 def test_ema_is_saved_exported_and_carried_on(tmp_path):
-    from kgan.inference import GeneratorRuntime
+    from kgan.runtime.inference import GeneratorRuntime
 
     config = tiny("ring8", epochs=2, steps_per_epoch=20, ema=0.9, out=str(tmp_path / "run"),
                   export_dir=str(tmp_path / "onnx"))

@@ -54,7 +54,7 @@ def test_a_word_file_trains_exports_and_generates_text(words_run, capsys, tmp_pa
 
 
 def test_scoring_a_token_outside_the_vocabulary_is_one_line(words_run):
-    from kgan.inference import GeneratorRuntime
+    from kgan.runtime.inference import GeneratorRuntime
 
     runtime = GeneratorRuntime(str(words_run[2]))
     assert runtime.score(["the cat sat"]).shape == (1,)
@@ -86,7 +86,7 @@ def test_pretraining_an_image_model_is_refused(tmp_path, capsys):
 
 def test_the_demo_shows_a_text_models_samples_as_text(words_run):
     from kgan.demo import DemoApp
-    from kgan.inference import GeneratorRuntime
+    from kgan.runtime.inference import GeneratorRuntime
 
     model = str(words_run[2] / "generator.onnx")
     app = DemoApp([model])

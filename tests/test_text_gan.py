@@ -65,7 +65,7 @@ def test_the_relaxed_training_sample_sharpens_with_the_generator_step():
 def test_text_export_gives_the_same_tokens_everywhere_and_the_runtime_strings(exported, conditional):
     import onnxruntime as ort
 
-    from kgan.inference import GeneratorRuntime
+    from kgan.runtime.inference import GeneratorRuntime
 
     gan, result = exported("sequence", conditional)
     figures = result.manifest["parity"]["generator"]

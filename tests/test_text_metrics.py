@@ -5,7 +5,7 @@ import pytest
 
 from kgan.data.text import decode, text_source
 from kgan.errors import KganError
-from kgan.metrics.text import bleu, novelty, self_bleu, uniqueness
+from kgan.runtime.metrics.text import bleu, novelty, self_bleu, uniqueness
 
 
 
@@ -47,7 +47,7 @@ def test_the_text_report_puts_real_names_at_the_floor_and_random_letters_below_i
 
     monkeypatch.setattr(evaluate, "BLEU_SAMPLES", 100)  # nltk's BLEU is slow; fewer texts keep the test short
     monkeypatch.setattr(evaluate, "BLEU_REFERENCES", 300)
-    from kgan.samples import SampleSpec
+    from kgan.runtime.samples import SampleSpec
 
     spec = SampleSpec("tokens", names.train.shape[1:], "int64", vocabulary=names.vocabulary, separator="")
     facts = {"sample_spec": spec}

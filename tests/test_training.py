@@ -8,7 +8,7 @@ import pytest
 
 import kgan
 from kgan.data import mixture_means, mixture_std
-from kgan.metrics import mixture_mode_metrics
+from kgan.runtime.metrics import mixture_mode_metrics
 from kgan.presets import PRESETS, get_preset
 
 

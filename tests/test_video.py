@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kgan import images
+from kgan.runtime import images
 from kgan.cli import main
 from kgan.data import load_arrays, load_dataset
 from kgan.data.moving import moving_digits
 from kgan.errors import KganError
-from kgan.metrics.video import average_content_distance, centroid_speeds, content_consistency, motion_distance
-from kgan.samples import SampleSpec, get_kind
+from kgan.runtime.metrics.video import average_content_distance, centroid_speeds, content_consistency, motion_distance
+from kgan.runtime.samples import SampleSpec, get_kind
 
 
 def _write_clip(path, clip, duration_ms=100):
@@ -231,7 +231,7 @@ def test_the_other_generators_export_with_parity(architecture, exported):
 
 def test_runtime_returns_uint8_clips_and_the_cli_writes_gif_mp4_and_npy(video_run, tmp_path, capsys):
     from harness import played_frames
-    from kgan.inference import GeneratorRuntime
+    from kgan.runtime.inference import GeneratorRuntime
 
     export = os.path.join(os.path.dirname(video_run.run_dir), "export")
     runtime = GeneratorRuntime(export)
@@ -264,7 +264,7 @@ def test_demo_gallery_plays_each_clip_with_its_score(video_run, tmp_path):
     pytest.importorskip("gradio")
     from harness import played_frames
     from kgan.demo import DemoApp
-    from kgan.inference import GeneratorRuntime
+    from kgan.runtime.inference import GeneratorRuntime
 
     export = os.path.join(os.path.dirname(video_run.run_dir), "export")
     model = os.path.join(export, "generator.onnx")

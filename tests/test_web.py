@@ -12,8 +12,8 @@ from PIL import Image
 
 from browser import CHROMIUM, CHROMIUM_ARGS, route_cdn, serve_folder
 from kgan.errors import KganError
-from kgan.inference import GeneratorRuntime
-from kgan.samples import get_kind
+from kgan.runtime.inference import GeneratorRuntime
+from kgan.runtime.samples import get_kind
 from kgan.web import ORT_CDN, ORT_FILES, ORT_WEB_VERSION, build_site
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -15,9 +15,12 @@ import numpy as np
 
 from kgan.data.mixtures import MIXTURES, mixture_means, mixture_std, sample_mixture
 from kgan.data.sources import BUILTIN, load_arrays
+from kgan.data.text import text_source
 from kgan.errors import KganError
+from kgan.runtime.samples import SampleSpec
 
 __all__ = [
+    "real_for_calibration",
     "BUILTIN",
     "MIXTURES",
     "DatasetInfo",
@@ -64,7 +67,6 @@ class DatasetInfo:
         tokens), else None: the generator declares its own."""
         if self.kind != "tokens":
             return None
-        from kgan.samples import SampleSpec
 
         return SampleSpec("tokens", self.shape, "int64", vocabulary=self.vocabulary, separator=self.separator)
 
@@ -152,7 +154,18 @@ def load_dataset(
 def _text_facts(source, kind, tokens, length):
     if kind != "tokens":
         return {}
-    from kgan.data.text import text_source
 
     text = text_source(source, tokens, length)
     return {"vocabulary": text.vocabulary, "separator": text.separator}
+
+
+def real_for_calibration(dataset, n=2000, seed=0, image_size=None, frames=None, **options):
+    """`(samples, labels or None)`: up to `n` real samples of `dataset` in the generator's
+    range: fresh draws of a 2-D mixture (which no run trained on), else rows of the data set
+    (a run trains on all of them, so the discriminator has seen these); `options` go to
+    `load_arrays` (how text is read)."""
+    if dataset in MIXTURES:
+        return load_arrays(dataset, num_examples=n, seed=10_000 + seed)[0], None
+    x, y, _, _ = load_arrays(dataset, image_size=image_size, seed=seed, frames=frames, **options)
+    rows = np.sort(np.random.default_rng(seed).permutation(len(x))[:n])
+    return x[rows], None if y is None else y[rows]

@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from kgan.errors import KganError
+from kgan.runtime.images import require_imageio
 
 __all__ = ["CLIP_SUFFIXES", "read_clip_folder", "read_clip"]
 
@@ -20,8 +21,6 @@ DEFAULT_FRAMES = 16
 
 def read_clip(path):
     """All frames of one clip as uint8 `[frames, height, width, 3]`."""
-    from kgan.images import require_imageio
-
     iio = require_imageio("reading GIF / MP4 clips")
     if path.lower().endswith(".mp4"):
         try:

@@ -13,6 +13,7 @@ Example:
 
 import numpy as np
 
+from kgan.data.digits import digits as embedded_digits
 from kgan.errors import KganError
 
 __all__ = ["moving_digits", "bounce"]
@@ -55,9 +56,7 @@ def moving_digits(n, frames=16, size=16, digits=1, speed=1.0, seed=0, images=Non
     if not float(speed) >= 0:
         raise KganError(f"moving digits' speed must be a non-negative number of pixels a frame, got {speed!r}")
     if images is None:
-        from kgan.data.sources import _digits
-
-        images, labels = _digits()
+        images, labels = embedded_digits()
     ink = (np.asarray(images, np.float32)[..., 0] + 1.0) / 2.0  # [m, 8, 8] in [0, 1]
     rng = np.random.default_rng(seed)
     room = size - DIGIT

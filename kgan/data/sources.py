@@ -9,8 +9,11 @@ import os
 
 import numpy as np
 
+from kgan.data.clips import CLIP_SUFFIXES, read_clip_folder
+from kgan.data.digits import digits as _digits
 from kgan.data.mixtures import MIXTURES, sample_mixture
-from kgan.data.text import TEXT_SOURCES, is_text_source
+from kgan.data.moving import moving_digits
+from kgan.data.text import TEXT_SOURCES, is_text_source, text_source
 from kgan.errors import KganError
 
 __all__ = ["KERAS_DATASETS", "BUILTIN", "load_arrays"]
@@ -20,15 +23,6 @@ KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 MOVING = {"moving-digits": 1, "moving-digits2": 2}
 BUILTIN = ("digits", *KERAS_DATASETS, *MIXTURES, "stacked-digits", *MOVING, *TEXT_SOURCES)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-
-
-def _digits():
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    # Pixel values are 0..16.
-    x = (bunch.images.astype(np.float32) / 8.0 - 1.0)[..., None]
-    return x, bunch.target.astype(np.int64)
 
 
 def _keras_dataset(name):
@@ -151,8 +145,6 @@ def _frames(x, frames, name):
 
 
 def _moving_digits(name, n, frames, size, seed):
-    from kgan.data.moving import moving_digits
-
     images, labels = _digits()
     clips, y, _ = moving_digits(n, frames=frames or 16, size=size or 16, digits=MOVING[name], seed=seed,
                                 images=images, labels=labels)
@@ -184,8 +176,6 @@ def load_arrays(name_or_path, image_size=None, num_examples=None, seed=0, frames
     """
     source = os.fspath(name_or_path)
     if is_text_source(source):
-        from kgan.data.text import text_source
-
         name = source if source in TEXT_SOURCES else os.path.splitext(os.path.basename(source))[0]
         return text_source(source, tokens, length).train, None, "tokens", name
     if source in MOVING:
@@ -209,8 +199,6 @@ def load_arrays(name_or_path, image_size=None, num_examples=None, seed=0, frames
         raise KganError(f"no such file or folder: {source}; check the path")
     name = os.path.splitext(os.path.basename(os.path.normpath(source)))[0]
     if os.path.isdir(source):
-        from kgan.data.clips import CLIP_SUFFIXES, read_clip_folder
-
         if any(f.lower().endswith(CLIP_SUFFIXES) for f in os.listdir(source)):
             return read_clip_folder(source, frames=frames, size=image_size), None, "video", name
         x, y = _read_folder(source, image_size)

@@ -18,12 +18,13 @@ import os
 
 import numpy as np
 
+from kgan.data.digits import held_out_split
 from kgan.errors import KganError
+from kgan.runtime.text import END, _tokens, decode, encode
 
 __all__ = ["END", "TEXT_SOURCES", "TEXT_SUFFIXES", "TOKENIZERS", "Oracle", "TextData", "oracle_data", "names_data",
            "read_text_file", "is_text_source", "text_source", "source_options", "encode", "decode"]
 
-END = ""  # vocabulary[0] of text: the end of a sequence and the padding after it
 NAME_LISTS = {"names": ("dist.female.first", "dist.male.first"), "surnames": ("dist.all.last",)}
 ORACLE_SEED = 0  # the oracle's weights: one fixed benchmark, whatever the training seed
 ORACLE_TRAIN, ORACLE_HELD_OUT = 10_000, 2_000  # SeqGAN's 10,000 training sequences
@@ -126,43 +127,8 @@ def oracle_data(num_examples=None):
 
 def _split(sequences):
     """Training and held-out rows: a fixed share held out, chosen by a fixed permutation."""
-    from kgan.metrics.features import held_out_split
-
     train, _, held_out, _ = held_out_split(sequences, sequences, fraction=HELD_OUT_SHARE)
     return train, held_out
-
-
-def _tokens(text, separator):
-    return list(text) if separator == "" else text.split(separator)
-
-
-def encode(texts, vocabulary, length, separator=""):
-    """Token ids `[n, length]` of texts, ended and padded by `END` (token 0)."""
-    index = {token: i for i, token in enumerate(vocabulary)}
-    out = np.zeros((len(texts), length), np.int64)
-    for row, text in enumerate(texts):
-        tokens = _tokens(text, separator)
-        unknown = [t for t in tokens if t not in index]
-        if unknown:
-            raise KganError(f"{unknown[0]!r} is not in the model's vocabulary of {len(vocabulary)} tokens: "
-                            "use only tokens of the training text")
-        ids = [index[t] for t in tokens][:length]
-        out[row, : len(ids)] = ids
-    return out
-
-
-def decode(tokens, vocabulary, separator=""):
-    """Strings of token rows: up to the first end token when the vocabulary has one."""
-    ended = len(vocabulary) > 0 and vocabulary[0] == END
-    texts = []
-    for row in np.asarray(tokens):
-        words = []
-        for token in row:
-            if ended and token == 0:
-                break
-            words.append(vocabulary[int(token)])
-        texts.append(separator.join(words))
-    return texts
 
 
 def _vocabulary_of(texts, separator):

@@ -9,6 +9,7 @@ named: the generator takes `z` (and `label`), the discriminator `image` (and
 import keras
 from keras import layers
 
+from kgan.errors import KganError
 from kgan.layers import LeakyReLU, MinibatchStdDev
 from kgan.models._heads import add_heads
 from kgan.models._shapes import check_image_shape, check_member_head, check_num_classes, check_positive, num_doublings
@@ -170,8 +171,6 @@ class DCGANDiscriminator(keras.Model):
         member_head=None,
         **kwargs,
     ):
-        from kgan.errors import KganError
-
         image_shape = check_image_shape(image_shape, any_channels=True)
         num_classes = check_num_classes(num_classes)
         if downsampling not in ("strided", "maxpool"):

@@ -26,6 +26,8 @@ from kgan.errors import KganError
 from kgan.layers import LeakyReLU
 from kgan.models._heads import add_heads
 from kgan.models._shapes import check_member_head, check_num_classes, check_positive
+from kgan.runtime.latent import ClassInput, LatentPrior, UniformInput
+from kgan.runtime.samples import SampleSpec
 
 __all__ = ["SequenceGenerator", "SequenceDiscriminator", "CELLS"]
 
@@ -175,16 +177,12 @@ class SequenceGenerator(keras.Model):
 
     def latent_prior(self):
         """Its named inputs: `u` `[batch, length]` uniforms, and `label` when conditional."""
-        from kgan.latent import ClassInput, LatentPrior, UniformInput
-
         return LatentPrior([UniformInput("u", self.length)]
                            + ([ClassInput("label", self.num_classes)] if self.num_classes else []))
 
     @property
     def sample_spec(self):
         """Tokens named by their ids; `GAN(sample_spec=...)` gives the data's own vocabulary."""
-        from kgan.samples import SampleSpec
-
         return SampleSpec("tokens", (self.length,), "int64", vocabulary=[str(i) for i in range(self.vocab_size)],
                           separator=" ")
 

@@ -23,6 +23,8 @@ import os
 import shutil
 
 from kgan.errors import KganError
+from kgan.runtime.images import check_writable_target, replace_dir, staging_dir, usual_mode
+from kgan.runtime.inference import GeneratorRuntime
 
 __all__ = ["ORT_WEB_VERSION", "ORT_CDN", "ORT_FILES", "WebSite", "find_ort", "check_site_target", "site_facts",
            "build_site"]
@@ -89,8 +91,6 @@ def find_ort(path):
 def check_site_target(out_dir, export_dir=None):
     """Raises `KganError` unless `out_dir` can become a site: new, empty, or an earlier site,
     and neither the export folder nor inside it."""
-    from kgan.images import check_writable_target
-
     check_writable_target(out_dir, "web folder")
     target = os.path.abspath(out_dir)
     if export_dir is not None:
@@ -154,9 +154,6 @@ def build_site(export_dir, out_dir, ort_dir=None, log=None):
     Returns:
         a `WebSite`.
     """
-    from kgan.images import replace_dir, staging_dir, usual_mode
-    from kgan.inference import GeneratorRuntime
-
     log = log or (lambda *_: None)
     export_dir, out_dir = os.fspath(export_dir), os.path.normpath(os.fspath(out_dir))
     if not os.path.isdir(export_dir):

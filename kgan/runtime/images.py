@@ -283,8 +283,6 @@ def check_writable_target(path, what="the output"):
     The nearest existing ancestor must be a writable folder, and `path` itself, if it
     exists, a folder.
     """
-    from kgan.errors import KganError
-
     if os.path.exists(path) and not os.path.isdir(path):
         raise KganError(f"{what} {path} is a file: give a folder")
     probe = os.path.dirname(os.path.abspath(path))

@@ -12,25 +12,18 @@ import os
 
 import numpy as np
 
+from kgan.data import load_arrays
+from kgan.data.digits import held_out_split
 from kgan.errors import KganError
+from kgan.runtime.images import atomic_write_bytes
 
 __all__ = ["DomainFeatures", "InceptionFeatures", "held_out_split", "labelled_split"]
 
 FEATURES_ROOT = os.path.join("saved_models", "_features")
 
 
-def held_out_split(x, y, fraction=0.2, seed=0):
-    """A fixed train / held-out split: `(x_train, y_train, x_held, y_held)`."""
-    order = np.random.default_rng(seed).permutation(len(x))
-    cut = int(round(len(x) * (1.0 - fraction)))
-    train, held = order[:cut], order[cut:]
-    return x[train], y[train], x[held], y[held]
-
-
 def labelled_split(dataset, seed=0):
     """`(x_train, y_train, x_held, y_held, name)` of a labelled image data set, split as `DomainFeatures` does."""
-    from kgan.data import load_arrays
-
     x, y, kind, name = load_arrays(dataset, seed=seed)
     if kind != "image" or y is None:
         raise KganError(f"domain features need a labelled image data set; {name} is not one")
@@ -56,8 +49,6 @@ class DomainFeatures:
 
     def __init__(self, dataset="digits", root=None, epochs=30, seed=0, split=None, pooled=False):
         import keras
-
-        from kgan.images import atomic_write_bytes
 
         x_train, y_train, x_held, y_held, name = split or labelled_split(dataset, seed=seed)
         self.held_out = (x_held, y_held)

@@ -6,7 +6,7 @@ onnxruntime (`GeneratorRuntime.generate`, `kgan generate --sampler`, the demo) s
 - `draw(m, seed)` returns a batch of `m` proposals: a dict of aligned arrays holding the
   samples under `"samples"` (and any inputs that go with them, such as `"label"`);
 - `score(batch)` returns the discriminator's logit for each proposal, float `[m]`,
-  calibrated (`kgan.calibration`) when the sampler reads it as a probability;
+  calibrated (`kgan.runtime.calibration`) when the sampler reads it as a probability;
 - for `langevin` only: `latents(m, seed)` draws generator inputs (`"z"`, ...),
   `energy(feeds)` returns `(E(z), dE/dz)` and `decode(feeds)` the batch those inputs make.
 
@@ -308,7 +308,7 @@ def get_sampler(spec, kind=None):
 
     Args:
         spec: the name and options, a `Sampler` or None.
-        kind: the `kgan.samples.SampleKind` it will choose among, to refuse a sampler that
+        kind: the `kgan.runtime.samples.SampleKind` it will choose among, to refuse a sampler that
             cannot work on it (langevin on tokens).
 
     Raises:

@@ -1,7 +1,7 @@
 """Platt scaling of the discriminator: its logit l made a calibrated logit a·l + b of "real".
 
 The samplers that read the discriminator as a probability (`drs`, `mh`, `langevin`; see
-`kgan.samplers`) need it calibrated: a discriminator at the end of training is rarely
+`kgan.runtime.samplers`) need it calibrated: a discriminator at the end of training is rarely
 the optimal one, and its raw probabilities say little. `fit_calibration` fits a and b by
 logistic regression (scikit-learn) of held-out real samples' logits against generated
 ones' on one half of each, and reports on the other half the accuracy and the expected
@@ -19,7 +19,7 @@ from scipy import special
 
 from kgan.errors import KganError
 
-__all__ = ["fit_calibration", "calibrated", "calibrated_energy", "expected_calibration_error", "real_for_calibration"]
+__all__ = ["fit_calibration", "calibrated", "calibrated_energy", "expected_calibration_error"]
 
 
 def calibrated(logits, calibration):
@@ -79,17 +79,3 @@ def fit_calibration(real_logits, fake_logits, seed=0):
             "ece": expected_calibration_error(probabilities, truth),
             "ece_raw": expected_calibration_error(special.expit(held), truth),
             "real": int(len(real)), "fake": int(len(fake))}
-
-
-def real_for_calibration(dataset, n=2000, seed=0, image_size=None, frames=None, **options):
-    """`(samples, labels or None)`: up to `n` real samples of `dataset` in the generator's
-    range: fresh draws of a 2-D mixture (which no run trained on), else rows of the data set
-    (a run trains on all of them, so the discriminator has seen these); `options` go to
-    `load_arrays` (how text is read)."""
-    from kgan.data import MIXTURES, load_arrays
-
-    if dataset in MIXTURES:
-        return load_arrays(dataset, num_examples=n, seed=10_000 + seed)[0], None
-    x, y, _, _ = load_arrays(dataset, image_size=image_size, seed=seed, frames=frames, **options)
-    rows = np.sort(np.random.default_rng(seed).permutation(len(x))[:n])
-    return x[rows], None if y is None else y[rows]

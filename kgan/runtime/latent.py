@@ -16,7 +16,7 @@ Example:
 import numpy as np
 
 from kgan.errors import KganError
-from kgan.labels import resolve_labels
+from kgan.runtime.labels import resolve_labels
 
 __all__ = ["LatentPrior", "NormalInput", "UniformInput", "ClassInput", "MemberInput", "INPUT_TYPES", "register_input", "check_weights",
            "latents", "slerp"]

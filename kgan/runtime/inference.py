@@ -6,7 +6,7 @@ output shape) come from the ONNX file's own metadata, so the `.onnx` file is all
 runtime needs; `discriminator.onnx` beside it enables `score`.
 
 Example:
-    >>> from kgan.inference import GeneratorRuntime
+    >>> from kgan.runtime.inference import GeneratorRuntime
     >>> runtime = GeneratorRuntime("export/digits")
     >>> images = runtime.generate(16, seed=0)          # uint8 [16, 8, 8, 1]
     >>> runtime.providers
@@ -20,9 +20,11 @@ import os
 import numpy as np
 
 from kgan.errors import KganError
-from kgan.labels import resolve_labels
-from kgan.latent import LatentPrior, latents
-from kgan.samples import SampleSpec, get_kind
+from kgan.runtime.calibration import calibrated, calibrated_energy
+from kgan.runtime.labels import resolve_labels
+from kgan.runtime.latent import LatentPrior, latents
+from kgan.runtime.samplers import Proposals, get_sampler
+from kgan.runtime.samples import SampleSpec, get_kind
 
 __all__ = ["GeneratorRuntime", "OnnxModel", "PROVIDER_PREFERENCE", "latents"]
 
@@ -142,8 +144,8 @@ class GeneratorRuntime:
             falls back to CPU silently when a GPU provider cannot start).
         metadata: the model's kgan metadata; `latent_dim`, `num_classes`,
             `output_shape`, `kind` are also attributes.
-        sample_spec: what the generator makes (`kgan.samples.SampleSpec`).
-        prior: its named inputs and how a seed draws them (`kgan.latent.LatentPrior`).
+        sample_spec: what the generator makes (`kgan.runtime.samples.SampleSpec`).
+        prior: its named inputs and how a seed draws them (`kgan.runtime.latent.LatentPrior`).
     """
 
     def __init__(self, path, providers="auto", batch_size=256):
@@ -255,7 +257,7 @@ class GeneratorRuntime:
                 through the classes.
             truncation: latent scale in (0, 2]; below 1 trades variety for typicality.
             sampler: choose among proposals with the exported discriminator: a
-                `kgan.samplers` name (`"topk"`, `"topk:k=8"`) or a `Sampler`; then
+                `kgan.runtime.samplers` name (`"topk"`, `"topk:k=8"`) or a `Sampler`; then
                 `labels` is one label or None.
             **given: values of the generator's other inputs, e.g. `member=2` for one
                 member of a mixture (default: drawn from its weights).
@@ -266,12 +268,9 @@ class GeneratorRuntime:
                                                      self.sample_spec)
 
     def generate_with(self, sampler, n, seed=None, labels=None, truncation=1.0, **given):
-        """What a sampler chose: a `kgan.samplers.Chosen` (`"samples"` as `generate` gives them,
+        """What a sampler chose: a `kgan.runtime.samplers.Chosen` (`"samples"` as `generate` gives them,
         `"scores"` the logits it read) with its `report`. `drs`, `mh` and `langevin` read the
         calibrated logit, so they need an export with a calibration (`kgan calibrate`)."""
-        from kgan.calibration import calibrated, calibrated_energy
-        from kgan.samplers import Proposals, get_sampler
-
         sampler = get_sampler(sampler, get_kind(self.sample_spec))
         if not self.has_discriminator:
             raise KganError(f"the {sampler.name} sampler needs discriminator.onnx beside {self.path}: "
@@ -305,10 +304,10 @@ class GeneratorRuntime:
 
     @property
     def calibration(self):
-        """The discriminator's Platt scaling (`kgan.calibration`), or None for an uncalibrated export."""
+        """The discriminator's Platt scaling (`kgan.runtime.calibration`), or None for an uncalibrated export."""
         found = (self.manifest or {}).get("calibration")
         if found is None and self.has_discriminator:
-            text = self.model_for("discriminator").metadata.get("kgan.calibration")
+            text = self.model_for("discriminator").metadata.get("kgan.runtime.calibration")
             found = json.loads(text) if text else None
         return found
 

@@ -7,9 +7,9 @@ what it serves without guessing from tensor ranks.
 
 Everything that depends on the kind goes through one registry of `SampleKind`s: the
 name of the exported tensor, the conversion to what a user looks at (uint8 images, raw
-vectors), the picture of a batch (a grid, a scatter plot), and the metrics `kgan evaluate`
-applies. A new kind of sample is one new `SampleKind` subclass, registered with
-`register_kind`. Numpy and Pillow only: the runtime and the demo use this module.
+vectors), the picture of a batch (a grid, a scatter plot); `kgan.evaluate.REPORTS` holds the
+metrics `kgan evaluate` applies to each kind. A new kind of sample is one new `SampleKind`
+subclass, registered with `register_kind`. Numpy and Pillow only: the runtime and the demo use this module.
 
 Example:
     >>> spec = SampleSpec("image", (8, 8, 1), value_range=(-1.0, 1.0))
@@ -24,8 +24,9 @@ import os
 
 import numpy as np
 
-from kgan import images
 from kgan.errors import KganError
+from kgan.runtime import images
+from kgan.runtime.text import decode, encode
 
 __all__ = ["SampleSpec", "SampleKind", "KINDS", "register_kind", "get_kind"]
 
@@ -108,7 +109,7 @@ class SampleSpec:
 
 
 class SampleKind:
-    """How one kind of sample is named, shown, converted and evaluated.
+    """How one kind of sample is named, shown and converted.
 
     Subclasses set `name` and `tensor_name` and override what differs. Samples are
     numpy arrays `[n, *spec.shape]` as the generator makes them.
@@ -164,10 +165,6 @@ class SampleKind:
         show files (animations) write them into `folder`."""
         return [(self.picture(self.from_display(shown, spec), spec), f"{len(shown)} samples")]
 
-    def evaluate(self, sample, dataset, samples, seed, facts, **options):
-        """The metrics `kgan evaluate` reports for this kind: a dict."""
-        raise KganError(f"kgan evaluate has no metrics for {self.name} samples yet")
-
 
 @register_kind
 class ImageKind(SampleKind):
@@ -205,11 +202,6 @@ class ImageKind(SampleKind):
     def gallery(self, shown, spec, captions, folder=None):
         return [(image[..., 0] if image.shape[-1] == 1 else image, caption) for image, caption in zip(shown, captions)]
 
-    def evaluate(self, sample, dataset, samples, seed, facts, **options):
-        from kgan.evaluate import image_report
-
-        return image_report(sample, dataset, samples, seed, facts, **options)
-
 
 @register_kind
 class VectorKind(SampleKind):
@@ -230,11 +222,6 @@ class VectorKind(SampleKind):
     def frames(self, walk, spec, columns=None):
         extent = (float(np.min(walk)) - 0.5, float(np.max(walk)) + 0.5)
         return [images.scatter_plot(step, size=256, extent=extent) for step in walk]
-
-    def evaluate(self, sample, dataset, samples, seed, facts, **options):
-        from kgan.evaluate import mixture_report
-
-        return mixture_report(sample, dataset, samples, seed, facts, **options)
 
 
 @register_kind
@@ -295,11 +282,6 @@ class VideoKind(SampleKind):
             items.append((path, caption))
         return items
 
-    def evaluate(self, sample, dataset, samples, seed, facts, **options):
-        from kgan.evaluate import video_report
-
-        return video_report(sample, dataset, samples, seed, facts, **options)
-
 
 @register_kind
 class TokensKind(SampleKind):
@@ -319,8 +301,6 @@ class TokensKind(SampleKind):
 
     def to_display(self, samples, spec):
         """A numpy array of strings, one a sample."""
-        from kgan.data.text import decode
-
         samples = np.asarray(samples)
         if samples.size and (samples.min() < 0 or samples.max() >= len(spec.vocabulary)):
             raise KganError(f"token ids must be in [0, {len(spec.vocabulary)}), got {samples.min()}..{samples.max()}")
@@ -329,8 +309,6 @@ class TokensKind(SampleKind):
 
     def from_display(self, samples, spec):
         """Token ids `[n, length]` int64 of strings (or of ids)."""
-        from kgan.data.text import encode
-
         samples = np.asarray(samples)
         if samples.dtype.kind in "iu":
             return samples.astype(np.int64)
@@ -350,7 +328,3 @@ class TokensKind(SampleKind):
             draw.text((margin, margin + row * line_height), line, fill=0)
         return np.asarray(canvas, np.uint8)[..., None]
 
-    def evaluate(self, sample, dataset, samples, seed, facts, **options):
-        from kgan.evaluate import text_report
-
-        return text_report(sample, dataset, samples, seed, facts, **options)
