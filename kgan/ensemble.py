@@ -18,7 +18,7 @@ import numpy as np
 
 from kgan.data import MIXTURES, load_arrays, sample_mixture
 from kgan.errors import KganError
-from kgan.export import load_run
+from kgan.run import load_run
 from kgan.features import DomainFeatures
 from kgan.gan import GAN
 from kgan.mixture import GeneratorMixture

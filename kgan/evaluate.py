@@ -19,7 +19,7 @@ from kgan.data.digits import digits, held_out_split
 from kgan.data.sources import BUILTIN, MOVING
 from kgan.data.text import decode, is_text_source, source_options, text_source
 from kgan.errors import KganError
-from kgan.export import load_run
+from kgan.run import load_run
 from kgan.features import DomainFeatures, InceptionFeatures, labelled_split
 from kgan.mle import nll
 from kgan.presets import PRESETS

@@ -150,7 +150,7 @@ def test_the_export_carries_the_calibration_and_samples_with_every_sampler(calib
     import onnx
 
     props = {p.key: p.value for p in onnx.load(os.path.join(result.out_dir, "discriminator.onnx")).metadata_props}
-    assert json.loads(props["kgan.runtime.calibration"]) == gan.calibration
+    assert json.loads(props["kgan.calibration"]) == gan.calibration
     assert runtime.describe()["calibration"]["ece"] == gan.calibration["ece"]
     for spec in ("topk", "drs:burn_in=200", "mh:k=8", "langevin:steps=5"):
         chosen = runtime.generate_with(spec, 12, seed=3, labels=2)

@@ -15,7 +15,6 @@ Example:
 """
 
 import numpy as np
-from scipy import special
 
 from kgan.errors import KganError
 
@@ -57,6 +56,7 @@ def fit_calibration(real_logits, fake_logits, seed=0):
         half of each set), the held-out half's accuracy and ECE after and before, and how
         many samples of each kind were used.
     """
+    from scipy import special  # scipy and scikit-learn fit a calibration; the edge install only applies one
     from sklearn.linear_model import LogisticRegression
 
     real = np.asarray(real_logits, np.float64).reshape(-1)

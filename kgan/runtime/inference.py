@@ -307,7 +307,7 @@ class GeneratorRuntime:
         """The discriminator's Platt scaling (`kgan.runtime.calibration`), or None for an uncalibrated export."""
         found = (self.manifest or {}).get("calibration")
         if found is None and self.has_discriminator:
-            text = self.model_for("discriminator").metadata.get("kgan.runtime.calibration")
+            text = self.model_for("discriminator").metadata.get("kgan.calibration")
             found = json.loads(text) if text else None
         return found
 
