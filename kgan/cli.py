@@ -2,7 +2,9 @@
 
 Every user error prints one line `kgan: error: ...` on stderr and exits with 2.
 `kgan generate` imports neither TensorFlow nor Keras, so it runs where only numpy,
-Pillow and onnxruntime are installed.
+Pillow and onnxruntime are installed: the five imports of the training side (training,
+export, ensemble, evaluate) sit in the commands that use them, the only kgan imports
+inside functions here.
 """
 
 import argparse
@@ -10,7 +12,16 @@ import contextlib
 import os
 import sys
 
+from kgan import __version__
 from kgan._quiet import stderr_silenced
+from kgan.demo import find_models, launch
+from kgan.errors import KganError
+from kgan.presets import PRESETS, get_preset
+from kgan.runtime import images
+from kgan.runtime.inference import GeneratorRuntime
+from kgan.runtime.samplers import get_sampler
+from kgan.runtime.samples import VIDEO_FRAME_MS, get_kind
+from kgan.web import ORT_WEB_VERSION, build_site, check_site_target, find_ort
 
 __all__ = ["main", "build_parser"]
 
@@ -155,8 +166,7 @@ def _add_train(subparsers):
 
 
 def _run_train(args):
-    from kgan.presets import get_preset
-    from kgan.training import TrainConfig, train
+    from kgan.training import TrainConfig, train  # TensorFlow's side: imported by the commands that use it
 
     get_preset(args.preset)  # an unknown preset is refused before TensorFlow loads (seconds sooner)
     _import_tensorflow_quietly()
@@ -249,18 +259,15 @@ def _add_ort_dir(parser):
 
 def _run_export(args):
     if args.web:  # checked before the export, so a bad site folder costs nothing
-        from kgan.web import check_site_target, find_ort
 
         if args.ort_dir:
             find_ort(args.ort_dir)
         check_site_target(args.web, args.out or os.path.join("export", os.path.basename(os.path.normpath(
             os.path.abspath(args.run_dir)))))
     elif args.ort_dir:
-        from kgan.errors import KganError
-
         raise KganError("--ort-dir goes with --web DIR: it is the onnxruntime-web copied into the site")
     _import_tensorflow_quietly()
-    from kgan.export import export_model
+    from kgan.export import export_model  # TensorFlow's side: imported by the commands that use it
 
     result = export_model(args.run_dir, out_dir=args.out, opset=args.opset, fp16=args.fp16, int8=args.int8, log=print,
                           calibration_data=args.calibration_data, refit_steps=args.refit_steps)
@@ -290,8 +297,6 @@ def _run_web(args):
 
 
 def _write_site(export_dir, out_dir, ort_dir):
-    from kgan.web import ORT_WEB_VERSION, build_site
-
     site = build_site(export_dir, out_dir, ort_dir=ort_dir, log=print)
     source = "its own copy in ort/" if site.ort == "ort/" else f"{site.ort} (the visitor must be online)"
     print(f"kgan: wrote the web site to {site.out_dir}: {len(site.files)} files, {site.size / 1e6:.1f} MB; "
@@ -316,7 +321,7 @@ def _add_calibrate(subparsers):
 
 def _run_calibrate(args):
     _import_tensorflow_quietly()
-    from kgan.export import calibrate_export
+    from kgan.export import calibrate_export  # TensorFlow's side: imported by the commands that use it
 
     calibration = calibrate_export(args.run_dir, args.export, data=args.data,
                                    log=print if args.refit_steps else None, refit_steps=args.refit_steps)
@@ -359,7 +364,7 @@ def _add_ensemble(subparsers):
 
 def _run_ensemble(args):
     _import_tensorflow_quietly()
-    from kgan.ensemble import assemble
+    from kgan.ensemble import assemble  # TensorFlow's side: imported by the commands that use it
 
     report = assemble(args.run_dirs, args.out, weights=args.weights, samples=args.samples, seed=args.seed, log=print)
     fitted = f" (MMD^2 {report['mmd2']:.2e}; uniform weights {report['mmd2_uniform']:.2e})" if "mmd2" in report else ""
@@ -398,12 +403,6 @@ def _add_generate(subparsers):
 
 
 def _run_generate(args):
-    from kgan.runtime import images
-    from kgan.errors import KganError
-    from kgan.runtime.inference import GeneratorRuntime
-    from kgan.runtime.samplers import get_sampler
-    from kgan.runtime.samples import VIDEO_FRAME_MS, get_kind
-
     for path in filter(None, (args.output, args.npy, args.gif)):
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
@@ -485,12 +484,8 @@ def _add_demo(subparsers):
 
 
 def _run_demo(args):
-    from kgan.errors import KganError
-
     try:
         import gradio  # noqa: F401  kgan.demo imports it only when the app is built
-
-        from kgan.demo import find_models, launch
     except ImportError as error:
         raise KganError(f"the demo needs gradio ({error.name} is missing): pip install 'kgan[app]'") from None
     models = find_models(args.export_root, args.model)
@@ -528,14 +523,10 @@ def _add_evaluate(subparsers):
 
 
 def _run_evaluate(args):
-    from kgan.errors import KganError
-
     if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
         raise KganError(f"cannot write {args.json}: its folder does not exist; create it first")
     _import_tensorflow_quietly()
-    from kgan.evaluate import evaluate, format_report, write_json
-
-    from kgan.runtime.samplers import get_sampler
+    from kgan.evaluate import evaluate, format_report, write_json  # TensorFlow's side: imported by the commands that use it
 
     report = evaluate(args.source, dataset=args.dataset, samples=args.samples, seed=args.seed,
                       inception_weights=args.inception_weights, sampler=get_sampler(args.sampler))
@@ -551,16 +542,12 @@ def _add_presets(subparsers):
 
 
 def _run_presets(args):
-    from kgan.presets import PRESETS  # a table of configurations: no TensorFlow needed
-
     for name, config in PRESETS.items():
         print(f"{name:20s} {config.description}")
     return 0
 
 
 def build_parser():
-    from kgan import __version__
-
     parser = _Parser(
         prog="kgan", description="Train GANs with Keras 3, export them to ONNX, and sample from them."
     )
@@ -610,8 +597,6 @@ def _joined_signed_values(argv):
 
 def main(argv=None):
     """Runs the `kgan` command; returns the exit status."""
-    from kgan.errors import KganError
-
     parser = build_parser()
     args = parser.parse_args(_joined_signed_values(sys.argv[1:] if argv is None else argv))
     try:
