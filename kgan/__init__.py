@@ -36,7 +36,7 @@ _LAZY = {
     "PRESETS": "kgan.presets",
     "get_preset": "kgan.presets",
     "train": "kgan.training",
-    "TrainConfig": "kgan.training",
+    "TrainConfig": "kgan.config",
     "KganError": "kgan.errors",
     "SampleSpec": "kgan.runtime.samples",
     "LatentPrior": "kgan.runtime.latent",

@@ -2,21 +2,21 @@
 
 Every user error prints one line `kgan: error: ...` on stderr and exits with 2.
 `kgan generate` imports neither TensorFlow nor Keras, so it runs where only numpy,
-Pillow and onnxruntime are installed: the five imports of the training side (training,
-export, ensemble, evaluate) sit in the commands that use them, the only kgan imports
-inside functions here.
+Pillow and onnxruntime are installed: the five imports of the training side (training in
+`kgan.cli_train`; export, ensemble, evaluate here) sit in the commands that use them, the
+only kgan imports inside functions in the package.
 """
 
-import argparse
-import contextlib
 import os
 import sys
 
 from kgan import __version__
-from kgan._quiet import stderr_silenced
+from kgan.cli_args import LOSS_NAMES  # noqa: F401  (kgan.cli.LOSS_NAMES, its earlier home)
+from kgan.cli_args import _non_negative_int, _Parser, _positive_int, import_tensorflow_quietly, joined_signed_values
+from kgan.cli_train import add_train
 from kgan.demo import find_models, launch
 from kgan.errors import KganError
-from kgan.presets import PRESETS, get_preset
+from kgan.presets import PRESETS
 from kgan.runtime import images
 from kgan.runtime.inference import GeneratorRuntime
 from kgan.runtime.samplers import get_sampler
@@ -24,203 +24,6 @@ from kgan.runtime.samples import VIDEO_FRAME_MS, get_kind
 from kgan.web import ORT_WEB_VERSION, build_site, check_site_target, find_ort
 
 __all__ = ["main", "build_parser"]
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with a one-line error that points at --help."""
-
-    def error(self, message):
-        # One form for every error line, the parser's and the library's: `kgan: error: ...`.
-        self.exit(2, f"kgan: error: {message}; see {self.prog} --help\n")
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _decay(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a decay in [0, 1), got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a decay in [0, 1), got {text!r}")
-    return value
-
-
-LOSS_NAMES = ("non_saturating (cross-entropy), minimax, least_squares, wasserstein, hinge, kl, reverse_kl, "
-              "relativistic_standard (RelGAN's RSGAN)")
-
-
-def _add_train(subparsers):
-    parser = subparsers.add_parser(
-        "train",
-        help="train a GAN and write its run directory",
-        description=(
-            "Train a GAN from a preset, overriding any of its settings. Writes DIR/model.keras, "
-            "DIR/config.json, DIR/history.json and DIR/samples/epoch_NNN.png (DIR defaults to "
-            "saved_models/<preset>, or saved_models/<data set name> when --dataset replaces the preset's data, "
-            "which makes the run's preset custom)."
-        ),
-    )
-    parser.add_argument("--preset", default="digits", help="named configuration (default: digits); see `kgan presets`")
-    parser.add_argument(
-        "--dataset",
-        help="digits, mnist, fashion_mnist, cifar10, ring8, grid25, stacked-digits, moving-digits, oracle, names, "
-        "surnames, a folder of PNG/JPEG images or GIF/MP4 clips, a .npz/.npy file, or a .txt file of text, one "
-        "sequence a line (default: the preset's)",
-    )
-    parser.add_argument("--loss", help=f"one of {LOSS_NAMES} (default: the preset's)")
-    parser.add_argument("--epochs", type=_positive_int, help="number of epochs")
-    parser.add_argument("--steps-per-epoch", type=_positive_int, help="steps per epoch (default: one pass)")
-    parser.add_argument("--batch-size", type=_positive_int, help="examples per step")
-    parser.add_argument("--latent-dim", type=_positive_int, help="size of the latent vector z")
-    parser.add_argument("--image-size", type=_positive_int, help="resize images (and clips' frames) to this square side")
-    parser.add_argument("--frames", type=_positive_int, help="frames a clip for video data (default 16)")
-    parser.add_argument("--tokens", choices=["chars", "words"],
-                        help="how a .txt file is cut into tokens: characters (default) or whitespace-separated words")
-    parser.add_argument("--length", type=int, metavar="TOKENS",
-                        help="tokens a text sequence; longer texts are cut (default: the longest text and its end)")
-    parser.add_argument("--pretrain", type=_non_negative_int, metavar="EPOCHS",
-                        help="epochs of maximum-likelihood pretraining of a sequence generator before the "
-                        "adversarial phase (teacher forcing; default: the preset's)")
-    parser.add_argument("--lr", type=_positive_float, help="Adam learning rate of both networks")
-    parser.add_argument("--pack", type=_positive_int, help="PacGAN packing: the discriminator judges N samples at once")
-    parser.add_argument("--augment", metavar="POLICY",
-                        help="DiffAugment for images: a comma-separated subset of color,translation,cutout")
-    parser.add_argument("--ema", type=_decay, metavar="DECAY",
-                        help="sample from an exponential moving average of the generator's weights, e.g. 0.999 "
-                        "(0: off)")
-    parser.add_argument("--seed", type=int, help="seed of weights, data order and latents (default 0)")
-    parser.add_argument("--out", metavar="DIR",
-                        help="run directory (default: saved_models/<preset>, or saved_models/<data set name>)")
-    parser.add_argument(
-        "--no-export", action="store_true", help="do not export to SavedModel and ONNX when training ends"
-    )
-    parser.add_argument("--export-dir", metavar="DIR", help="where the ONNX export goes (default: export/<run name>)")
-    parser.add_argument(
-        "--xla",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="force XLA compilation on (--xla) or off (--no-xla); default: Keras decides (on with a GPU)",
-    )
-    parser.add_argument(
-        "--strategy",
-        choices=["default", "mirrored", "multiworker"],
-        help="tf.distribute strategy: mirrored (all GPUs, or --devices logical CPUs without one) or "
-        "multiworker (the cluster in TF_CONFIG; the chief writes the artifacts)",
-    )
-    parser.add_argument("--steps-per-execution", type=_positive_int, metavar="N",
-                        help="training steps per call into the compiled step: less per-step overhead, the same "
-                        "results (default: the preset's)")
-    parser.add_argument("--update", choices=["alternating", "reuse_fakes", "simultaneous"],
-                        help="how a step updates the two sides: alternating (default), or faster: reuse_fakes "
-                        "(one batch of fakes for both), simultaneous (also one discriminator pass for both)")
-    parser.add_argument("--mixture", type=_positive_int, metavar="K",
-                        help="train a mixture of K generators (kgan.GeneratorMixture), sampled as one model")
-    parser.add_argument("--diversity", type=_positive_float, metavar="BETA",
-                        help="MGAN's diversity term: the discriminator learns which member made a sample and each "
-                        "member pays BETA times its cross-entropy (needs --mixture)")
-    parser.add_argument("--conditional", action=argparse.BooleanOptionalAction, default=None,
-                        help="condition both networks on the data set's labels (default: the preset's)")
-    parser.add_argument("--shared-members", action="store_true", default=None,
-                        help="the mixture's members share all but their first layer, as in MGAN")
-    parser.add_argument("--devices", type=_positive_int, help="devices of the mirrored strategy (default: all GPUs, or 2 CPUs)")
-    parser.add_argument(
-        "--precision",
-        choices=["float32", "mixed_float16", "mixed_bfloat16"],
-        help="compute precision (default float32); exported models keep float32 inputs and outputs",
-    )
-    parser.add_argument("--backup-every", type=_positive_int, metavar="N",
-                        help="back up every N steps as well as every epoch (DIR/backup/)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the interrupted run in --out DIR (or saved_models/<preset>) from its backup")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(func=_run_train)
-
-
-def _run_train(args):
-    from kgan.training import TrainConfig, train  # TensorFlow's side: imported by the commands that use it
-
-    get_preset(args.preset)  # an unknown preset is refused before TensorFlow loads (seconds sooner)
-    _import_tensorflow_quietly()
-
-    if args.resume:
-        run_dir = args.out or get_preset(args.preset).with_flags(dataset=args.dataset).run_dir
-        config = TrainConfig.from_run(run_dir).with_flags(epochs=args.epochs, backup_every=args.backup_every)
-        result = train(config, verbose=0 if args.quiet else 1, resume=True)
-        return _report_training(result)
-    config = get_preset(args.preset).with_flags(
-        dataset=args.dataset,
-        loss=args.loss,
-        epochs=args.epochs,
-        steps_per_epoch=args.steps_per_epoch,
-        batch_size=args.batch_size,
-        latent_dim=args.latent_dim,
-        image_size=args.image_size,
-        frames=args.frames,
-        tokens=args.tokens,
-        length=args.length,
-        pretrain_epochs=args.pretrain,
-        conditional=args.conditional,
-        lr=args.lr,
-        pack=args.pack,
-        augment=tuple(a for a in args.augment.split(",") if a) if args.augment else None,
-        ema=args.ema,
-        seed=args.seed,
-        out=args.out,
-        xla=args.xla,
-        steps_per_execution=args.steps_per_execution,
-        update=args.update,
-        mixture=args.mixture,
-        diversity=args.diversity,
-        shared_members=args.shared_members,
-        export_dir=args.export_dir,
-        strategy=args.strategy,
-        devices=args.devices,
-        precision=args.precision,
-        backup_every=args.backup_every,
-    )
-    if args.no_export:
-        config = config.replace(export=False)
-    return _report_training(train(config, verbose=0 if args.quiet else 1))
-
-
-def _report_training(result):
-    print(f"kgan: trained in {result.seconds:.1f} s; run directory {result.run_dir}")
-    for key in ("model", "samples", "history", "config", "saved_model", "onnx"):
-        if result.files.get(key):
-            print(f"  {key:12s} {result.files[key]}")
-    if result.files.get("onnx"):
-        folder = os.path.dirname(result.files["onnx"])
-        print(f"kgan: sample from the ONNX generator with `kgan generate {folder} -n 64 -o grid.png`")
-    return 0
 
 
 def _add_export(subparsers):
@@ -266,7 +69,7 @@ def _run_export(args):
             os.path.abspath(args.run_dir)))))
     elif args.ort_dir:
         raise KganError("--ort-dir goes with --web DIR: it is the onnxruntime-web copied into the site")
-    _import_tensorflow_quietly()
+    import_tensorflow_quietly()
     from kgan.export import export_model  # TensorFlow's side: imported by the commands that use it
 
     result = export_model(args.run_dir, out_dir=args.out, opset=args.opset, fp16=args.fp16, int8=args.int8, log=print,
@@ -320,7 +123,7 @@ def _add_calibrate(subparsers):
 
 
 def _run_calibrate(args):
-    _import_tensorflow_quietly()
+    import_tensorflow_quietly()
     from kgan.export import calibrate_export  # TensorFlow's side: imported by the commands that use it
 
     calibration = calibrate_export(args.run_dir, args.export, data=args.data,
@@ -363,7 +166,7 @@ def _add_ensemble(subparsers):
 
 
 def _run_ensemble(args):
-    _import_tensorflow_quietly()
+    import_tensorflow_quietly()
     from kgan.ensemble import assemble  # TensorFlow's side: imported by the commands that use it
 
     report = assemble(args.run_dirs, args.out, weights=args.weights, samples=args.samples, seed=args.seed, log=print)
@@ -525,7 +328,7 @@ def _add_evaluate(subparsers):
 def _run_evaluate(args):
     if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
         raise KganError(f"cannot write {args.json}: its folder does not exist; create it first")
-    _import_tensorflow_quietly()
+    import_tensorflow_quietly()
     from kgan.evaluate import evaluate, format_report, write_json  # TensorFlow's side: imported by the commands that use it
 
     report = evaluate(args.source, dataset=args.dataset, samples=args.samples, seed=args.seed,
@@ -553,7 +356,7 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"kgan {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
-    _add_train(subparsers)
+    add_train(subparsers)
     _add_export(subparsers)
     _add_calibrate(subparsers)
     _add_ensemble(subparsers)
@@ -565,40 +368,10 @@ def build_parser():
     return parser
 
 
-def _import_tensorflow_quietly():
-    # TensorFlow's C++ runtime logs informational lines (oneDNN, missing CUDA
-    # drivers) while it loads and discovers devices, before TF_CPP_MIN_LOG_LEVEL can apply. Set
-    # KGAN_TF_LOGS=1 to see them.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with contextlib.nullcontext() if os.environ.get("KGAN_TF_LOGS") else stderr_silenced():
-        import tensorflow as tf
-
-        tf.config.list_physical_devices("GPU")  # device discovery logs here too
-
-
-# Options whose values may start with "-" (argparse would read "--weights -1,2" as a missing value).
-SIGNED_VALUES = ("--weights",)
-
-
-def _joined_signed_values(argv):
-    """`--weights -1,2` as `--weights=-1,2`, so the value reaches its own check."""
-    out, items = [], iter(argv)
-    for item in items:
-        if item in SIGNED_VALUES:
-            value = next(items, None)
-            if value is None or value.startswith("--"):
-                out += [item] + ([] if value is None else [value])
-            else:
-                out.append(f"{item}={value}")
-        else:
-            out.append(item)
-    return out
-
-
 def main(argv=None):
     """Runs the `kgan` command; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(_joined_signed_values(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(joined_signed_values(sys.argv[1:] if argv is None else argv))
     try:
         return args.func(args)
     except KganError as error:

@@ -22,6 +22,7 @@ from kgan.errors import KganError
 from kgan.run import load_run
 from kgan.features import DomainFeatures, InceptionFeatures, labelled_split
 from kgan.mle import nll
+from kgan.models.base import protocol
 from kgan.presets import PRESETS
 from kgan.runtime.images import atomic_write_bytes
 from kgan.runtime.inference import GeneratorRuntime
@@ -61,7 +62,7 @@ def _sampler(source, sampler=None):
         gan, config = load_run(path)
         facts = {"preset": config.get("preset"), "num_classes": gan.num_classes, "dataset": config.get("dataset"),
                  "sample_spec": gan.sample_spec}
-        if hasattr(gan.sampling_generator, "log_probs"):  # a language model: its likelihood of held-out text
+        if protocol(gan.sampling_generator).log_probs is not None:  # a language model: its likelihood of held-out text
 
             facts["nll"] = lambda sequences: nll(gan.sampling_generator, sequences)
         plain = lambda n, seed, labels=None: gan.generate(n, seed=seed, labels=labels)  # noqa: E731

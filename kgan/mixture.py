@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from kgan.errors import KganError
-from kgan.gan import _latent_dim_of
+from kgan.models.base import Generator, protocol
 from kgan.runtime.latent import MemberInput, check_weights
 
 __all__ = ["GeneratorMixture", "MemberInput", "check_weights", "training_members"]
@@ -36,7 +36,7 @@ def training_members(batch, weights):
 
 
 def _latent_dim(model):
-    return _latent_dim_of(model)
+    return protocol(model).latent_dim
 
 
 def _output_shape(model, latent_dim, num_classes):
@@ -45,7 +45,7 @@ def _output_shape(model, latent_dim, num_classes):
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class GeneratorMixture(keras.Model):
+class GeneratorMixture(Generator, keras.Model):
     """K generators with one latent size, label set and output shape, sampled as one.
 
     Args:
@@ -69,7 +69,7 @@ class GeneratorMixture(keras.Model):
             raise KganError("cannot read a member's latent size: give each member a keras.Input or a latent_dim")
         if len(dims) > 1:
             raise KganError(f"mixture members must share one latent size, got {sorted(dims)}")
-        classes = {getattr(m, "num_classes", None) for m in members}
+        classes = {protocol(m).num_classes for m in members}
         if len(classes) > 1:
             raise KganError(f"mixture members must share one label set, got num_classes {sorted(classes, key=str)}")
         self.latent_dim = dims.pop()
@@ -81,9 +81,13 @@ class GeneratorMixture(keras.Model):
         self.members = members
         self.mixture_weights = [float(w) for w in check_weights(weights, len(members))]
         self.shared = bool(shared)
-        spec = getattr(members[0], "sample_spec", None)
+        spec = protocol(members[0]).sample_spec
         if spec is not None:
             self.sample_spec = spec
+
+    @property
+    def kind(self):
+        return protocol(self.members[0]).kind
 
     @property
     def num_members(self):

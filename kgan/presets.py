@@ -5,7 +5,7 @@ preset records why its settings were chosen.
 """
 
 from kgan.errors import KganError
-from kgan.training import TrainConfig
+from kgan.config import TrainConfig
 
 __all__ = ["PRESETS", "get_preset"]
 

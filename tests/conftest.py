@@ -52,8 +52,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         group = item.get_closest_marker("xdist_group")
         units.setdefault(group.args[0] if group else item.nodeid, []).append(item)
-    ordered = sorted(units.values(), key=lambda members: -sum(map(expected_seconds, members)))
+    ordered = sorted(units.values(), key=lambda members: -unit_seconds(members))
     items[:] = [item for members in ordered for item in members]
+
+
+def unit_seconds(members):
+    """What a work unit takes: its tests, and the shared fixture a group builds first (a trained
+    run, an export: 10 s, typically, on one core)."""
+    group = len(members) > 1 or members[0].get_closest_marker("xdist_group")
+    return sum(map(expected_seconds, members)) + (10 if group else 0)
 
 
 def expected_seconds(item):

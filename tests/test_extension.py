@@ -149,3 +149,63 @@ def test_outputs_compare_floats_within_the_tolerance_and_integers_exactly():
     assert Output(["batch"]).limit == export_lib.PARITY_TOLERANCE
     assert Output(["batch"], "int64").limit == 0.0
     assert Output(["batch"], tolerance=1e-3).limit == 1e-3
+
+
+# A model family from outside kgan: one generator class, one discriminator class, registered. --
+
+@keras.saving.register_keras_serializable(package="kgan_tests")
+class DenseImageGenerator(kgan.models.Generator, keras.Model):
+    """z -> a hidden layer -> an image in [-1, 1]."""
+
+    kind = "image"
+
+    def __init__(self, image_shape, latent_dim=8, num_classes=None, units=16, **kwargs):
+        if num_classes:
+            raise KganError("the dense family is unconditional")
+        image_shape = tuple(image_shape)
+        z = keras.Input((latent_dim,), name="z")
+        x = keras.layers.Dense(units, activation="relu")(z)
+        x = keras.layers.Dense(int(np.prod(image_shape)), activation="tanh", dtype="float32")(x)
+        super().__init__(inputs=z, outputs=keras.layers.Reshape(image_shape, name="image")(x), **kwargs)
+        self.image_shape, self.latent_dim, self.units = image_shape, latent_dim, units
+
+    def get_config(self):
+        return {"name": self.name, "image_shape": self.image_shape, "latent_dim": self.latent_dim, "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package="kgan_tests")
+class DenseImageDiscriminator(kgan.models.Discriminator, keras.Model):
+    """An image -> flattened -> one logit."""
+
+    def __init__(self, image_shape, num_classes=None, units=16, **kwargs):
+        image = keras.Input(tuple(image_shape), name="image")
+        x = keras.layers.Dense(units, activation="relu")(keras.layers.Flatten()(image))
+        super().__init__(inputs=image, outputs=keras.layers.Dense(1, dtype="float32")(x), **kwargs)
+        self.image_shape, self.units = tuple(image_shape), units
+
+    def get_config(self):
+        return {"name": self.name, "image_shape": self.image_shape, "units": self.units}
+
+
+@pytest.fixture
+def dense_family():
+    yield kgan.models.register_family("dense", DenseImageGenerator, DenseImageDiscriminator)
+    del kgan.models.FAMILIES["dense"]
+
+
+@pytest.mark.slow(minutes=0.4)
+def test_a_registered_family_trains_saves_exports_and_samples_by_name(dense_family, tmp_path):
+    from harness import run_family_test
+
+    gan, _ = run_family_test("dense", tmp_path)
+    assert gan.generator.units == 16 and gan.sample_spec.shape == (8, 8, 1)
+
+
+def test_a_family_is_checked_against_its_data_and_its_classes(dense_family, tmp_path, capsys):
+    assert main(["train", "--preset", "ring8", "--family", "dense", "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    assert "holds vectors, not images: use a preset for vectors such as ring8 (model mlp)" in capsys.readouterr().err
+    assert main(["train", "--family", "nope", "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    assert "unknown model family 'nope': choose one of dcgan, mlp, video, sequence, dense" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(KganError, match="must subclass kgan.models.Generator"):
+        kgan.models.register_family("plain", keras.Sequential, DenseImageDiscriminator)

@@ -301,9 +301,11 @@ def test_ema_is_saved_exported_and_carried_on(tmp_path):
         np.testing.assert_allclose(got, a + (1 - decay) * (w - a), rtol=1e-5, atol=1e-6)
 
 
-def test_ema_argument_is_checked():
+def test_ema_argument_is_checked(tmp_path):
     with pytest.raises(KganError, match=r"ema must be a decay in \[0, 1\)"):
         GAN(MLPGenerator(2, 3), MLPDiscriminator(2), ema=1.0)
+    # A configuration's GAN arguments are the GAN's to check: training refuses before writing.
     with pytest.raises(KganError, match=r"ema must be a decay in \[0, 1\)"):
-        kgan.get_preset("ring8").replace(ema=-0.1).validate()
+        kgan.train(kgan.get_preset("ring8").replace(ema=-0.1, out=str(tmp_path / "run"), export=False), verbose=0)
+    assert not (tmp_path / "run").exists()
     assert GAN(MLPGenerator(2, 3), MLPDiscriminator(2)).sampling_generator is not None

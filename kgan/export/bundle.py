@@ -14,6 +14,7 @@ from kgan.export.convert import _as_float32, _quiet_absl, _require_export_extras
 from kgan.export.parity import _parity
 from kgan.export.quantize import _fp16, _int8, _variant_report
 from kgan.export.specs import export_specs
+from kgan.models.base import protocol
 from kgan.run import file_sha256, load_run
 from kgan.runtime.images import check_writable_target, replace_dir, staging_dir
 
@@ -126,7 +127,7 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
     }
     if model_digest:  # which model.keras this export was made from (kgan calibrate checks it)
         facts["model_sha256"] = model_digest
-    if getattr(gan.generator, "num_members", None):
+    if protocol(gan.generator).num_members:
         facts["mixture"] = {"members": gan.generator.num_members, "weights": list(gan.generator.mixture_weights)}
     specs = export_specs(gan)
     functions = {s.role: s.function() for s in specs}

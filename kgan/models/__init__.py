@@ -1,9 +1,17 @@
-"""Generator and discriminator families, one file each."""
+"""Generator and discriminator families, one file each, registered by name (`kgan.models.base`)."""
 
+from kgan.models.base import (FAMILIES, Discriminator, Family, Generator, get_family, protocol,
+                              register_family)
 from kgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from kgan.models.mlp import MLPDiscriminator, MLPGenerator
 from kgan.models.sequence import SequenceDiscriminator, SequenceGenerator
 from kgan.models.video import VideoDiscriminator, VideoGenerator
 
 __all__ = ["DCGANGenerator", "DCGANDiscriminator", "MLPGenerator", "MLPDiscriminator", "VideoGenerator",
-           "VideoDiscriminator", "SequenceGenerator", "SequenceDiscriminator"]
+           "VideoDiscriminator", "SequenceGenerator", "SequenceDiscriminator", "Generator", "Discriminator",
+           "Family", "FAMILIES", "register_family", "get_family", "protocol"]
+
+register_family("dcgan", DCGANGenerator, DCGANDiscriminator)
+register_family("mlp", MLPGenerator, MLPDiscriminator)
+register_family("video", VideoGenerator, VideoDiscriminator)
+register_family("sequence", SequenceGenerator, SequenceDiscriminator)

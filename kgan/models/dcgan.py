@@ -12,6 +12,7 @@ from keras import layers
 from kgan.errors import KganError
 from kgan.layers import LeakyReLU, MinibatchStdDev
 from kgan.models._heads import add_heads
+from kgan.models.base import Discriminator, Generator
 from kgan.models._shapes import check_image_shape, check_member_head, check_num_classes, check_positive, num_doublings
 
 __all__ = ["DCGANGenerator", "DCGANDiscriminator"]
@@ -24,7 +25,7 @@ def _activation(name, label):
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class DCGANGenerator(keras.Model):
+class DCGANGenerator(Generator, keras.Model):
     """Dense -> reshape -> Conv2DTranspose blocks (BatchNorm, activation) -> tanh.
 
     The seed map is the image size halved while it stays even and at least 4, and
@@ -48,6 +49,8 @@ class DCGANGenerator(keras.Model):
         >>> g(keras.random.normal((2, 64))).shape
         TensorShape([2, 28, 28, 1])
     """
+
+    kind = "image"
 
     def __init__(
         self,
@@ -127,7 +130,7 @@ class DCGANGenerator(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class DCGANDiscriminator(keras.Model):
+class DCGANDiscriminator(Discriminator, keras.Model):
     """Conv2D blocks with LeakyReLU -> flatten -> Dense, one logit per image.
 
     Args:

@@ -9,6 +9,7 @@ from keras import layers
 
 from kgan.layers import LeakyReLU, MinibatchStdDev
 from kgan.models._heads import add_heads
+from kgan.models.base import Discriminator, Generator
 from kgan.models._shapes import check_member_head, check_num_classes, check_positive
 
 __all__ = ["MLPGenerator", "MLPDiscriminator"]
@@ -27,7 +28,7 @@ def _hidden(x, hidden_units, activation, prefix, spectral_norm=False):
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class MLPGenerator(keras.Model):
+class MLPGenerator(Generator, keras.Model):
     """Dense layers mapping `z` to a vector of `output_dim` (linear output, float32).
 
     Args:
@@ -44,6 +45,12 @@ class MLPGenerator(keras.Model):
         >>> g(keras.random.normal((5, 8))).shape
         TensorShape([5, 2])
     """
+
+    kind = "vector"
+
+    @classmethod
+    def for_spec(cls, spec, latent_dim, num_classes=None, **options):
+        return cls(spec.shape[0], latent_dim, num_classes=num_classes, **options)
 
     def __init__(
         self,
@@ -94,7 +101,7 @@ class MLPGenerator(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class MLPDiscriminator(keras.Model):
+class MLPDiscriminator(Discriminator, keras.Model):
     """Dense layers mapping a sample to one logit.
 
     Args:
@@ -110,6 +117,10 @@ class MLPDiscriminator(keras.Model):
             `GeneratorMixture` made a sample (MGAN's classifier, sharing the body), for
             `GAN(..., diversity=beta)`. None: one output.
     """
+
+    @classmethod
+    def for_spec(cls, spec, num_classes=None, pack=1, **options):
+        return cls(spec.shape[0] * int(pack), num_classes=num_classes, **options)
 
     def __init__(
         self,

@@ -25,6 +25,7 @@ from keras import layers, ops
 from kgan.errors import KganError
 from kgan.layers import LeakyReLU
 from kgan.models._heads import add_heads
+from kgan.models.base import Discriminator, Generator
 from kgan.models._shapes import check_member_head, check_num_classes, check_positive
 from kgan.runtime.latent import ClassInput, LatentPrior, UniformInput
 from kgan.runtime.samples import SampleSpec
@@ -44,7 +45,7 @@ def inverse_transform(logits, u):
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class SequenceGenerator(keras.Model):
+class SequenceGenerator(Generator, keras.Model):
     """An LSTM or GRU language model that writes `length` tokens of a vocabulary.
 
     In a `GAN` it declares its own inputs (`latent_prior`: uniforms `u`, and `label`),
@@ -73,6 +74,13 @@ class SequenceGenerator(keras.Model):
         >>> g(keras.random.uniform((3, 5))).shape
         TensorShape([3, 5])
     """
+
+    kind = "tokens"
+
+    @classmethod
+    def for_spec(cls, spec, latent_dim=None, num_classes=None, **options):
+        """From the tokens' spec: its vocabulary and length (the uniforms `u` are its latents)."""
+        return cls(len(spec.vocabulary), spec.shape[0], num_classes=num_classes, **options)
 
     def __init__(self, vocab_size, length, num_classes=None, cell="lstm", embedding_dim=32, hidden_dim=32,
                  max_inverse_temperature=100.0, temperature_steps=1000, temperature=1.0, **kwargs):
@@ -219,7 +227,7 @@ class SequenceGenerator(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class SequenceDiscriminator(keras.Model):
+class SequenceDiscriminator(Discriminator, keras.Model):
     """Embedding -> `Conv1D` of several widths -> max over time -> dense: one logit a sequence.
 
     The input `tokens` is `[batch, length, vocab]` float: one-hot rows for real
@@ -242,6 +250,10 @@ class SequenceDiscriminator(keras.Model):
         >>> d(keras.ops.one_hot(keras.ops.zeros((2, 5), "int32"), 7)).shape
         TensorShape([2, 1])
     """
+
+    @classmethod
+    def for_spec(cls, spec, num_classes=None, pack=1, **options):
+        return cls(len(spec.vocabulary), spec.shape[0], num_classes=num_classes, **options)
 
     def __init__(self, vocab_size, length, num_classes=None, embedding_dim=64, widths=(2, 3, 4, 5), filters=64,
                  hidden_units=64, dropout=0.25, spectral_norm=False, member_head=None, **kwargs):

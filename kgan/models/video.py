@@ -13,6 +13,7 @@ from keras import layers
 from kgan.errors import KganError
 from kgan.layers import LeakyReLU, PlaceSprites
 from kgan.models._heads import add_heads
+from kgan.models.base import Discriminator, Generator
 from kgan.models._shapes import check_member_head, check_num_classes, check_positive, num_doublings
 
 __all__ = ["VideoGenerator", "VideoDiscriminator", "check_video_shape"]
@@ -44,7 +45,7 @@ def _halvings(n, limit):
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class VideoGenerator(keras.Model):
+class VideoGenerator(Generator, keras.Model):
     """One latent vector a clip -> `[frames, height, width, channels]` in [-1, 1].
 
     `"mocogan"` (Tulyakov et al., "MoCoGAN: Decomposing Motion and Content for Video
@@ -89,6 +90,8 @@ class VideoGenerator(keras.Model):
         >>> g(keras.random.normal((2, 32))).shape
         TensorShape([2, 16, 16, 16, 1])
     """
+
+    kind = "video"
 
     def __init__(
         self,
@@ -229,7 +232,7 @@ class VideoGenerator(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class VideoDiscriminator(keras.Model):
+class VideoDiscriminator(Discriminator, keras.Model):
     """`Conv3D` blocks with LeakyReLU -> flatten -> Dense: one logit a clip.
 
     MoCoGAN judges clips with a 3-D discriminator and single frames with a 2-D one. With

@@ -20,10 +20,10 @@ import os
 import numpy as np
 
 from kgan.errors import KganError
-from kgan.runtime.calibration import calibrated, calibrated_energy
+from kgan.runtime.critic import Critic
 from kgan.runtime.labels import resolve_labels
 from kgan.runtime.latent import LatentPrior, latents
-from kgan.runtime.samplers import Proposals, get_sampler
+from kgan.runtime.samplers import get_sampler
 from kgan.runtime.samples import SampleSpec, get_kind
 
 __all__ = ["GeneratorRuntime", "OnnxModel", "PROVIDER_PREFERENCE", "latents"]
@@ -271,16 +271,10 @@ class GeneratorRuntime:
         """What a sampler chose: a `kgan.runtime.samplers.Chosen` (`"samples"` as `generate` gives them,
         `"scores"` the logits it read) with its `report`. `drs`, `mh` and `langevin` read the
         calibrated logit, so they need an export with a calibration (`kgan calibrate`)."""
-        sampler = get_sampler(sampler, get_kind(self.sample_spec))
         if not self.has_discriminator:
-            raise KganError(f"the {sampler.name} sampler needs discriminator.onnx beside {self.path}: "
+            name = get_sampler(sampler, get_kind(self.sample_spec)).name
+            raise KganError(f"the {name} sampler needs discriminator.onnx beside {self.path}: "
                             "export with `kgan export`")
-        if labels is not None and np.ndim(labels):
-            raise KganError("with a sampler, give one label or none (the proposals cycle the classes)")
-        calibration = self.calibration if sampler.calibrated else {"a": 1.0, "b": 0.0}
-        if calibration is None:
-            raise KganError(f"the {sampler.name} sampler needs a calibrated discriminator and {self.path}'s export "
-                            "has none: run `kgan calibrate RUN_DIR`, or use --sampler topk")
         n = self._check_count(n)
         truncation = self._check_truncation(truncation)
         kind = get_kind(self.sample_spec)
@@ -291,16 +285,22 @@ class GeneratorRuntime:
         def decode(feeds):
             return {"samples": kind.to_display(self._output(feeds).astype(self.sample_spec.dtype), self.sample_spec)}
 
+        return self.critic.choose(sampler, self.sample_spec, n, seed, labels,
+                                  draw=lambda m, s: self.generate(m, s, labels, truncation, **given),
+                                  latents=latents, decode=decode)
+
+    @property
+    def critic(self):
+        """The exported discriminator as a `kgan.runtime.critic.Critic`: its logits, its latent
+        energy where `latent_energy.onnx` is beside the generator, the export's calibration."""
         def energy(feeds):
             out = self.model_for("latent_energy").run(feeds)
-            return calibrated_energy(feeds["z"], out["energy"], out["grad_z"], calibration)
+            return out["energy"], out["grad_z"]
 
         has_energy = os.path.isfile(self._paths.get("latent_energy") or os.path.join(
             os.path.dirname(os.path.abspath(self.path)), "latent_energy.onnx"))
-        return sampler(n, Proposals(
-            draw=lambda m, s: {"samples": self.generate(m, s, labels, truncation, **given)},
-            score=lambda batch: calibrated(self.score(batch["samples"], labels), calibration),
-            latents=latents, energy=energy if has_energy else None, decode=decode), seed=seed)
+        return Critic(self.score, self.calibration, energy if has_energy else None,
+                      remedy=f" and {self.path}'s export has none: run `kgan calibrate RUN_DIR`, or use --sampler topk")
 
     @property
     def calibration(self):

@@ -1,0 +1,238 @@
+"""`TrainConfig`: everything a training run depends on, in groups, checked before anything loads.
+
+No TensorFlow here: `kgan presets` lists and describes configurations without loading it.
+"""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+
+from kgan.errors import KganError
+
+__all__ = ["TrainConfig", "GROUPS", "PRECISIONS"]
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+GROUPS = {
+    "run": ("preset", "based_on", "description", "seed", "epochs", "steps_per_epoch", "num_samples", "backup_every",
+            "out", "export", "export_dir"),
+    "data": ("dataset", "image_size", "frames", "tokens", "length", "conditional", "num_examples", "batch_size"),
+    "model": ("model", "generator", "discriminator", "latent_dim", "mixture", "shared_members"),
+    "objective": ("loss", "d_steps", "update", "diversity", "pretrain_epochs", "pretrain_lr"),
+    "optimizer": ("lr", "d_lr", "lr_schedule", "beta_1", "beta_2"),
+    "stabilizers": ("gradient_penalty", "r1_penalty", "instance_noise", "label_smoothing", "pack", "augment", "ema"),
+    "execution": ("xla", "steps_per_execution", "strategy", "devices", "precision"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on; `config.json` is its `to_dict()`.
+
+    The fields come in groups (`GROUPS`, `group(name)`): run, data, model, objective,
+    optimizer, stabilizers, execution. `validate` checks what only the configuration knows
+    (the batch a pack divides, the flags a mixture needs); the GAN checks its own arguments
+    and `kgan.training.build_gan` what the model family takes, each rule in one place.
+
+    Attributes:
+        preset: the preset this configuration is; `"custom"` once its data set is
+            replaced (the run is then named after the data set).
+        based_on: the preset a custom configuration started from.
+        description: what the configuration is and why.
+        dataset: data set name or path (see `kgan.load_dataset`).
+        image_size: resize images (and clips' frames) to this square side (None keeps the size).
+        frames: frames a clip for video data (None: the source's default, 16).
+        tokens: how a `.txt` file of text is cut into tokens: `"chars"` or `"words"`.
+        length: tokens a text sequence (None: the longest text and its end).
+        conditional: train a class-conditional model on `(x, label)`.
+        model: the model family (`kgan.models.FAMILIES`): `"dcgan"` for images, `"mlp"` for
+            vectors, `"video"` for clips, `"sequence"` for text (token ids), or a registered one.
+        pretrain_epochs: epochs of maximum-likelihood pretraining of the generator before the
+            adversarial phase (`kgan.mle.pretrain`, teacher forcing; sequence models).
+        pretrain_lr: its Adam learning rate (RelGAN: 1e-2, gradients clipped to norm 5).
+        generator / discriminator: extra keyword arguments of the models.
+        loss: a name in `kgan.losses.LOSSES`.
+        d_steps, gradient_penalty, r1_penalty, instance_noise, label_smoothing, pack, augment, ema:
+            the `kgan.GAN` arguments of the same names.
+        latent_dim: size of z.
+        batch_size: examples per step.
+        epochs: number of epochs.
+        steps_per_epoch: steps per epoch; None is one pass over the data.
+        lr: generator learning rate (Adam).
+        d_lr: discriminator learning rate; None uses `lr`.
+        lr_schedule: `"constant"`, or `"linear"`: both learning rates decay linearly to
+            1 % of their start over the run, which settles the generator on the modes.
+        beta_1, beta_2: Adam's betas.
+        seed: seed of weights, data order and latents.
+        xla: True / False forces XLA on / off; None lets Keras decide ("auto").
+        steps_per_execution: training steps run per call into the compiled step
+            (Keras' `steps_per_execution`): less Python and dispatch per step, the same
+            results; callbacks see one batch per execution.
+        update: `"alternating"`, `"reuse_fakes"` or `"simultaneous"`, the `kgan.GAN`
+            argument (the last two trade the alternating game for speed).
+        mixture: K > 1 trains a `kgan.GeneratorMixture` of K generators of the family.
+        diversity: MGAN's beta (`kgan.GAN(diversity=...)`); the discriminator gets a
+            member head. Needs `mixture` > 1.
+        shared_members: the members share all but their first layer (MGAN's sharing).
+        strategy: `"default"`, `"mirrored"` or `"multiworker"` (see `kgan.distribute`).
+        devices: devices of the mirrored strategy (GPUs, or logical CPUs without one).
+        precision: `"float32"`, `"mixed_float16"` or `"mixed_bfloat16"`.
+        backup_every: also back up every N steps (besides every epoch).
+        num_examples: examples drawn for sampled data sets (ring8, grid25).
+        num_samples: samples in each epoch's grid.
+        out: the run directory; None is `saved_models/<preset>`.
+        export: export to SavedModel (`<out>/saved_model`) and ONNX when training ends.
+        export_dir: the ONNX folder; None is `export/<run directory name>`.
+    """
+
+    # -- run: the run: its name, length, outputs
+    preset: str = "digits"
+    based_on: str | None = None
+    description: str = ""
+    seed: int = 0
+    epochs: int = 10
+    steps_per_epoch: int | None = None
+    num_samples: int = 64
+    backup_every: int | None = None
+    out: str | None = None
+    export: bool = True
+    export_dir: str | None = None
+
+    # -- data: the data
+    dataset: str = "digits"
+    image_size: int | None = None
+    frames: int | None = None
+    tokens: str = "chars"
+    length: int | None = None
+    conditional: bool = False
+    num_examples: int | None = None
+    batch_size: int = 64
+
+    # -- model: the networks
+    model: str = "dcgan"
+    generator: dict = dataclasses.field(default_factory=dict)
+    discriminator: dict = dataclasses.field(default_factory=dict)
+    latent_dim: int = 64
+    mixture: int = 1
+    shared_members: bool = False
+
+    # -- objective: the game and its losses
+    loss: str = "non_saturating"
+    d_steps: int = 1
+    update: str = "alternating"
+    diversity: float = 0.0
+    pretrain_epochs: int = 0
+    pretrain_lr: float = 1e-2
+
+    # -- optimizer: the optimizers
+    lr: float = 2e-4
+    d_lr: float | None = None
+    lr_schedule: str = "constant"
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+
+    # -- stabilizers: stabilizers of the discriminator and the generator
+    gradient_penalty: float = 0.0
+    r1_penalty: float = 0.0
+    instance_noise: float = 0.0
+    label_smoothing: float = 0.0
+    pack: int = 1
+    augment: tuple = ()
+    ema: float = 0.0
+
+    # -- execution: how the steps execute
+    xla: bool | None = None
+    steps_per_execution: int = 1
+    strategy: str = "default"
+    devices: int | None = None
+    precision: str = "float32"
+
+    def replace(self, **changes):
+        """A copy with `changes` applied; None sets a field to None."""
+        return dataclasses.replace(self, **changes)
+
+    def with_flags(self, **flags):
+        """A copy with the flags that were given applied: None means "not given" (how CLI flags override).
+
+        Another data set makes the configuration `custom` (based on this preset), so the
+        run, its manifest and its default folders are named after the data, not the preset.
+        Another model family starts from that family's own default network options.
+        """
+        changes = {k: v for k, v in flags.items() if v is not None}
+        if changes.get("model", self.model) != self.model:
+            changes = {"generator": {}, "discriminator": {}, **changes}
+        if changes.get("dataset", self.dataset) != self.dataset and self.preset != "custom":
+            changes = dict(changes, preset="custom", based_on=self.preset)
+        return self.replace(**changes)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_run(cls, run_dir):
+        """The configuration a run directory was trained with (its `config.json`)."""
+        path = os.path.join(run_dir, "config.json")
+        try:
+            with open(path) as handle:
+                saved = json.load(handle)
+        except (OSError, ValueError):
+            raise KganError(f"cannot read {path}: --resume needs the run directory of an earlier `kgan train`") from None
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in saved.items() if k in names}).replace(out=run_dir)
+
+    @property
+    def run_name(self):
+        """The preset's name, or for a custom configuration its data set's (a folder's or file's name)."""
+        if self.preset != "custom":
+            return self.preset
+        return os.path.splitext(os.path.basename(os.path.normpath(self.dataset)))[0] or "custom"
+
+    @property
+    def run_dir(self):
+        return self.out or os.path.join("saved_models", self.run_name)
+
+    @property
+    def onnx_dir(self):
+        return self.export_dir or os.path.join("export", os.path.basename(os.path.normpath(self.run_dir)))
+
+    def group(self, name):
+        """The fields of one group (`GROUPS`) and their values, e.g. `config.group("optimizer")`."""
+        return {field: getattr(self, field) for field in GROUPS[name]}
+
+    def validate(self):
+        """Raises `KganError` for a configuration that cannot train, before anything is loaded."""
+        for name in ("latent_dim", "batch_size", "epochs", "num_samples", "steps_per_execution", "mixture"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise KganError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("steps_per_epoch", "backup_every", "frames"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value <= 0):
+                raise KganError(f"{name} must be a positive integer, got {value!r}")
+        if self.length is not None and (not isinstance(self.length, int) or self.length <= 0):
+            raise KganError(f"length must be a positive number of tokens, got {self.length!r}")
+        for name in ("lr", "d_lr", "pretrain_lr"):
+            value = getattr(self, name)
+            if value is not None and not (np.isfinite(value) and value > 0):
+                raise KganError(f"{name} must be a positive number, got {value!r}")
+        if self.tokens not in ("chars", "words"):
+            raise KganError(f"tokens must be 'chars' or 'words', got {self.tokens!r}")
+        if self.image_size is not None and self.image_size < 4:
+            raise KganError(f"image_size must be at least 4, got {self.image_size!r}")
+        if not isinstance(self.pretrain_epochs, int) or self.pretrain_epochs < 0:
+            raise KganError(f"pretrain_epochs must be an integer >= 0, got {self.pretrain_epochs!r}")
+        if self.lr_schedule not in ("constant", "linear"):
+            raise KganError(f"lr_schedule must be 'constant' or 'linear', got {self.lr_schedule!r}")
+        if not isinstance(self.pack, int) or self.pack < 1 or self.batch_size % self.pack:
+            raise KganError(f"pack must be a positive divisor of the batch size {self.batch_size}, got {self.pack!r}")
+        if (self.diversity or self.shared_members) and self.mixture < 2:
+            raise KganError("--diversity and --shared-members train a mixture: add --mixture K (K >= 2)")
+        if self.mixture > self.batch_size:
+            raise KganError(f"--mixture {self.mixture} leaves members without rows in a batch of {self.batch_size}: "
+                            "use fewer members or a larger batch")
+        if self.precision not in PRECISIONS:
+            raise KganError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
+        if self.strategy != "default" and self.xla:
+            raise KganError("Keras runs without XLA under a distribution strategy: drop --xla")
