@@ -17,44 +17,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"kgan: error: {message}; see {self.prog} --help\n")
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _value_type(convert, accepts, expected):
+    """An argparse type: `convert(text)` where `accepts` the value, else "expected ..., got 'text'"."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accepts(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _decay(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a decay in [0, 1), got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a decay in [0, 1), got {text!r}")
-    return value
+_positive_int = _value_type(int, lambda v: v > 0, "a positive integer")
+_non_negative_int = _value_type(int, lambda v: v >= 0, "a non-negative integer")
+_positive_float = _value_type(float, lambda v: v > 0 and v != float("inf"), "a positive number")
+_decay = _value_type(float, lambda v: 0.0 <= v < 1.0, "a decay in [0, 1)")
 
 
 LOSS_NAMES = ("non_saturating (cross-entropy), minimax, least_squares, wasserstein, hinge, kl, reverse_kl, "

@@ -113,42 +113,51 @@ TEXT_SPEC = {"kind": "tokens", "shape": [4], "dtype": "int64", "vocabulary": [""
              "separator": ""}
 
 
+# Each family's tiny networks for the shared checks (a video architecture is the video family's):
+# `(registered family, generator options, discriminator options)`. A registered family outside
+# this table has its own test file (`run_family_test` in harness.py).
+TINY = {
+    "dcgan": ("dcgan", {"filters": 4, "embedding_dim": 3}, {"filters": 4}),
+    "mlp": ("mlp", {"hidden_units": (8, 8)}, {"hidden_units": (8,)}),
+    **{architecture: ("video", {"architecture": architecture, "motion_dim": 2, "filters": 2, "embedding_dim": 3},
+                      {"filters": 2, "image_head": True}) for architecture in ("mocogan", "vgan", "sprite")},
+    "sequence": ("sequence", {"embedding_dim": 4, "hidden_dim": 5},
+                 {"embedding_dim": 4, "widths": (2, 3), "filters": 3, "hidden_units": 4}),
+}
+
+
+def tiny_data(kind, rng):
+    """16 examples of a kind, and its `SampleSpec`, for a couple of training steps."""
+    from kgan.data.text import Oracle
+    from kgan.runtime.samples import SampleSpec
+
+    if kind == "tokens":
+        return Oracle(vocab_size=7, embedding_dim=4, hidden_dim=4, length=4).sample(16, seed=0), \
+            SampleSpec.from_dict(TEXT_SPEC)
+    shape = {"image": (8, 8, 1), "video": (4, 8, 8, 1), "vector": (2,)}[kind]
+    data = rng.normal(size=(16, *shape)) if kind == "vector" else rng.uniform(-1, 1, (16, *shape))
+    return data.astype(np.float32), SampleSpec(kind, shape)
+
+
 def make_gan(family, conditional=False, steps=2, loss="non_saturating"):
-    """A tiny GAN of a family, trained a couple of steps so BatchNorm statistics move (eagerly: a
-    step costs no tracing; tests/test_gan.py checks that eager and graph steps train alike)."""
+    """A tiny GAN of a family (or video architecture), built through the family registry and
+    trained a couple of steps so BatchNorm statistics move (eagerly: a step costs no tracing;
+    tests/test_gan.py checks that eager and graph steps train alike)."""
     import keras
     import tensorflow as tf
 
     from kgan.gan import GAN
-    from kgan.models import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, VideoDiscriminator,
-                             VideoGenerator)
+    from kgan.models import get_family
 
     keras.utils.set_random_seed(0)
     classes = 3 if conditional else None
     rng = np.random.default_rng(0)
-    if family == "dcgan":
-        generator = DCGANGenerator((8, 8, 1), latent_dim=6, num_classes=classes, filters=4, embedding_dim=3)
-        discriminator = DCGANDiscriminator((8, 8, 1), num_classes=classes, filters=4)
-        data = rng.uniform(-1, 1, (16, 8, 8, 1)).astype(np.float32)
-    elif family in ("mocogan", "vgan", "sprite"):
-        generator = VideoGenerator((4, 8, 8, 1), latent_dim=6, num_classes=classes, architecture=family, motion_dim=2,
-                                   filters=2, embedding_dim=3)
-        discriminator = VideoDiscriminator((4, 8, 8, 1), num_classes=classes, filters=2, image_head=True)
-        data = rng.uniform(-1, 1, (16, 4, 8, 8, 1)).astype(np.float32)
-    elif family == "sequence":
-        from kgan.data.text import Oracle
-        from kgan.models import SequenceDiscriminator, SequenceGenerator
-
-        generator = SequenceGenerator(7, 4, num_classes=classes, embedding_dim=4, hidden_dim=5)
-        discriminator = SequenceDiscriminator(7, 4, num_classes=classes, embedding_dim=4, widths=(2, 3), filters=3,
-                                              hidden_units=4)
-        data = Oracle(vocab_size=7, embedding_dim=4, hidden_dim=4, length=4).sample(16, seed=0)
-    else:
-        generator = MLPGenerator(2, latent_dim=3, hidden_units=(8, 8), num_classes=classes)
-        discriminator = MLPDiscriminator(2, hidden_units=(8,), num_classes=classes)
-        data = rng.normal(size=(16, 2)).astype(np.float32)
-    spec = TEXT_SPEC if family == "sequence" else None
-    gan = GAN(generator, discriminator, seed=0, loss=loss, sample_spec=spec)
+    name, generator_options, discriminator_options = TINY[family]
+    registered = get_family(name)
+    data, spec = tiny_data(registered.kind, rng)
+    generator, discriminator = registered.build(spec, 3 if name == "mlp" else 6, classes, 1, generator_options,
+                                                discriminator_options)
+    gan = GAN(generator, discriminator, seed=0, loss=loss, sample_spec=TEXT_SPEC if name == "sequence" else None)
     gan.compile("adam", "adam", jit_compile=False, run_eagerly=True)
     labels = rng.integers(0, 3, 16)
     dataset = tf.data.Dataset.from_tensor_slices((data, labels) if conditional else data).batch(8)

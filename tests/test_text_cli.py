@@ -32,6 +32,7 @@ def words_run(tmp_path_factory):
     return path, out, export
 
 
+@pytest.mark.slow(minutes=0.4)  # a trained and exported run: CI runs it
 def test_a_word_file_trains_exports_and_generates_text(words_run, capsys, tmp_path):
     path, out, export = words_run
     spec = json.loads((out / "config.json").read_text())["sample_spec"]
@@ -53,6 +54,7 @@ def test_a_word_file_trains_exports_and_generates_text(words_run, capsys, tmp_pa
     assert "bleu_2" in report and "self_bleu_2" in report and "novelty" in report
 
 
+@pytest.mark.slow(minutes=0.05)  # a trained and exported run: CI runs it
 def test_scoring_a_token_outside_the_vocabulary_is_one_line(words_run):
     from kgan.runtime.inference import GeneratorRuntime
 
@@ -84,6 +86,7 @@ def test_pretraining_an_image_model_is_refused(tmp_path, capsys):
     assert "pretraining (--pretrain) trains sequence models" in capsys.readouterr().err
 
 
+@pytest.mark.slow(minutes=0.05)  # a trained and exported run: CI runs it
 def test_the_demo_shows_a_text_models_samples_as_text(words_run):
     from kgan.demo import DemoApp
     from kgan.runtime.inference import GeneratorRuntime
@@ -102,6 +105,7 @@ def test_the_demo_shows_a_text_models_samples_as_text(words_run):
     assert "| latent size | none |" in app.card()
 
 
+@pytest.mark.slow(minutes=0.05)  # a trained and exported run: CI runs it
 def test_what_does_not_fit_text_is_said_in_its_words(words_run, capsys):
     # langevin moves latents along a gradient through the samples, which tokens do not pass;
     # messages call text samples texts.

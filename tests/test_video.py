@@ -199,6 +199,7 @@ def video_run(tmp_path_factory):
     return train(config, verbose=0, log=lambda *_: None)
 
 
+@pytest.mark.slow(minutes=0.8)  # a trained and exported run: CI runs it
 def test_training_writes_an_animated_grid_each_epoch_and_exports_parity(video_run):
     from harness import assert_export_matches_keras, played_frames
 
@@ -229,6 +230,7 @@ def test_the_other_generators_export_with_parity(architecture, exported):
     assert_export_matches_keras(gan, result.out_dir)
 
 
+@pytest.mark.slow(minutes=0.1)  # a trained and exported run: CI runs it
 def test_runtime_returns_uint8_clips_and_the_cli_writes_gif_mp4_and_npy(video_run, tmp_path, capsys):
     from harness import played_frames
     from kgan.runtime.inference import GeneratorRuntime
@@ -260,6 +262,7 @@ def test_runtime_returns_uint8_clips_and_the_cli_writes_gif_mp4_and_npy(video_ru
     assert not (tmp_path / "clips.jpg").exists()
 
 
+@pytest.mark.slow(minutes=0.1)  # a trained and exported run: CI runs it
 def test_demo_gallery_plays_each_clip_with_its_score(video_run, tmp_path):
     pytest.importorskip("gradio")
     from harness import played_frames
