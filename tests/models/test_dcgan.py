@@ -144,3 +144,10 @@ GOLDEN = [-0.358861, -0.059076, 0.002717, -0.088142, -0.179964, -0.00021, -0.026
 def test_bad_generator_arguments(kwargs, message):
     with pytest.raises(KganError, match=message):
         DCGANGenerator(**kwargs)
+
+
+@pytest.mark.slow(minutes=0.4)
+def test_the_dcgan_family_trains_saves_exports_and_samples_by_name(tmp_path):
+    from harness import run_family_test
+
+    run_family_test("dcgan", tmp_path)

@@ -33,3 +33,10 @@ def test_conditional_mlp_generator_uses_the_label():
     z = np.ones((1, 3), np.float32)
     outputs = [keras.ops.convert_to_numpy(generator([z, np.array([k])])) for k in range(4)]
     assert len({tuple(np.round(o.ravel(), 5)) for o in outputs}) == 4
+
+
+@pytest.mark.slow(minutes=0.1)
+def test_the_mlp_family_trains_saves_exports_and_samples_by_name(tmp_path):
+    from harness import run_family_test
+
+    run_family_test("mlp", tmp_path)

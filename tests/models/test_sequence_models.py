@@ -165,3 +165,10 @@ def test_temperature_sharpens_every_steps_softmax_and_the_sampler_follows():
     tokens = np.asarray(generator(keras.random.uniform((n, 2), seed=5)))
     assert_matches(frequencies(tokens, every), p_half, n)
     assert SequenceGenerator.from_config(generator.get_config()).temperature == 0.5
+
+
+@pytest.mark.slow(minutes=0.2)
+def test_the_sequence_family_trains_saves_exports_and_samples_by_name(tmp_path):
+    from harness import run_family_test
+
+    run_family_test("sequence", tmp_path, ("--pretrain", "0"))

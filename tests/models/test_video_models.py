@@ -133,3 +133,10 @@ def test_serialization_and_keras_round_trip(tmp_path, num_classes):
 def test_bad_generator_arguments_say_what_to_change(arguments, message):
     with pytest.raises(KganError, match=message):
         VideoGenerator(**arguments)
+
+
+@pytest.mark.slow(minutes=0.4)
+def test_the_video_family_trains_saves_exports_and_samples_by_name(tmp_path):
+    from harness import run_family_test
+
+    run_family_test("video", tmp_path)
