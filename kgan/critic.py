@@ -2,8 +2,9 @@
 
 `KerasCritic` is the one object `GAN.score`, `calibrate`, `refit_discriminator`, `judge`,
 `energy`, `latent_energy` and the samplers (`GAN.generate(sampler=...)`) go through; export
-traces its `judge` and `latent_energy`. It extends the runtime's `Critic`, so Keras and
-ONNX choose samples by one code path.
+traces its `judge` and `latent_energy`. Its samplers run through the runtime's `Critic`
+(given the Keras logits and energy), as an export's do, so Keras and ONNX choose samples by
+one code path.
 """
 
 import keras
@@ -25,43 +26,34 @@ PACK_REFERENCES = 8
 PACK_REFERENCE_SEED = 20190217
 
 
-class KerasCritic(Critic):
+class KerasCritic:
     """The discriminator of `gan` on single samples; its calibration is `gan.calibration`."""
 
     remedy = ": call gan.calibrate(real_samples) first, or use the topk sampler"
-    has_energy = True
 
-    def __init__(self, gan):  # not Critic's: the logits, energy and calibration are the GAN's
+    def __init__(self, gan):
         self.gan = gan
         self.references = None  # the packs' fixed samples, drawn on first use
-        self.batch_size = 256
 
-    @property
-    def calibration(self):
-        return self.gan.calibration
-
-    def logits(self, samples, labels=None):
-        return self.score(samples, labels, self.batch_size)
-
-    def raw_energy(self, feeds):
-        """`(energy, grad_z)` as numpy, `batch_size` rows at a time."""
-        size = self.batch_size
-        out = [self.latent_energy({k: tf.constant(v[i : i + size]) for k, v in feeds.items()})
-               for i in range(0, len(feeds["z"]), size)]
+    def raw_energy(self, feeds, batch_size=256):
+        """`(energy, grad_z)` of `latent_energy` as numpy, `batch_size` rows at a time."""
+        out = [self.latent_energy({k: tf.constant(v[i : i + batch_size]) for k, v in feeds.items()})
+               for i in range(0, len(feeds["z"]), batch_size)]
         return tuple(np.concatenate([np.asarray(o[key]) for o in out]) for key in ("energy", "grad_z"))
 
     def sample(self, sampler, n, seed=None, labels=None, batch_size=256, **given):
         """`GAN.generate_with`: what `sampler` chose among the GAN's proposals."""
         gan = self.gan
-        self.batch_size = batch_size
+        critic = Critic(lambda samples, labels: self.score(samples, labels, batch_size), gan.calibration,
+                        lambda feeds: self.raw_energy(feeds, batch_size), self.remedy)
 
         def decode(feeds):
             rows = len(next(iter(feeds.values())))
             return {"samples": in_chunks(gan.run_generator, feeds, rows, batch_size, gan.sample_spec.dtype)}
 
-        return self.choose(sampler, gan.sample_spec, n, seed, labels,
-                           draw=lambda m, s: gan.generate(m, s, labels, batch_size, **given),
-                           latents=lambda m, s: latent_feeds(gan, m, s, labels, **given), decode=decode)
+        return critic.choose(sampler, gan.sample_spec, n, seed, labels,
+                             draw=lambda m, s: gan.generate(m, s, labels, batch_size, **given),
+                             latents=lambda m, s: latent_feeds(gan, m, s, labels, **given), decode=decode)
 
     def judge(self, feeds, training=False, reference=None):
         """The discriminator's logit for each sample, float32 `[b]`, on named inputs.
