@@ -306,8 +306,14 @@ def test_consistency_acd_and_speeds_on_constructed_clips():
     assert motion_distance(clips, still) == pytest.approx(free.mean(), rel=1e-6)  # all speeds against zero
 
 
+@pytest.fixture(scope="module")
+def video_features(tmp_path_factory):
+    """The folder of the moving digits' frame classifier (a minute to train): trained once here."""
+    return str(tmp_path_factory.mktemp("video_features"))
+
+
 @pytest.mark.slow(minutes=1.5)
-def test_video_metrics_tell_real_clips_from_broken_ones(tmp_path):
+def test_video_metrics_tell_real_clips_from_broken_ones(video_features):
     from kgan.evaluate import moving_digit_frames, video_report
 
     spec = SampleSpec("video", (16, 16, 16, 1), value_range=(-1, 1))
@@ -316,7 +322,7 @@ def test_video_metrics_tell_real_clips_from_broken_ones(tmp_path):
 
     def report(make):
         return video_report(lambda n, seed, labels=None: make(n), "moving-digits", 300, 0, facts,
-                            features_root=str(tmp_path))
+                            features_root=video_features)
 
     real = report(lambda n: moving_digits(n, seed=77, images=train_x, labels=train_y)[0])
     assert real["frame_fid"] < 2 * real["frame_fid_floor"] + 1.0
@@ -424,9 +430,10 @@ def _frame_judge(shape, filters=32):
 
 @pytest.fixture(scope="module")
 def moving_digits_gan():
-    """`train(architecture, judge)` -> a GAN trained 600 steps of 32 clips on moving digits (seed 0,
-    Adam(5e-4, 0.5)) with that generator and judge, trained once: the two tests below share MoCoGAN's
-    run with the clip judge."""
+    """`train(architecture, judge)` -> a GAN trained 600 steps of 16 clips on moving digits (seed 0,
+    Adam(1e-3, 0.5), the preset's rate) with that generator and judge, trained once: the two tests
+    below share MoCoGAN's run with the clip judge. (Batches of 32 at 5e-4 cost twice the time and
+    show the same orderings: motion 0.57 against 1.00, consistency 91 % against 0 %.)"""
     import keras
     import tensorflow as tf
 
@@ -444,8 +451,8 @@ def moving_digits_gan():
             discriminator = (VideoDiscriminator((16, 16, 16, 1), filters=32, image_head=True) if judge == "clip"
                              else _frame_judge((16, 16, 16, 1)))
             gan = GAN(generator, discriminator, seed=0)
-            gan.compile(keras.optimizers.Adam(5e-4, 0.5), keras.optimizers.Adam(5e-4, 0.5))
-            data = tf.data.Dataset.from_tensor_slices(clips).shuffle(4096, seed=0).batch(32, drop_remainder=True)
+            gan.compile(keras.optimizers.Adam(1e-3, 0.5), keras.optimizers.Adam(1e-3, 0.5))
+            data = tf.data.Dataset.from_tensor_slices(clips).shuffle(4096, seed=0).batch(16, drop_remainder=True)
             gan.fit(data.repeat(), epochs=1, steps_per_epoch=600, verbose=0)
             trained[architecture, judge] = gan
         return trained[architecture, judge]
@@ -453,7 +460,7 @@ def moving_digits_gan():
     return train
 
 
-@pytest.mark.slow(minutes=2.3)
+@pytest.mark.slow(minutes=3.2)
 def test_a_video_discriminator_teaches_motion_that_a_frame_judge_cannot(moving_digits_gan):
     """Same generator, data, seed and budget; only the judge differs: clips (a Conv3D judge with a
     per-frame head, MoCoGAN's pair) or frames alone. Judged frame by frame, a clip's frames need not
@@ -461,12 +468,12 @@ def test_a_video_discriminator_teaches_motion_that_a_frame_judge_cannot(moving_d
     held = moving_digits(500, seed=1)[0]
     distances = {judge: motion_distance(held, moving_digits_gan("mocogan", judge).generate(500, seed=2))
                  for judge in ("clip", "frames")}
-    # measured: 0.57 against 1.00 pixels a frame
+    # measured: 0.43 against 1.02 pixels a frame
     assert distances["clip"] < 0.75 * distances["frames"], distances
 
 
-@pytest.mark.slow(minutes=4.6)
-def test_a_sprite_generator_holds_its_content_where_mocogan_drifts(tmp_path, moving_digits_gan):
+@pytest.mark.slow(minutes=1.5)
+def test_a_sprite_generator_holds_its_content_where_mocogan_drifts(video_features, moving_digits_gan):
     """Same data, judge, seed and budget; only the generator differs. MoCoGAN decodes every
     frame anew and its frames drift from one digit to strokes of others; the sprite generator
     moves one drawing, so its frames stay one digit, closer to the real frames."""
@@ -477,8 +484,8 @@ def test_a_sprite_generator_holds_its_content_where_mocogan_drifts(tmp_path, mov
         gan = moving_digits_gan(architecture, "clip")
         scores[architecture] = video_report(lambda n, seed, labels: gan.generate(n, seed=seed), "moving-digits", 300,
                                             0, {"sample_spec": gan.sample_spec, "num_classes": None},
-                                            features_root=str(tmp_path))
+                                            features_root=video_features)
     sprite, mocogan = scores["sprite"], scores["mocogan"]
-    # measured: consistency 91 % against 0 %, ACD 2.86 against 5.98 (frame FID 164 against 220)
+    # measured: consistency 31 % against 0 %, ACD 4.40 against 11.3
     assert sprite["content_consistency"] > mocogan["content_consistency"] + 0.2, (sprite, mocogan)
     assert sprite["acd"] < 0.7 * mocogan["acd"], (sprite, mocogan)
