@@ -1,14 +1,14 @@
 """An ensemble assembled from the GAN row's seeds against its best single member.
 
     python benchmarks/ensemble_quality.py [--datasets grid25 stacked-digits] [--seeds 0 1 2 3 4]
-                                          [--runs benchmarks/runs] [--jobs 2] [--readme README.md]
+                                          [--runs benchmarks/runs] [--jobs 2]
 
 For each data set, the "GAN" row of `quality.py` (the preset's networks without
 stabilizers) is trained once per seed into `--runs/<data set>/GAN-s<seed>` (kept, so a
 second call only scores), then `kgan.ensemble.assemble` builds the mixture of the seeds'
 generators with uniform and with fitted weights. Every model is scored by
 `kgan.evaluate` as `quality.py` scores its rows. Results go to
-`benchmarks/ensemble.jsonl`; `--readme` fills the `<!-- ensemble:begin -->` block.
+`benchmarks/ensemble.jsonl`, from which the documentation's Benchmarks page draws the table.
 """
 
 import argparse
@@ -82,7 +82,6 @@ def main():
     parser.add_argument("--runs", default=os.path.join(os.path.dirname(__file__), "runs"))
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--results", default=os.path.join(os.path.dirname(__file__), "ensemble.jsonl"))
-    parser.add_argument("--readme")
     args = parser.parse_args()
 
     def run_dir(dataset, seed):
@@ -117,8 +116,6 @@ def main():
                 handle.write(json.dumps(row) + "\n")
     text = table(results)
     print(text)
-    if args.readme:
-        quality.write_readme(args.readme, text, "ensemble")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """PacGAN's Tables 1 and 2 with kgan: mode coverage of a vanilla GAN, PacGAN2-4 and kgan's presets.
 
     python benchmarks/quality.py [--datasets ring8 grid25 stacked-digits] [--seeds 0 1 2 3 4]
-                                 [--jobs 2] [--results quality.jsonl] [--readme README.md]
+                                 [--jobs 2] [--results quality.jsonl]
 
 Every row trains the data set's preset networks with its batch and optimizer: "GAN" is
 the preset without its stabilizers (no packing, R1 penalty or weight averaging) for
@@ -17,8 +17,8 @@ reach under this protocol, e.g. the KL that 26,000 draws of a uniform 1,000 mode
 Runs go to a pool of `--jobs` processes with one TensorFlow thread each, in the order
 of `--variants`, and every finished run is appended to `--results` (JSON lines,
 `benchmarks/quality.jsonl` by default, kept in the repository), so an interrupted
-benchmark starts again where it stopped and the tables can be rebuilt from it. `--readme` rewrites the block between
-`<!-- quality:begin -->` and `<!-- quality:end -->` with the tables.
+benchmark starts again where it stopped. The documentation's Benchmarks page draws the tables from it
+(`tables`), with the real data's rows, which are recorded there too.
 """
 
 import argparse
@@ -26,7 +26,6 @@ import concurrent.futures
 import json
 import multiprocessing
 import os
-import sys
 import tempfile
 import time
 
@@ -199,20 +198,6 @@ def tables(rows, seeds):
     return "\n".join(out).rstrip() + "\n"
 
 
-def write_readme(path, text, block="quality"):
-    """Replaces the `<!-- BLOCK:begin -->` ... `<!-- BLOCK:end -->` block of README `path` with `text`."""
-    begin, end = f"<!-- {block}:begin -->", f"<!-- {block}:end -->"
-    with open(path) as handle:
-        readme = handle.read()
-    if begin not in readme or end not in readme:
-        sys.exit(f"{os.path.basename(sys.argv[0])}: {path} has no {begin} ... {end} block to fill")
-    head, rest = readme.split(begin, 1)
-    tail = rest.split(end, 1)[1]
-    with open(path + ".tmp", "w") as handle:
-        handle.write(f"{head}{begin}\n{text}{end}{tail}")
-    os.replace(path + ".tmp", path)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["ring8", "grid25", "stacked-digits"],
@@ -222,7 +207,6 @@ def main():
     parser.add_argument("--jobs", type=int, default=2, help="runs at once, one TensorFlow thread each")
     parser.add_argument("--results", default=os.path.join(os.path.dirname(__file__), "quality.jsonl"),
                         help="finished runs, one JSON line each (default: benchmarks/quality.jsonl)")
-    parser.add_argument("--readme", help="README to write the tables into")
     parser.add_argument("--tables-only", action="store_true", help="train nothing: tables of the finished runs")
     args = parser.parse_args()
 
@@ -249,12 +233,17 @@ def main():
                 handle.write(json.dumps(row) + "\n")
             print(json.dumps(row), flush=True)
     print(f"{len(todo)} runs in {time.time() - started:.0f} s with {args.jobs} jobs", flush=True)
-    rows = [r for r in done if r["dataset"] in args.datasets and r["variant"] in args.variants]
-    rows += [r for d in args.datasets for r in real_rows(d, args.seeds)]
+    real = {(r["dataset"], r["seed"]) for r in done if r["variant"] == "real data"}
+    for dataset in args.datasets:  # the floors, recorded once beside the runs
+        missing = [s for s in args.seeds if (dataset, s) not in real]
+        if missing:
+            new = real_rows(dataset, missing)
+            done += new
+            with open(args.results, "a") as handle:
+                handle.writelines(json.dumps(row) + "\n" for row in new)
+    rows = [r for r in done if r["dataset"] in args.datasets and r["variant"] in (*args.variants, "real data")]
     text = tables(rows, set(args.seeds))
     print(text)
-    if args.readme:
-        write_readme(args.readme, text)
 
 
 if __name__ == "__main__":

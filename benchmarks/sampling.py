@@ -2,7 +2,7 @@
 
     python benchmarks/sampling.py [--datasets grid25 ring8 digits] [--seeds 0 1 2 3 4]
                                   [--samplers plain topk drs mh langevin] [--runs benchmarks/runs]
-                                  [--refit-steps 0 5000] [--jobs 2] [--readme README.md]
+                                  [--refit-steps 0 5000] [--jobs 2]
 
 The runs: on grid25 the "GAN" and "PacGAN2-4" rows of `quality.py`, on ring8 its "GAN"
 row, on digits the `digits` preset; each trained once per seed into
@@ -14,7 +14,7 @@ calibrates the discriminator on the data set: once with the discriminator as tra
 with onnxruntime and `kgan.evaluate` scores what it chose, as `kgan evaluate --sampler`
 does: modes / high quality / reverse KL on the mixtures (2,500 samples), FID, precision
 and recall in the domain classifier's features on digits (1,000 samples). Rows go to
-`benchmarks/sampling.jsonl`; `--readme` fills the `<!-- sampling:begin -->` block.
+`benchmarks/sampling.jsonl`, from which the documentation's Benchmarks page draws the table.
 Samples per second are the sampler's own wall time (proposals, scoring, choosing) on one
 onnxruntime thread pool while nothing else runs.
 """
@@ -153,7 +153,6 @@ def main():
                         help="export each run with the discriminator refit for these steps (0: as trained)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--results", default=os.path.join(os.path.dirname(__file__), "sampling.jsonl"))
-    parser.add_argument("--readme")
     parser.add_argument("--tables-only", action="store_true", help="score nothing: the table of finished rows")
     parser.add_argument("--train-only", action="store_true", help="train and export the missing runs, score nothing")
     args = parser.parse_args()
@@ -192,8 +191,6 @@ def main():
                 done += rows
     text = table([r for r in done if r["dataset"] in args.datasets and r["seed"] in args.seeds])
     print(text)
-    if args.readme:
-        quality.write_readme(args.readme, text, "sampling")
 
 
 if __name__ == "__main__":

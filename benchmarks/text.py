@@ -1,7 +1,7 @@
 """Maximum likelihood against kgan's sequence GAN on SeqGAN's oracle, with a temperature sweep.
 
     python benchmarks/text.py [--seeds 0 1 2 3 4] [--out benchmarks/text.jsonl]
-                              [--plot docs/text-temperature.png] [--readme README.md]
+                              [--plot docs/text-temperature.png]
 
 Each seed trains the `oracle` preset with `kgan.train`. The MLE model is the generator
 when the adversarial phase starts (after the preset's maximum-likelihood pretraining);
@@ -11,7 +11,7 @@ samples: quality, lower is better) and NLL-test (the model's of the 2,000 held-o
 sequences: diversity, lower is better), at sampling temperature 1 and over a sweep of
 temperatures (Caccia et al., ICLR 2020: a temperature trades one for the other, so a model
 is better only if no temperature of the other matches it on both). Results go to
-`--out`; `--plot` draws the sweep, `--readme` fills the `<!-- text:begin -->` block.
+`--out`; `--plot` draws the sweep. The documentation's Benchmarks page draws the table from `--out`.
 """
 
 import argparse
@@ -138,7 +138,6 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--out", default=os.path.join("benchmarks", "text.jsonl"))
     parser.add_argument("--plot", default=os.path.join("docs", "text-temperature.png"))
-    parser.add_argument("--readme", help="fill README.md's <!-- text:begin --> block")
     args = parser.parse_args(argv)
     done = {}
     if os.path.exists(args.out):
@@ -152,14 +151,6 @@ def main(argv=None):
     rows = [done[s] for s in args.seeds]
     print(table(rows))
     plot(rows, args.plot)
-    if args.readme:
-        with open(args.readme) as handle:
-            readme = handle.read()
-        begin, end = "<!-- text:begin -->", "<!-- text:end -->"
-        head, rest = readme.split(begin)
-        _, tail = rest.split(end)
-        with open(args.readme, "w") as handle:
-            handle.write(f"{head}{begin}\n{table(rows)}\n{end}{tail}")
     return 0
 
 

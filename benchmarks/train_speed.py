@@ -197,7 +197,7 @@ class KerasRunner:
         finally:
             keras.mixed_precision.set_global_policy(previous)
         options = tf.data.Options()
-        options.autotune.enabled = False  # as kgan's own pipelines: no teardown stalls (README)
+        options.autotune.enabled = False  # as kgan's own pipelines: no teardown stalls (docs/benchmarks.md)
         self.dataset = (tf.data.Dataset.from_tensor_slices(data).batch(BATCH, drop_remainder=True).repeat()
                         .with_options(options))
         self.flops = step_flops(generator, discriminator, latent)

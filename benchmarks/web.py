@@ -21,7 +21,7 @@ Builds the export's site with its own onnxruntime-web and serves it from 127.0.0
   discriminator (on the generator's samples), in the WebAssembly backend and in the WebGPU
   one (Chromium's WebGPU over SwiftShader, its software Vulkan: no GPU needed).
 
-`--screenshot` saves the page after Generate (64 samples) for README; `--parity-only`
+`--screenshot` saves the page after Generate (64 samples) for the documentation; `--parity-only`
 measures parity alone.
 """
 

@@ -57,7 +57,7 @@ def make_strategy(name="default", devices=None):
         try:
             json.loads(os.environ["TF_CONFIG"])
         except ValueError:
-            raise KganError("TF_CONFIG is not valid JSON: see README, 'Training on several GPUs or machines'") from None
+            raise KganError("TF_CONFIG is not valid JSON: see docs/guides/scale.md, 'Several machines'") from None
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:

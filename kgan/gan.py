@@ -332,8 +332,9 @@ class GAN(CriticMethods, NamedIO, DiscriminatorView, keras.Model):
             fake: the generated batch; None draws a new one.
             fake_logits: the discriminator's logits on `fake`, when they were computed
                 already (a simultaneous update); None calls the discriminator.
-            real, real_logits: the real batch, or its logits, for a relativistic loss
-                (the train step passes them only then); unused by the others.
+            real: the real batch, for a relativistic loss (the train step passes it only
+                then); unused by the others.
+            real_logits: the discriminator's logits on `real`, likewise.
         """
         g_loss_fn, _ = self._loss_pair
         member_logits = None

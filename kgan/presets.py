@@ -101,7 +101,7 @@ PRESETS["moving-digits"] = TrainConfig(
         "frame; the content is drawn once as an 8x8 sprite and each frame's motion code places it, at whole "
         "pixels (architecture 'sprite'); a Conv3D discriminator with a per-frame judge (MoCoGAN's two "
         "discriminators) and a projection of the label; Adam(1e-3, 0.5) (content consistency 85.4 % at seed 0, "
-        "against 76.8 % at 5e-4 and 31.8 % at 2e-4: README's video table), one-sided label smoothing 0.1, "
+        "against 76.8 % at 5e-4 and 31.8 % at 2e-4: the video table of docs/benchmarks.md), one-sided label smoothing 0.1, "
         "60 x 100 steps of 32 clips, sampling from an exponential moving average of the generator (0.999)."
     ),
     dataset="moving-digits",
@@ -129,7 +129,7 @@ PRESETS["oracle"] = TrainConfig(
         "epochs), then 200 adversarial steps of RelGAN's Gumbel-softmax relaxation (inverse temperature 1 -> 2 "
         "over 400 steps; 2 is one of RelGAN's oracle settings), the relativistic standard loss, one "
         "discriminator step a generator step, generator Adam 1e-3 and discriminator 1e-4 (beta 0.9, 0.999). "
-        "Seeds 0 and 1: NLL-oracle 7.7 % and 6.7 % below the MLE start (README's text table); at an inverse "
+        "Seeds 0 and 1: NLL-oracle 7.7 % and 6.7 % below the MLE start (the text table of docs/benchmarks.md); at an inverse "
         "temperature rising to 100, or with the learning rates decaying, 2 %; after 200 steps the "
         "discriminator pushes NLL-oracle back up."
     ),
@@ -156,7 +156,7 @@ PRESETS["names"] = PRESETS["oracle"].replace(
         "(Adam 1e-2, clipped to norm 5, as RelGAN), then the oracle preset's adversarial phase: 200 steps of "
         "RelGAN's Gumbel-softmax relaxation (inverse temperature 1 -> 2 over 400 steps), the relativistic "
         "standard loss, generator Adam 1e-3 and discriminator 1e-4 (beta 0.9, 0.999). It trades diversity for "
-        "BLEU: 36 % of its samples are distinct, against 97 % after pretraining (README's names table)."
+        "BLEU: 36 % of its samples are distinct, against 97 % after pretraining (the names table of docs/benchmarks.md)."
     ),
     dataset="names",
     generator=dict(PRESETS["oracle"].generator, hidden_dim=64),

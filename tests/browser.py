@@ -1,6 +1,6 @@
 """Drives the demo and the web page in Debian's headless Chromium through playwright.
 
-Used by tests/test_demo.py and tests/test_web.py; also makes the README's screenshots of the
+Used by tests/test_demo.py and tests/test_web.py; also makes the documentation's screenshots of the
 demo from a real export:
 
     python tests/browser.py --model export/digits --out docs
