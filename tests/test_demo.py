@@ -140,28 +140,14 @@ def test_a_model_deleted_after_start(client, served):
 
 
 def test_load_50_requests_at_concurrency_5(served):
-    from kgan.runtime.inference import GeneratorRuntime
-
+    # Behaviour under load: every request answered, none lost or short. Its latency is a
+    # benchmark's (benchmarks/demo.py, 16 images a request); here 4 images keep the test short.
     clients = [Client(served["url"], verbose=False, analytics_enabled=False) for _ in range(5)]
-    # What one request costs alone, and the generator's own share of it (16 images and their scores).
-    alone = []
-    for seed in range(5):
-        start = time.perf_counter()
-        clients[0].predict(seed=seed, count=16, api_name="/generate")
-        alone.append(time.perf_counter() - start)
-    runtime = GeneratorRuntime(str(served["root"] / "digits3" / "generator.onnx"))
-    model = []
-    for seed in range(20):
-        start = time.perf_counter()
-        runtime.score(runtime.generate(16, seed=seed))
-        model.append(time.perf_counter() - start)
-    print(f"one request alone: median {statistics.median(alone) * 1000:.0f} ms (of 5); generator and "
-          f"discriminator for 16 images: median {statistics.median(model) * 1000:.2f} ms (of 20)")
 
     def one(i):
         start = time.perf_counter()
         try:
-            items = clients[i % 5].predict(seed=i, count=16, api_name="/generate")
+            items = clients[i % 5].predict(seed=i, count=4, api_name="/generate")
         except Exception as error:  # counted, not raised: the run goes on and reports every failure
             return time.perf_counter() - start, 0, repr(error)[:200]
         return time.perf_counter() - start, len(items), None
@@ -170,11 +156,9 @@ def test_load_50_requests_at_concurrency_5(served):
         results = list(pool.map(one, range(50)))
     errors = [error for _, _, error in results if error]
     latencies = sorted(r[0] * 1000 for r in results)
-    p50 = statistics.median(latencies)
-    p95 = latencies[int(0.95 * len(latencies)) - 1]
-    print(f"load: {len(results)} requests, concurrency 5, errors {len(errors)}, p50 {p50:.0f} ms, p95 {p95:.0f} ms")
+    print(f"load: {len(results)} requests, concurrency 5, errors {len(errors)}, p50 {statistics.median(latencies):.0f} ms")
     assert errors == [] and len(results) == 50
-    assert all(count == 16 for _, count, _ in results)
+    assert all(count == 4 for _, count, _ in results)
 
 
 def test_no_exported_model_says_which_command_makes_one():

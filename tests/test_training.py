@@ -34,7 +34,7 @@ def test_every_preset_is_valid_and_documented():
         assert config.preset == name and len(config.description) > 40
 
 
-@pytest.mark.slow(minutes=5.5)
+@pytest.mark.slow(minutes=3.4)
 def test_ring8_preset_captures_the_modes_from_the_saved_model(tmp_path):
     # The whole preset: shorter runs sit in the early collapse that GANs on ring8 pass
     # through, so the behaviour worth testing is the preset's.
