@@ -19,6 +19,8 @@ import os
 import sys
 import tempfile
 
+from record import provenance  # benchmarks/record.py
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import quality  # noqa: E402
@@ -113,7 +115,7 @@ def main():
         results[dataset] = rows
         with open(args.results, "a") as handle:
             for row in rows:
-                handle.write(json.dumps(row) + "\n")
+                handle.write(json.dumps({**provenance(), **row}) + "\n")
     text = table(results)
     print(text)
 

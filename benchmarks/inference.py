@@ -1,6 +1,6 @@
 """Generator latency: Keras, SavedModel and onnxruntime side by side, plus edge costs.
 
-    python benchmarks/inference.py [--run saved_models/digits] [--repeats 50]
+    python benchmarks/inference.py [--run saved_models/digits] [--repeats 50] [--out benchmarks/inference.jsonl]
 
 Exports the run (with fp16 and int8 variants) into a temporary folder, then times
 each runtime on batches of 1 and 64, interleaving them round by round (in a new random
@@ -10,11 +10,13 @@ than on its own, so the onnxruntime models are also timed interleaved only with 
 other: what an edge install, which has no TensorFlow, sees. Also times `import
 kgan.runtime.inference` plus session creation in fresh processes, and sums the installed size of
 the edge environment (numpy, Pillow, onnxruntime and what they need) against the
-training one (kgan's dependencies).
+training one (kgan's dependencies). Each run appends a line to `--out`, which the documentation's
+Benchmarks page draws (`section`).
 """
 
 import argparse
 import importlib.metadata as metadata
+import json
 import os
 import re
 import statistics
@@ -84,14 +86,37 @@ def measure(make, batches, repeats, only=None, seed=0):
     return table
 
 
-def print_table(title, table):
-    print(title)
-    print("| runtime | batch 1 (ms) | ratio | batch 64 (ms) | ratio |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+def markdown_table(table):
+    """A latency table (`{batch: {runtime: ms}}`) in Markdown, with ratios to ORT fp32."""
+    table = {int(batch): row for batch, row in table.items()}
+    lines = ["| runtime | batch 1 (ms) | ratio | batch 64 (ms) | ratio |", "| --- | ---: | ---: | ---: | ---: |"]
     for name in table[1]:
         one, many = table[1][name], table[64][name]
-        print(f"| {name} | {one:.3f} | {one / table[1]['ORT fp32']:.1f} | {many:.3f} | "
-              f"{many / table[64]['ORT fp32']:.1f} |")
+        lines.append(f"| {name} | {one:.3f} | {one / table[1]['ORT fp32']:.1f} | {many:.3f} | "
+                     f"{many / table[64]['ORT fp32']:.1f} |")
+    return "\n".join(lines)
+
+
+def section(row):
+    """The Benchmarks page's Inference section, from one result line."""
+    from record import source
+
+    return "\n\n".join([
+        source(row),
+        f"The digits generator, medians of {row['repeats']} runs interleaved in a new random order each round, "
+        "ratio to onnxruntime fp32:",
+        markdown_table(row["latency"]),
+        "An onnxruntime call right after a TensorFlow call can be slower than on its own, so the same run also "
+        "times the three ONNX models interleaved only with each other, as an edge install without TensorFlow "
+        "runs them:",
+        markdown_table(row["onnxruntime_alone"]),
+        f"`import kgan.runtime.inference` plus session creation: {row['import_and_load_s']:.3f} s (median of 5 "
+        f"fresh processes). Installed size: the edge environment (numpy, Pillow, onnxruntime and what they "
+        f"need) {row['edge_mb']:,.0f} MB, the training one (TensorFlow, Keras, numpy, Pillow, scikit-learn and "
+        f"theirs) {row['training_mb']:,.0f} MB. What the variants cost, from the export's manifest (64 samples "
+        f"against fp32, outputs in [-1, 1]): fp16 max |error| {row['fp16_max_error']:.1e}, int8 (static QDQ) "
+        f"{row['int8_max_error']:.2f}.",
+    ])
 
 
 def import_and_load_seconds(export_dir, runs=5):
@@ -137,6 +162,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", default="saved_models/digits")
     parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "inference.jsonl"))
     args = parser.parse_args()
     if not os.path.isfile(os.path.join(args.run, "model.keras")):
         raise SystemExit(f"no {args.run}/model.keras: run `kgan train` first")
@@ -146,14 +172,22 @@ def main():
         table = measure(make, (1, 64), args.repeats)
         alone = measure(make, (1, 64), args.repeats, only=("ORT fp32", "ORT fp16", "ORT int8"))
         load = import_and_load_seconds(out)
-    print_table(f"generator latency, median of {args.repeats} interleaved runs (ms); ratio = time / ORT fp32", table)
-    print_table(f"\nonnxruntime alone, no TensorFlow call in between (median of {args.repeats}, ms)", alone)
-    print(f"\nimport kgan.runtime.inference + session creation: {load:.3f} s (median of 5 fresh processes)")
-    edge = installed_mb(["numpy", "pillow", "onnxruntime"])
-    training = installed_mb(["tensorflow", "keras", "numpy", "pillow", "scikit-learn"])
-    print(f"installed size: edge (numpy, pillow, onnxruntime + deps) {edge:.0f} MB; "
-          f"training (tensorflow, keras, numpy, pillow, scikit-learn + deps) {training:.0f} MB "
-          f"({training / edge:.0f}x)")
+        with open(os.path.join(out, "manifest.json")) as handle:
+            variants = json.load(handle)["variants"]
+    from record import append
+
+    row = append(args.out, {
+        "run": args.run, "repeats": args.repeats, "latency": table, "onnxruntime_alone": alone,
+        "import_and_load_s": load, "edge_mb": installed_mb(["numpy", "pillow", "onnxruntime"]),
+        "training_mb": installed_mb(["tensorflow", "keras", "numpy", "pillow", "scikit-learn"]),
+        "fp16_max_error": _variant_error(variants, "fp16"), "int8_max_error": _variant_error(variants, "int8"),
+    })
+    print(section(row))
+
+
+def _variant_error(variants, precision):
+    """The generator variant's largest error against fp32, as its export measured it."""
+    return variants[precision]["max_abs_error_vs_fp32"]
 
 
 if __name__ == "__main__":

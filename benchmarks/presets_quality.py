@@ -12,18 +12,14 @@ table from the file.
 
 import argparse
 import concurrent.futures
-import datetime
 import json
 import multiprocessing
 import os
-import platform
 import tempfile
 
+from record import provenance  # benchmarks/record.py
+
 FIGURES = ("fid", "fid_floor", "kid", "kid_std", "precision", "recall", "density", "coverage", "class_accuracy")
-
-
-def machine():
-    return f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} (CPU only)"
 
 
 def run(preset, seed, samples):
@@ -39,8 +35,7 @@ def run(preset, seed, samples):
     return {"preset": preset, "seed": seed, "samples": samples, "train_seconds": round(result.seconds, 1),
             **{k: report[k] for k in FIGURES if k in report},
             "command": f"kgan train --preset {preset} --seed {seed} && kgan evaluate saved_models/{preset} "
-                       f"--samples {samples}",
-            "date": datetime.date.today().isoformat(), "machine": machine()}
+                       f"--samples {samples}"}
 
 
 def table(rows):
@@ -72,7 +67,7 @@ def main():
         for future in concurrent.futures.as_completed(futures):
             row = future.result()
             with open(args.out, "a") as handle:
-                handle.write(json.dumps(row) + "\n")
+                handle.write(json.dumps({**provenance(), **row}) + "\n")
             print(json.dumps(row), flush=True)
     with open(args.out) as handle:
         print(table([json.loads(line) for line in handle if line.strip()]))

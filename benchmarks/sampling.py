@@ -26,6 +26,8 @@ import multiprocessing
 import os
 import sys
 
+from record import provenance  # benchmarks/record.py
+
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -184,7 +186,7 @@ def main():
             have = {r["sampler"] for r in done if (r["dataset"], r["variant"], r["seed"], r.get("refit", 0)) == (*t, refit)}
             wanted = [s for s in args.samplers if s not in have and not (refit and s == "plain")]
             if wanted:
-                rows = score(*t, run_dir(*t), refit, wanted)
+                rows = [{**provenance(), **row} for row in score(*t, run_dir(*t), refit, wanted)]
                 with open(args.results, "a") as handle:
                     for row in rows:
                         handle.write(json.dumps(row) + "\n")

@@ -1,11 +1,12 @@
 """Replicas, precision and resume cost of `kgan train`, each variant in a fresh process.
 
-    python benchmarks/scale.py [--preset digits] [--epochs 4]
+    python benchmarks/scale.py [--preset digits] [--epochs 4] [--results benchmarks/scale.jsonl]
 
 1 vs 2 replicas (MirroredStrategy over 2 logical CPU devices on a CPU-only host:
 on 2 cores the point is correctness, not speed), float32 vs mixed_bfloat16 step
 time, and the cost of a resume: seconds from launching the process to its first
-training step, fresh vs resumed from a backup.
+training step, fresh vs resumed from a backup. Each run appends a line to `--results`, which the
+documentation's Benchmarks page draws (`section`).
 """
 
 import argparse
@@ -90,6 +91,7 @@ def main():
     parser.add_argument("--out")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--child", action="store_true")
+    parser.add_argument("--results", default=os.path.join(ROOT, "benchmarks", "scale.jsonl"))
     args = parser.parse_args()
     if args.child:
         return child(args)
@@ -99,14 +101,29 @@ def main():
         two = run(*common, "--out", os.path.join(tmp, "two"), "--strategy", "mirrored")
         bf16 = run(*common, "--out", os.path.join(tmp, "bf16"), "--precision", "mixed_bfloat16")
         resumed = resume_cost(common, os.path.join(tmp, "killed"))
-    print(f"preset {args.preset}, {args.epochs} epochs, medians of steady-state epochs")
-    print(f"  1 replica    {one['images_per_s']:8.0f} images/s   ({one['step_ms']:.1f} ms/step)")
-    print(f"  2 replicas   {two['images_per_s']:8.0f} images/s   ({two['step_ms']:.1f} ms/step; ratio "
-          f"{two['images_per_s'] / one['images_per_s']:.2f})")
-    print(f"  float32      {one['step_ms']:8.1f} ms/step")
-    print(f"  bfloat16     {bf16['step_ms']:8.1f} ms/step  (ratio {bf16['step_ms'] / one['step_ms']:.2f})")
-    print(f"  launch to first step: fresh {one['first_step']:.1f} s, resumed from a backup "
-          f"{resumed['first_step']:.1f} s")
+    from record import append
+
+    print(section(append(args.results, {"preset": args.preset, "epochs": args.epochs, "one": one, "two": two,
+                                        "bf16": bf16, "resumed": resumed})))
+
+
+def section(row):
+    """The Benchmarks page's Scale and resume section, from one result line."""
+    from record import source
+
+    one, two, bf16 = row["one"], row["two"], row["bf16"]
+    return "\n\n".join([source(row), "\n".join([
+        f"The `{row['preset']}` preset for {row['epochs']} epochs, each variant in a fresh process, medians of the "
+        "steady-state epochs:", "",
+        "| variant | images/s | ms/step | ratio |", "| --- | ---: | ---: | ---: |",
+        f"| 1 replica, float32 | {one['images_per_s']:,.0f} | {one['step_ms']:.1f} | 1.00 |",
+        f"| 2 replicas (2 logical CPU devices) | {two['images_per_s']:,.0f} | {two['step_ms']:.1f} | "
+        f"{two['images_per_s'] / one['images_per_s']:.2f} |",
+        f"| 1 replica, `mixed_bfloat16` | {bf16['images_per_s']:,.0f} | {bf16['step_ms']:.1f} | "
+        f"{bf16['images_per_s'] / one['images_per_s']:.2f} |"]),
+        "On one CPU the point of the mirrored run is correctness (the weights equal one replica's), not speed. "
+        f"From launching the process to its first training step: fresh {one['first_step']:.1f} s, resumed from "
+        f"a backup {row['resumed']['first_step']:.1f} s."])
 
 
 if __name__ == "__main__":

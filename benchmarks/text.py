@@ -1,7 +1,6 @@
 """Maximum likelihood against kgan's sequence GAN on SeqGAN's oracle, with a temperature sweep.
 
     python benchmarks/text.py [--seeds 0 1 2 3 4] [--out benchmarks/text.jsonl]
-                              [--plot docs/text-temperature.png]
 
 Each seed trains the `oracle` preset with `kgan.train`. The MLE model is the generator
 when the adversarial phase starts (after the preset's maximum-likelihood pretraining);
@@ -11,13 +10,15 @@ samples: quality, lower is better) and NLL-test (the model's of the 2,000 held-o
 sequences: diversity, lower is better), at sampling temperature 1 and over a sweep of
 temperatures (Caccia et al., ICLR 2020: a temperature trades one for the other, so a model
 is better only if no temperature of the other matches it on both). Results go to
-`--out`; `--plot` draws the sweep. The documentation's Benchmarks page draws the table from `--out`.
+`--out`; `python docs/figures.py --only text-temperature` draws the sweep. The documentation's Benchmarks page draws the table from `--out`.
 """
 
 import argparse
 import json
 import os
 import sys
+
+from record import provenance  # benchmarks/record.py
 
 import numpy as np
 
@@ -99,45 +100,10 @@ def table(rows):
     return "\n".join(lines)
 
 
-def plot(rows, path):
-    from PIL import Image, ImageDraw
-
-    curves = {m: np.array([[[r[f"{m}_nll_oracle"][str(t)], r[f"{m}_nll_test"][str(t)]] for t in TEMPERATURES]
-                           for r in rows]).mean(0) for m in ("mle", "gan")}
-    points = np.concatenate(list(curves.values()))
-    low, high = points.min(0) - 0.1, points.max(0) + 0.1
-    size, margin = 560, 60
-    canvas = Image.new("RGB", (size, size), "white")
-    draw = ImageDraw.Draw(canvas)
-
-    def xy(p):
-        return (margin + (p[0] - low[0]) / (high[0] - low[0]) * (size - 2 * margin),
-                size - margin - (p[1] - low[1]) / (high[1] - low[1]) * (size - 2 * margin))
-
-    draw.rectangle([margin, margin, size - margin, size - margin], outline="black")
-    for name, colour in (("mle", (40, 90, 200)), ("gan", (210, 60, 40))):
-        line = [xy(p) for p in curves[name]]
-        draw.line(line, fill=colour, width=2)
-        for (x, y), t in zip(line, TEMPERATURES):
-            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
-            draw.text((x + 5, y - 12), f"{t:g}", fill=colour)
-        # bottom left: better on both axes than either curve, so empty
-        draw.text((margin + 8, size - margin - (36 if name == "mle" else 22)),
-                  f"{name.upper()} (temperatures marked)", fill=colour)
-    draw.text((size / 2 - 90, size - margin + 20), "NLL-oracle (quality; lower is better)", fill="black")
-    draw.text((6, margin - 30), "NLL-test (diversity; lower is better)", fill="black")
-    for axis in (0, 1):
-        for value in np.linspace(low[axis], high[axis], 5):
-            x, y = xy((value, low[1])) if axis == 0 else xy((low[0], value))
-            draw.text((x - 12, y + 6) if axis == 0 else (x - 48, y - 6), f"{value:.2f}", fill="black")
-    canvas.save(path)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--out", default=os.path.join("benchmarks", "text.jsonl"))
-    parser.add_argument("--plot", default=os.path.join("docs", "text-temperature.png"))
     args = parser.parse_args(argv)
     done = {}
     if os.path.exists(args.out):
@@ -145,12 +111,11 @@ def main(argv=None):
             done = {row["seed"]: row for row in map(json.loads, handle)}
     for seed in args.seeds:
         if seed not in done:
-            done[seed] = run(seed)
+            done[seed] = {**provenance(), **run(seed)}
             with open(args.out, "a") as handle:
                 handle.write(json.dumps(done[seed]) + "\n")
     rows = [done[s] for s in args.seeds]
-    print(table(rows))
-    plot(rows, args.plot)
+    print(table(rows))  # the sweeps' figure: python docs/figures.py --only text-temperature
     return 0
 
 

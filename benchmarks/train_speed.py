@@ -1,6 +1,7 @@
 """Training speed of kgan against the keras.io pattern and PyTorch on the same layers.
 
-    python benchmarks/train_speed.py [--repeats 5] [--only mnist,dcgan64] [--variants ...] [--json FILE]
+    python benchmarks/train_speed.py [--repeats 5] [--only mnist,dcgan64] [--variants ...]
+                                     [--out benchmarks/train_speed.jsonl]
 
 Two architectures, batch 64, the same random data in memory, all in one process with
 the variants interleaved in every repeat (the machine is shared and noisy):
@@ -26,11 +27,11 @@ best and the median over repeats, and each variant's ratio to `keras.io` (median
 The achieved FLOP/s use a count of each step's multiply-adds (forward x 3 for a pass
 with its backward) against a same-process 4096 x 4096 matmul, the practical limit. The
 count is the alternating step's, so for the update options (which skip part of that
-work) it is an effective rate.
+work) it is an effective rate. Each run appends a line to `--out`, which the documentation's Benchmarks
+page draws (`section`).
 """
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -355,13 +356,14 @@ def main():
     parser.add_argument("--variants", default="keras.io,keras.io-train,kgan,kgan-tapeall,kgan-xla,kgan-bf16,kgan-xla-bf16,"
                         "kgan-spe,kgan-reuse,kgan-sim,kgan-sim-bf16,torch")
     parser.add_argument("--steps", default="mnist=24,dcgan64=8,digits=56,ring8=96", help="steps timed per repeat")
-    parser.add_argument("--json", help="also write the rows as JSON lines")
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "train_speed.jsonl"),
+                        help="where the run's line goes (JSON lines)")
     args = parser.parse_args()
     steps = dict(item.split("=") for item in args.steps.split(","))
     rng = np.random.default_rng(0)
-    limit = matmul_flops()
+    limit, limit_bf16 = matmul_flops(), matmul_flops("bfloat16")
     print(f"machine: {os.cpu_count()} cores; float32 4096x4096 matmul {limit / 1e9:.0f} GFLOP/s, "
-          f"bfloat16 {matmul_flops('bfloat16') / 1e9:.0f} GFLOP/s")
+          f"bfloat16 {limit_bf16 / 1e9:.0f} GFLOP/s")
     rows = []
     for arch in args.only.split(","):
         shape = (28, 28, 1) if arch == "mnist" else (64, 64, 3)
@@ -403,10 +405,49 @@ def main():
             rows.append(row)
             print(f"  {variant:10s} best {best:7.1f} img/s  median {median:7.1f} img/s  {ratio:5.2f}x {reference}  "
                   f"{achieved / 1e9:6.1f} GFLOP/s ({achieved / limit:.0%} of matmul)")
-    if args.json:
-        with open(args.json, "a") as handle:
-            for row in rows:
-                handle.write(json.dumps(row) + "\n")
+    from record import append
+
+    append(args.out, {"repeats": args.repeats, "steps": steps, "batch": BATCH, "matmul_gflop_s": limit / 1e9,
+                      "matmul_bf16_gflop_s": limit_bf16 / 1e9, "rows": rows})
+
+
+ARCHS = {"mnist": "keras.io MNIST GAN (28×28)", "dcgan64": "pytorch/examples DCGAN (64×64×3, BatchNorm)",
+         "digits": "`digits` preset", "ring8": "`ring8` preset"}
+VARIANT_NAMES = {
+    "keras.io": "keras.io pattern", "keras.io-train": "keras.io pattern with `training=True`",
+    "kgan-apart": "kgan, the discriminator called on real and fake apart", "kgan": "**kgan** (default)",
+    "kgan-tapeall": "kgan, tapes watching every variable", "kgan-xla": "kgan `jit_compile=True`",
+    "kgan-bf16": "kgan `mixed_bfloat16`", "kgan-xla-bf16": "kgan XLA + `mixed_bfloat16`",
+    "kgan-spe": "kgan `steps_per_execution=8`", "kgan-reuse": "kgan `update=\"reuse_fakes\"`",
+    "kgan-sim": "kgan `update=\"simultaneous\"`", "kgan-sim-bf16": "kgan `update=\"simultaneous\"` + `mixed_bfloat16`",
+    "torch": "PyTorch, the same layers"}
+
+
+def section(row):
+    """The Benchmarks page's training-speed table, from one result line: images per second, median
+    (best), and the ratio of medians to each column's reference."""
+    from record import source
+
+    rows, archs = row["rows"], [a for a in ARCHS if any(r["arch"] == a for r in row["rows"])]
+    cell = {(r["arch"], r["variant"]): r for r in rows}
+    variants = [v for v in VARIANT_NAMES if any(r["variant"] == v for r in rows)]
+    lines = ["| variant | " + " | ".join(ARCHS[a] for a in archs) + " |", "| --- |" + " --- |" * len(archs)]
+    for variant in variants:
+        cells = []
+        for arch in archs:
+            r = cell.get((arch, variant))
+            cells.append("" if r is None else f"{r['median_img_s']:,.{0 if r['median_img_s'] >= 100 else 1}f} "
+                         f"({r['best_img_s']:,.{0 if r['best_img_s'] >= 100 else 1}f}), {r['ratio']:.2f}×")
+        lines.append(f"| {VARIANT_NAMES[variant]} | " + " | ".join(cells) + " |")
+    references = ", ".join(f"{ARCHS[a]}: {VARIANT_NAMES[next(r['reference'] for r in rows if r['arch'] == a)]}"
+                           for a in archs)
+    use = ", ".join(f"{ARCHS[a]} {100 * cell[(a, 'kgan')]['of_matmul']:.0f} %" for a in archs if (a, "kgan") in cell)
+    return "\n\n".join([source(row), "\n".join(lines), (
+        f"Images per second, median (best) of {row['repeats']} repeats of batch {row['batch']}, and the ratio of "
+        f"medians to each column's reference ({references}). The machine's practical limit, a same-process 4096² "
+        f"matmul, was {row['matmul_gflop_s']:,.0f} GFLOP/s in float32 ({row['matmul_bf16_gflop_s']:,.0f} in "
+        f"bfloat16); counting each step's multiply-adds (a backward pass as two forward passes), the default "
+        f"reaches {use} of it.")])
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     python benchmarks/web.py EXPORT_DIR [--ort-dir tests/web/node_modules/onnxruntime-web]
                              [--loads 5] [--batch 64] [--rounds 3] [--seconds 2]
-                             [--out benchmarks/web.jsonl] [--screenshot docs/web.png]
+                             [--out benchmarks/web.jsonl]
 
 Builds the export's site with its own onnxruntime-web and serves it from 127.0.0.1.
 
@@ -21,12 +21,11 @@ Builds the export's site with its own onnxruntime-web and serves it from 127.0.0
   discriminator (on the generator's samples), in the WebAssembly backend and in the WebGPU
   one (Chromium's WebGPU over SwiftShader, its software Vulkan: no GPU needed).
 
-`--screenshot` saves the page after Generate (64 samples) for the documentation; `--parity-only`
-measures parity alone.
+`--parity-only` measures parity alone. (The documentation's screenshot of the page: `python docs/figures.py
+--only web`.)
 """
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -132,7 +131,6 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "web.jsonl"))
-    parser.add_argument("--screenshot")
     parser.add_argument("--parity-only", action="store_true")
     args = parser.parse_args()
 
@@ -186,16 +184,7 @@ def main():
                     python_throughput(model, args.batch, args.seconds, n))
         result["samples_per_second"] = {name: statistics.median(values) for name, values in measured.items()}
         result["rounds"] = measured
-        if args.screenshot:
-            page = browser.new_page(viewport={"width": 1180, "height": 900})
-            page.goto(url)
-            page.wait_for_function(LOADED, timeout=120_000)
-            page.fill("#count", "64")
-            page.click("#generate")
-            page.wait_for_function("() => kgan.last().feeds.z.dims[0] === 64")
-            page.screenshot(path=args.screenshot, full_page=True)
         browser.close()
-    result["time"] = time.strftime("%Y-%m-%d %H:%M:%S")
     first = result["first_sample"]
     print(f"site: {site.size / 1e6:.1f} MB ({result['site_bytes_without_ort'] / 1e6:.2f} MB without onnxruntime-web)")
     print(f"first sample: {first['first_sample_ms']:.0f} ms after navigation (manifest {first['manifest_ms']:.0f}, "
@@ -205,8 +194,35 @@ def main():
     python = result["samples_per_second"]["python 2 threads"]
     for name, value in result["samples_per_second"].items():
         print(f"{name:32s} {value:10.0f} samples/s  ({value / python:.2f} x python 2 threads)")
-    with open(args.out, "a") as handle:
-        handle.write(json.dumps(result) + "\n")
+    from record import append
+
+    print(section(append(args.out, result)))
+
+
+def section(row):
+    """The Benchmarks page's web page section, from one result line."""
+    from record import source
+
+    speed, first = row["samples_per_second"], row["first_sample"]
+    names = list(speed)
+    base = speed["python 2 threads"]
+    return "\n\n".join([source(row), "\n".join([
+        f"Chromium {row['chromium']} headless; the `digits` export. Samples per second of the generator alone "
+        f"(batch {row['batch']}), each the median of its rounds, the runtimes taking turns:", "",
+        "| | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names),
+        "| samples per second | " + " | ".join(f"{speed[n]:,.0f}" for n in names) + " |",
+        "| ratio to Python on 2 threads | " + " | ".join(f"{speed[n] / base:.2f}" for n in names) + " |"]),
+        f"- **Time to first sample**: {first['first_sample_ms']:,.0f} ms from navigation to the first grid of 16 "
+        f"scored digits (median of {len(row['first_sample_loads'])} loads, each in a new browser context with an "
+        f"empty cache, served from 127.0.0.1): the manifest read by {first['manifest_ms']:,.0f} ms, onnxruntime-web "
+        f"loaded by {first['ort_ms']:,.0f} ms, the models fetched, compiled and warmed up by "
+        f"{first['ready_ms']:,.0f} ms. A Python process takes {statistics.median(row['python_first_sample_ms']):,.0f} "
+        "ms from its start to the same 16 samples scored and drawn as a PNG grid (`GeneratorRuntime`).\n"
+        "- **Parity** on 256 latents against onnxruntime in Python, largest |difference|: " + "; ".join(
+            f"{backend} generator {p['generator']:.1e}, discriminator {p['discriminator']:.1e}"
+            for backend, p in row["parity"].items()) + " (WebGPU: Chromium's over SwiftShader, its software Vulkan).\n"
+        f"- **Size**: the site is {row['site_bytes_without_ort'] / 1e6:.2f} MB with the CDN and "
+        f"{row['site_bytes'] / 1e6:.1f} MB with its own onnxruntime-web."])
 
 
 if __name__ == "__main__":

@@ -54,6 +54,13 @@ def _register_keras_classes():
 def load_model(path, **kwargs):
     """`keras.models.load_model` with kgan's classes registered.
 
+    Args:
+        path: a `.keras` file written by `GAN.save` or `kgan train` (`RUN_DIR/model.keras`).
+        **kwargs: passed on to `keras.models.load_model` (`compile`, `safe_mode`).
+
+    Returns:
+        The `kgan.GAN`, with its networks, losses and optimizer state.
+
     Example:
         >>> gan = kgan.load_model("saved_models/digits/model.keras")
         >>> images = gan.generate(16, seed=0)

@@ -81,7 +81,10 @@ class HistoryWriter(keras.callbacks.Callback):
     """Keeps `history.json` (per-epoch metrics, lists keyed by name) current.
 
     Rewritten atomically after each epoch, so a killed run leaves a valid file.
-    `initial` continues an earlier history instead of restarting it.
+
+    Args:
+        path: the file to keep.
+        initial: an earlier history (`{name: [values]}`) to continue instead of restarting it.
     """
 
     def __init__(self, path, initial=None):

@@ -150,7 +150,14 @@ class TrainConfig:
     precision: str = "float32"
 
     def replace(self, **changes):
-        """A copy with `changes` applied; None sets a field to None."""
+        """A copy with `changes` applied.
+
+        Args:
+            **changes: fields and their new values; None sets a field to None.
+
+        Returns:
+            The new `TrainConfig` (this one is frozen).
+        """
         return dataclasses.replace(self, **changes)
 
     def with_flags(self, **flags):
@@ -159,6 +166,12 @@ class TrainConfig:
         Another data set makes the configuration `custom` (based on this preset), so the
         run, its manifest and its default folders are named after the data, not the preset.
         Another model family starts from that family's own default network options.
+
+        Args:
+            **flags: fields and their values, None for a flag not given.
+
+        Returns:
+            The new `TrainConfig`.
         """
         changes = {k: v for k, v in flags.items() if v is not None}
         if changes.get("model", self.model) != self.model:
@@ -198,7 +211,14 @@ class TrainConfig:
         return self.export_dir or os.path.join("export", os.path.basename(os.path.normpath(self.run_dir)))
 
     def group(self, name):
-        """The fields of one group (`GROUPS`) and their values, e.g. `config.group("optimizer")`."""
+        """The fields of one group and their values, e.g. `config.group("optimizer")`.
+
+        Args:
+            name: a key of `GROUPS`.
+
+        Returns:
+            `{field: value}`.
+        """
         return {field: getattr(self, field) for field in GROUPS[name]}
 
     def validate(self):

@@ -57,6 +57,12 @@ def non_saturating_generator_loss(fake_logits):
     """-log D(G(z)): the generator loss Goodfellow et al. (2014) recommend in practice.
 
     Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, section 3.
+
+    Args:
+        fake_logits: the discriminator's logits on generated samples, any shape.
+
+    Returns:
+        The scalar loss: the mean over all elements.
     """
     return ops.mean(ops.softplus(-_float(fake_logits)))
 
@@ -65,6 +71,15 @@ def non_saturating_discriminator_loss(real_logits, fake_logits, label_smoothing=
     """Binary cross-entropy: real labelled `1 - label_smoothing`, fake labelled 0.
 
     Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014.
+
+    Args:
+        real_logits: the discriminator's logits on real samples, any shape.
+        fake_logits: its logits on generated samples, any shape.
+        label_smoothing: one-sided smoothing of the real target, in [0, 1): the target 1
+            becomes `1 - label_smoothing` (Salimans et al. 2016).
+
+    Returns:
+        The scalar loss: the sum of the means over each side.
     """
     return _cross_entropy_discriminator(real_logits, fake_logits, label_smoothing)
 
@@ -73,6 +88,12 @@ def minimax_generator_loss(fake_logits):
     """log(1 - D(G(z))): the original, saturating minimax generator objective.
 
     Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, equation 1.
+
+    Args:
+        fake_logits: the discriminator's logits on generated samples, any shape.
+
+    Returns:
+        The scalar loss: the mean over all elements.
     """
     return -ops.mean(ops.softplus(_float(fake_logits)))
 
@@ -81,6 +102,15 @@ def minimax_discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
     """Binary cross-entropy, as in the non-saturating game.
 
     Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, equation 1.
+
+    Args:
+        real_logits: the discriminator's logits on real samples, any shape.
+        fake_logits: its logits on generated samples, any shape.
+        label_smoothing: one-sided smoothing of the real target, in [0, 1): the target 1
+            becomes `1 - label_smoothing` (Salimans et al. 2016).
+
+    Returns:
+        The scalar loss: the sum of the means over each side.
     """
     return _cross_entropy_discriminator(real_logits, fake_logits, label_smoothing)
 
@@ -89,6 +119,12 @@ def least_squares_generator_loss(fake_logits):
     """1/2 E[(D(G(z)) - 1)^2] (LSGAN with a=0, b=c=1).
 
     Mao et al., "Least Squares Generative Adversarial Networks", ICCV 2017, eq. 2.
+
+    Args:
+        fake_logits: the discriminator's logits on generated samples, any shape.
+
+    Returns:
+        The scalar loss: the mean over all elements.
     """
     return 0.5 * ops.mean(ops.square(_float(fake_logits) - 1.0))
 
@@ -97,6 +133,15 @@ def least_squares_discriminator_loss(real_logits, fake_logits, label_smoothing=0
     """1/2 E[(D(x) - b)^2] + 1/2 E[D(G(z))^2], b = 1 - label_smoothing.
 
     Mao et al., "Least Squares Generative Adversarial Networks", ICCV 2017, eq. 2.
+
+    Args:
+        real_logits: the discriminator's logits on real samples, any shape.
+        fake_logits: its logits on generated samples, any shape.
+        label_smoothing: one-sided smoothing of the real target, in [0, 1): the target 1
+            becomes `1 - label_smoothing` (Salimans et al. 2016).
+
+    Returns:
+        The scalar loss: the sum of the means over each side.
     """
     target = 1.0 - label_smoothing
     real = 0.5 * ops.mean(ops.square(_float(real_logits) - target))
@@ -109,6 +154,12 @@ def wasserstein_generator_loss(fake_logits):
 
     Arjovsky et al., "Wasserstein GAN", ICML 2017; use with a gradient penalty
     (Gulrajani et al. 2017).
+
+    Args:
+        fake_logits: the discriminator's logits on generated samples, any shape.
+
+    Returns:
+        The scalar loss: the mean over all elements.
     """
     return -ops.mean(_float(fake_logits))
 
@@ -117,6 +168,13 @@ def wasserstein_discriminator_loss(real_logits, fake_logits):
     """E[D(G(z))] - E[D(x)]: the negated Kantorovich-Rubinstein estimate.
 
     Arjovsky et al., "Wasserstein GAN", ICML 2017.
+
+    Args:
+        real_logits: the discriminator's logits on real samples, any shape.
+        fake_logits: its logits on generated samples, any shape.
+
+    Returns:
+        The scalar loss: the sum of the means over each side.
     """
     return ops.mean(_float(fake_logits)) - ops.mean(_float(real_logits))
 
@@ -126,6 +184,12 @@ def hinge_generator_loss(fake_logits):
 
     Lim & Ye, "Geometric GAN", 2017; Miyato et al., "Spectral Normalization for
     GANs", ICLR 2018.
+
+    Args:
+        fake_logits: the discriminator's logits on generated samples, any shape.
+
+    Returns:
+        The scalar loss: the mean over all elements.
     """
     return -ops.mean(_float(fake_logits))
 
@@ -134,6 +198,13 @@ def hinge_discriminator_loss(real_logits, fake_logits):
     """E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))].
 
     Lim & Ye, "Geometric GAN", 2017.
+
+    Args:
+        real_logits: the discriminator's logits on real samples, any shape.
+        fake_logits: its logits on generated samples, any shape.
+
+    Returns:
+        The scalar loss: the sum of the means over each side.
     """
     real = ops.mean(ops.relu(1.0 - _float(real_logits)))
     fake = ops.mean(ops.relu(1.0 + _float(fake_logits)))
@@ -144,6 +215,12 @@ def kl_generator_loss(fake_logits):
     """-E[g_f(V(G(z)))] with g_f(v) = v: f-GAN's alternative generator update for KL.
 
     Nowozin et al., "f-GAN", NeurIPS 2016, section 3.2 and Table 2 (KL row).
+
+    Args:
+        fake_logits: the discriminator's logits on generated samples, any shape.
+
+    Returns:
+        The scalar loss: the mean over all elements.
     """
     return -ops.mean(_float(fake_logits))
 
@@ -153,6 +230,13 @@ def kl_discriminator_loss(real_logits, fake_logits):
 
     The output activation is g_f(v) = v and the conjugate f*(t) = exp(t - 1).
     Nowozin et al., "f-GAN", NeurIPS 2016, equation 6 and Table 2 (KL row).
+
+    Args:
+        real_logits: the discriminator's logits on real samples, any shape.
+        fake_logits: its logits on generated samples, any shape.
+
+    Returns:
+        The scalar loss: the sum of the means over each side.
     """
     real = ops.mean(_float(real_logits))
     fake = ops.mean(ops.exp(_float(fake_logits) - 1.0))
@@ -163,6 +247,12 @@ def reverse_kl_generator_loss(fake_logits):
     """-E[g_f(V(G(z)))] with g_f(v) = -exp(-v): E[exp(-v)] for reverse KL.
 
     Nowozin et al., "f-GAN", NeurIPS 2016, section 3.2 and Table 2 (reverse KL row).
+
+    Args:
+        fake_logits: the discriminator's logits on generated samples, any shape.
+
+    Returns:
+        The scalar loss: the mean over all elements.
     """
     return ops.mean(ops.exp(-_float(fake_logits)))
 
@@ -172,6 +262,13 @@ def reverse_kl_discriminator_loss(real_logits, fake_logits):
 
     g_f(v) = -exp(-v) and f*(t) = -1 - log(-t), so f*(g_f(v)) = v - 1.
     Nowozin et al., "f-GAN", NeurIPS 2016, equation 6 and Table 2 (reverse KL row).
+
+    Args:
+        real_logits: the discriminator's logits on real samples, any shape.
+        fake_logits: its logits on generated samples, any shape.
+
+    Returns:
+        The scalar loss: the sum of the means over each side.
     """
     real = ops.mean(ops.exp(-_float(real_logits)))
     fake = ops.mean(_float(fake_logits)) - 1.0
@@ -183,6 +280,13 @@ def relativistic_standard_generator_loss(fake_logits, real_logits):
 
     Jolicoeur-Martineau, "The relativistic discriminator", ICLR 2019 (RSGAN); the loss of
     RelGAN (Nie et al., ICLR 2019). Fakes and reals pair by position in the batch.
+
+    Args:
+        fake_logits: the discriminator's logits on generated samples.
+        real_logits: its logits on real samples, the same shape: element i of each is a pair.
+
+    Returns:
+        The scalar loss: the mean over all pairs.
     """
     return ops.mean(ops.softplus(_float(real_logits) - _float(fake_logits)))
 
@@ -194,12 +298,26 @@ def relativistic_standard_discriminator_loss(real_logits, fake_logits):
     """-E[log sigmoid(D(x) - D(G(z)))]: each real judged as more real than its fake.
 
     Jolicoeur-Martineau, "The relativistic discriminator", ICLR 2019 (RSGAN).
+
+    Args:
+        real_logits: the discriminator's logits on real samples.
+        fake_logits: its logits on generated samples, the same shape: element i of each is a pair.
+
+    Returns:
+        The scalar loss: the mean over all pairs.
     """
     return ops.mean(ops.softplus(_float(fake_logits) - _float(real_logits)))
 
 
 def needs_real_logits(generator_loss):
-    """Whether a generator loss takes `(fake_logits, real_logits)` (a relativistic one)."""
+    """Whether a generator loss takes `(fake_logits, real_logits)` (a relativistic one).
+
+    Args:
+        generator_loss: a generator loss function.
+
+    Returns:
+        True when the GAN must pass the real samples' logits too.
+    """
     return bool(getattr(generator_loss, "needs_real_logits", False))
 
 
@@ -219,6 +337,15 @@ SMOOTHABLE_LOSSES = ("non_saturating", "minimax", "least_squares")
 
 def get_loss_pair(name):
     """Returns `(generator_loss, discriminator_loss)` for a loss name.
+
+    Args:
+        name: a key of `LOSSES`.
+
+    Returns:
+        The pair of functions.
+
+    Raises:
+        KganError: for an unknown name, naming the choices.
 
     Example:
         >>> g_loss, d_loss = get_loss_pair("hinge")

@@ -110,7 +110,14 @@ class GeneratorMixture(Generator, keras.Model):
         return [MemberInput("member", self.mixture_weights)]
 
     def training_inputs(self, batch):
-        """The `member` of each row of a training batch: blocks sized by the weights."""
+        """The `member` of each row of a training batch: blocks sized by the mixture's weights.
+
+        Args:
+            batch: rows of the training batch.
+
+        Returns:
+            `{"member": int32 [batch]}`.
+        """
         return {"member": training_members(batch, self.mixture_weights)}
 
     def build(self, input_shape=None):

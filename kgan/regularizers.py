@@ -47,6 +47,13 @@ def r1_penalty(discriminate, real):
 
     Mescheder et al., "Which Training Methods for GANs do actually Converge?",
     ICML 2018, equation 9.
+
+    Args:
+        discriminate: `discriminate(x)` gives the discriminator's logits on a batch.
+        real: the real batch `[batch, ...]`.
+
+    Returns:
+        The scalar mean over the batch of each sample's squared gradient norm.
     """
     real = tf.cast(real, tf.float32)
     with tf.GradientTape() as tape:
@@ -62,6 +69,14 @@ def add_instance_noise(inputs, stddev, noise):
 
     Sønderby et al., "Amortised MAP Inference for Image Super-resolution", ICLR 2017,
     section 3.1; Arjovsky & Bottou, ICLR 2017. The GAN anneals `stddev` to zero.
+
+    Args:
+        inputs: a batch the discriminator is about to see.
+        stddev: the noise's standard deviation (a scalar).
+        noise: standard normal noise of the batch's shape.
+
+    Returns:
+        `inputs + stddev * noise`.
     """
     return inputs + tf.cast(stddev, inputs.dtype) * tf.cast(noise, inputs.dtype)
 

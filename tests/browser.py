@@ -1,17 +1,13 @@
 """Drives the demo and the web page in Debian's headless Chromium through playwright.
 
-Used by tests/test_demo.py and tests/test_web.py; also makes the documentation's screenshots of the
-demo from a real export:
-
-    python tests/browser.py --model export/digits --out docs
+Used by tests/test_demo.py and tests/test_web.py, and by docs/figures.py for the documentation's
+screenshots of the demo.
 """
 
-import argparse
 import contextlib
 import functools
 import http.server
 import os
-import sys
 import threading
 
 CHROMIUM = "/usr/bin/chromium"
@@ -110,21 +106,3 @@ def exercise_demo(url, folder):
         finally:
             browser.close()
     return {"gallery_images": len(widths), "min_natural_width": min(widths), "gif_natural_width": gif_width}
-
-
-def main():
-    parser = argparse.ArgumentParser(description="Screenshot the demo over a real export.")
-    parser.add_argument("--model", default="export/digits")
-    parser.add_argument("--out", default="docs")
-    args = parser.parse_args()
-    from kgan.demo import launch
-
-    demo, url = launch(args.model, port=None, block=False)
-    try:
-        print(exercise_demo(url, args.out))
-    finally:
-        demo.close()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -84,6 +84,14 @@ class ExportSpec:
         return exported
 
     def keras_outputs(self, feeds):
+        """The Keras function's outputs, what parity compares the ONNX model's to.
+
+        Args:
+            feeds: `{input name: array}`.
+
+        Returns:
+            `{output name: numpy array}`.
+        """
         import tensorflow as tf
 
         outputs = self.call({k: tf.constant(v) for k, v in feeds.items()})

@@ -53,16 +53,39 @@ class Generator:
         return ()
 
     def training_inputs(self, batch):
-        """Values of those added inputs for a training batch of `batch` rows: `{name: tensor}`."""
+        """Values of those added inputs for a training batch.
+
+        Args:
+            batch: rows of the training batch.
+
+        Returns:
+            `{name: tensor [batch, ...]}`; empty for a generator of `z` (and labels) alone.
+        """
         return {}
 
     def training_sample(self, batch, labels, uniform, step):
-        """A training batch of fakes when the generator makes its own (a relaxed sample), or
-        None: the GAN runs it on fresh latents. `uniform(shape)` draws the step's uniforms."""
+        """A training batch of fakes when the generator makes its own (a relaxed sample).
+
+        Args:
+            batch: rows of the training batch.
+            labels: their class labels (None when unconditional).
+            uniform: `uniform(shape)` draws the step's uniforms (the GAN's seeded stream).
+            step: the generator's step.
+
+        Returns:
+            The fakes, or None (the default): the GAN runs the generator on fresh latents.
+        """
         return None
 
     def discriminator_view(self, samples):
-        """Samples (real or generated) as the discriminator takes them."""
+        """Samples (real or generated) as the discriminator takes them.
+
+        Args:
+            samples: a batch as the data or the generator gives it.
+
+        Returns:
+            The batch the discriminator is called on (the samples themselves by default).
+        """
         return samples
 
 
@@ -103,7 +126,13 @@ def _input_size(model):
 
 @dataclasses.dataclass(frozen=True)
 class Family:
-    """A registered family: its name and its two classes."""
+    """A registered family: its name and its two classes.
+
+    Attributes:
+        name: the name `kgan train --model NAME` and a preset's `model` use.
+        generator: its `Generator` subclass.
+        discriminator: its `Discriminator` subclass.
+    """
 
     name: str
     generator: type
@@ -123,8 +152,17 @@ FAMILIES = {}
 
 
 def register_family(name, generator_cls, discriminator_cls):
-    """Makes a family usable by name: `kgan train --family NAME`, a preset's `model`, the tests'
-    family matrix. Returns the `Family`."""
+    """Makes a family usable by name: `kgan train --model NAME`, a preset's `model`, the tests'
+    family matrix.
+
+    Args:
+        name: the family's name.
+        generator_cls: its `Generator` subclass.
+        discriminator_cls: its `Discriminator` subclass.
+
+    Returns:
+        The `Family`.
+    """
     if not (isinstance(generator_cls, type) and issubclass(generator_cls, Generator)):
         raise KganError(f"the {name} family's generator must subclass kgan.models.Generator")
     if not (isinstance(discriminator_cls, type) and issubclass(discriminator_cls, Discriminator)):
@@ -134,7 +172,17 @@ def register_family(name, generator_cls, discriminator_cls):
 
 
 def get_family(name):
-    """The registered family `name`; an unknown name is a `KganError` that lists the families."""
+    """The registered family `name`.
+
+    Args:
+        name: a registered family's name (`FAMILIES`).
+
+    Returns:
+        Its `Family`.
+
+    Raises:
+        KganError: for an unknown name, listing the families.
+    """
     if name not in FAMILIES:
         raise KganError(f"unknown model family {name!r}: choose one of {', '.join(FAMILIES)}")
     return FAMILIES[name]

@@ -157,8 +157,17 @@ class SequenceGenerator(Generator, keras.Model):
         return self._sample(u, labels)
 
     def relaxed(self, gumbel, inverse_temperature, labels=None):
-        """`(soft one-hots [batch, length, vocab], tokens [batch, length])` for Gumbel noise
-        `[batch, length, vocab]`: RelGAN's relaxed sample, the Gumbel-max token fed back."""
+        """RelGAN's relaxed sample: softmax of (logits + Gumbel noise) times the inverse
+        temperature, with the Gumbel-max token fed back to the next step.
+
+        Args:
+            gumbel: Gumbel noise `[batch, length, vocab]`.
+            inverse_temperature: the relaxation's sharpness (a scalar; `inverse_temperature(step)`).
+            labels: class labels `[batch]` of a conditional generator.
+
+        Returns:
+            `(soft one-hots [batch, length, vocab], tokens [batch, length])`.
+        """
         def choose(t, logits):
             perturbed = logits + gumbel[:, t]
             token = ops.stop_gradient(ops.cast(ops.argmax(perturbed, axis=-1), "int32"))
@@ -168,7 +177,15 @@ class SequenceGenerator(Generator, keras.Model):
         return ops.stack(soft, axis=1), ops.cast(ops.stack(tokens, axis=1), "int64")
 
     def log_probs(self, tokens, labels=None):
-        """Per-token log-likelihoods `[batch, length]` of sequences under teacher forcing."""
+        """Per-token log-likelihoods of sequences under teacher forcing.
+
+        Args:
+            tokens: token ids `[batch, length]`.
+            labels: class labels `[batch]` of a conditional generator.
+
+        Returns:
+            Log-likelihoods `[batch, length]`, float32.
+        """
         tokens = ops.cast(tokens, "int32")
 
         def choose(t, logits):
@@ -195,20 +212,43 @@ class SequenceGenerator(Generator, keras.Model):
                           separator=" ")
 
     def inverse_temperature(self, step):
-        """RelGAN's exponential schedule: `max ** min(step / temperature_steps, 1)`."""
+        """RelGAN's exponential schedule: `max ** min(step / temperature_steps, 1)`.
+
+        Args:
+            step: the generator's adversarial step (a scalar tensor or int).
+
+        Returns:
+            The inverse temperature at that step, float32.
+        """
         progress = ops.minimum(ops.cast(step, "float32") / float(self.temperature_steps), 1.0)
         return ops.power(self.max_inverse_temperature, progress)
 
     def training_sample(self, batch, labels, uniform, step):
-        """The relaxed sample the adversarial step trains on, `[batch, length, vocab]`, from
-        Gumbel noise made of `uniform(shape)` draws, at generator step `step`."""
+        """The relaxed sample the adversarial step trains on.
+
+        Args:
+            batch: rows of the training batch.
+            labels: their class labels (None when unconditional).
+            uniform: `uniform(shape)` draws the step's uniforms, made into Gumbel noise here.
+            step: the generator's step, for the temperature schedule.
+
+        Returns:
+            Soft one-hots `[batch, length, vocab]`.
+        """
         u = uniform((batch, self.length, self.vocab_size))
         gumbel = -ops.log(-ops.log(u + 1e-10) + 1e-10)
         return self.relaxed(gumbel, self.inverse_temperature(step), labels)[0]
 
     def discriminator_view(self, samples):
-        """Token ids `[b, length]` (int, or float from a data pipeline) as one-hots; soft
-        one-hots `[b, length, vocab]` as they are."""
+        """Samples as the discriminator takes them.
+
+        Args:
+            samples: token ids `[b, length]` (int, or float from a data pipeline) or soft
+                one-hots `[b, length, vocab]`.
+
+        Returns:
+            One-hots `[b, length, vocab]` (soft one-hots as they are).
+        """
         if len(samples.shape) == 3:
             return samples
         # A comparison, not OneHot: ONNX's reference evaluator fails on the OneHot tf2onnx writes.

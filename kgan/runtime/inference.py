@@ -183,7 +183,18 @@ class GeneratorRuntime:
     # -- loading -------------------------------------------------------------
 
     def model_for(self, role):
-        """The `OnnxModel` of another role of this export (found by `manifest.json`, else `<role>.onnx`)."""
+        """The `OnnxModel` of another role of this export.
+
+        Args:
+            role: `"generator"`, `"discriminator"` or `"latent_energy"`: found by `manifest.json`,
+                else as `<role>.onnx` beside the generator.
+
+        Returns:
+            Its `OnnxModel` (loaded once, then kept).
+
+        Raises:
+            KganError: when the export has no such model.
+        """
         if role not in self._models:
             path = self._paths.get(role) or os.path.join(os.path.dirname(os.path.abspath(self.path)), f"{role}.onnx")
             if not os.path.isfile(path):
@@ -230,18 +241,45 @@ class GeneratorRuntime:
         return {} if labels is None else {"label": labels}
 
     def run(self, z, labels=None):
-        """Runs the generator on given latents (and labels); float32 outputs, in chunks."""
+        """Runs the generator on given latents, in chunks of `batch_size`.
+
+        Args:
+            z: latents `[n, latent_dim]`.
+            labels: for conditional models, one label or `n` labels; default cycles through the classes.
+
+        Returns:
+            The raw outputs `[n, ...]`, float32.
+        """
         z = np.asarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise KganError(f"z must have shape [n, {self.latent_dim}], got {z.shape}")
         return self._output({"z": z, **self._conditioning(len(z), labels)}).astype(np.float32)
 
     def run_feeds(self, feeds):
-        """Runs the generator on named inputs; every named output, with its dtype."""
+        """Runs the generator on named inputs, for generators that take more than `z` and labels.
+
+        Args:
+            feeds: `{input name: array [n, ...]}`, as `prior.draw` gives them.
+
+        Returns:
+            `{output name: array}`, each with its dtype.
+        """
         return self.model.run(feeds)
 
     def sample(self, n, seed=None, labels=None, truncation=1.0, **given):
-        """`n` raw samples as the generator makes them (float32 images in [-1, 1], or vectors)."""
+        """`n` raw samples as the generator makes them.
+
+        Args:
+            n: number of samples.
+            seed: latent seed; the same seed gives the same samples.
+            labels: for conditional models, one label or `n` labels; default cycles through the classes.
+            truncation: latent scale in (0, 2]; 1 is off.
+            **given: values of the generator's other named inputs (a mixture's `member`).
+
+        Returns:
+            Float32 images in [-1, 1] `[n, H, W, C]` (clips `[n, T, H, W, C]`), vectors `[n, d]`,
+            or token ids for text.
+        """
         n = self._check_count(n)
         truncation = self._check_truncation(truncation)
         feeds = self.prior.draw(n, seed, truncation, **self._conditioning(n, labels), **given)
@@ -268,9 +306,24 @@ class GeneratorRuntime:
                                                      self.sample_spec)
 
     def generate_with(self, sampler, n, seed=None, labels=None, truncation=1.0, **given):
-        """What a sampler chose: a `kgan.runtime.samplers.Chosen` (`"samples"` as `generate` gives them,
-        `"scores"` the logits it read) with its `report`. `drs`, `mh` and `langevin` read the
-        calibrated logit, so they need an export with a calibration (`kgan calibrate`)."""
+        """What a sampler chose, with what it cost.
+
+        `drs`, `mh` and `langevin` read the calibrated logit, so they need an export with a
+        calibration (`kgan calibrate`).
+
+        Args:
+            sampler: a name with options (`"topk:k=8"`, `"drs"`, `"mh:k=32"`, `"langevin"`) or a
+                `kgan.runtime.samplers.Sampler`.
+            n: number of samples.
+            seed: seed of the proposals and of the sampler's own draws.
+            labels: for conditional models, one label or `n` labels.
+            truncation: latent scale in (0, 2] of the proposals.
+            **given: values of the generator's other named inputs.
+
+        Returns:
+            A `kgan.runtime.samplers.Chosen`: `["samples"]` as `generate` gives them, `["scores"]`
+            the logits it read, and `.report` (proposals, acceptance rate, seconds).
+        """
         if not self.has_discriminator:
             name = get_sampler(sampler, get_kind(self.sample_spec)).name
             raise KganError(f"the {name} sampler needs discriminator.onnx beside {self.path}: "
@@ -313,6 +366,15 @@ class GeneratorRuntime:
 
     def interpolate(self, seed_a, seed_b, steps=16, n=1, labels=None, truncation=1.0, **given):
         """Frames of a spherical latent walk from `seed_a`'s latents to `seed_b`'s.
+
+        Args:
+            seed_a: seed of the walk's start.
+            seed_b: seed of its end.
+            steps: frames of the walk.
+            n: walks side by side.
+            labels: for conditional models, one label or `n` labels.
+            truncation: latent scale in (0, 2].
+            **given: values of the generator's other named inputs, held along the walk.
 
         Returns:
             `[steps, n, ...]`: uint8 images (or float vectors) for each step; frame 0

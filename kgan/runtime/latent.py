@@ -249,7 +249,17 @@ class LatentPrior:
         return {i.name: i.draw(n, rng, given.get(i.name), truncation, randomize) for i in self.inputs}
 
     def walk(self, a, b, steps):
-        """Inputs of `steps` frames from batch `a` to batch `b` (both `draw` results), frames concatenated."""
+        """A walk through the prior from one draw to another.
+
+        Args:
+            a: the start, a `draw` result (`{name: array [n, ...]}`).
+            b: the end, another `draw` result of the same `n`.
+            steps: frames of the walk.
+
+        Returns:
+            `{name: array [steps * n, ...]}`, the frames concatenated, each input walked its
+            own way (spherical for Gaussian latents).
+        """
         ts = np.linspace(0.0, 1.0, steps) if steps > 1 else np.zeros(1)
         return {i.name: i.walk(a[i.name], b[i.name], ts) for i in self.inputs}
 

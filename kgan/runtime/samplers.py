@@ -105,7 +105,18 @@ class Sampler:
         return Chosen(rows, report)
 
     def select(self, n, proposals, seed):
-        """`(rows, report)`: `n` rows with `"scores"`, and `proposals` and `acceptance_rate`."""
+        """Chooses `n` samples among proposals.
+
+        Args:
+            n: samples to choose.
+            proposals: draws proposals (`draw(m, seed)`) and scores them (`scores(batch)`:
+                calibrated logits), with the latent energy where the sampler needs it.
+            seed: the sampler's seed.
+
+        Returns:
+            `(rows, report)`: `n` rows (`{name: array}` with `"scores"`) and a report with
+            `proposals` and `acceptance_rate`.
+        """
         raise NotImplementedError
 
     @staticmethod
@@ -139,6 +150,7 @@ class TopK(Sampler):
         self.k = _check_positive_int(self.name, "k", k)
 
     def select(self, n, proposals, seed):
+        """Keeps the best-scored `n` of `k * n` proposals; Args and Returns as `Sampler.select`."""
         batch = proposals.draw(n * self.k, seed)
         scores = proposals.scores(batch).astype(np.float32)
         keep = np.sort(np.argsort(-scores, kind="stable")[:n])
@@ -180,6 +192,7 @@ class DRS(Sampler):
         return delta - np.log(-np.expm1(delta - self.epsilon))
 
     def select(self, n, proposals, seed):
+        """Accepts proposals by DRS's rule until `n` are kept; Args and Returns as `Sampler.select`."""
         rng = np.random.default_rng(_seed_of(seed, 0))
         burn = proposals.scores(proposals.draw(self.burn_in, _seed_of(seed, 1)))
         top = float(burn.max())
@@ -228,6 +241,7 @@ class MetropolisHastings(Sampler):
         self.budget = _check_positive_int(self.name, "budget", budget)
 
     def select(self, n, proposals, seed):
+        """Runs `n` independent chains of `k` proposals; Args and Returns as `Sampler.select`."""
         if self.k > self.budget:
             raise KganError(f"mh's chains of k={self.k} proposals exceed its budget of {self.budget} a sample: "
                             f"raise it (mh:budget={self.k}) or lower k")
@@ -271,6 +285,7 @@ class Langevin(Sampler):
         self.budget = _check_positive_int(self.name, "budget", budget)
 
     def select(self, n, proposals, seed):
+        """Moves `n` latents by Langevin dynamics on their energy; Args and Returns as `Sampler.select`."""
         if proposals.energy is None:
             raise KganError("the langevin sampler needs the latent energy's gradient: latent_energy.onnx, "
                             "which `kgan export` writes beside discriminator.onnx")
