@@ -4,7 +4,7 @@
 
 Clones the repository's HEAD into a temporary folder and runs, there, `bash .ci/run` (CI: installs
 every extra, Chromium and onnxruntime-web, then the suite with every mark) or, with `--default`,
-README's test command (`pip install -e ".[test]"` and `pytest`, the default marks). Records the
+README's test command (`pip install -e ".[all]"`, `npm ci --prefix tests/web` and `pytest`, the default marks). Records the
 wall-clock time of the whole command, pytest's own count and time, and its slowest tests. The
 editable install is pointed back at this checkout afterwards. Each run appends a line to `--out`,
 which the documentation's Benchmarks page draws (`section`). Run it on an idle machine: the suite
@@ -20,7 +20,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT = 'python3 -m pip install --quiet -e ".[test]" && python3 -m pytest -ra --durations=10'
+DEFAULT = ('python3 -m pip install --quiet -e ".[all]" && npm ci --prefix tests/web --no-audit --no-fund '
+           '--loglevel=error && python3 -m pytest -ra --durations=10')  # README's second command
 
 
 def measure(default):
