@@ -19,11 +19,10 @@ import os
 import sys
 import tempfile
 
-from record import provenance  # benchmarks/record.py
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import quality  # noqa: E402
+from record import provenance  # noqa: E402  (benchmarks/record.py)
 
 
 def train_member(dataset, seed, out):

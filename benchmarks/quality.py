@@ -29,9 +29,9 @@ import os
 import tempfile
 import time
 
-from record import provenance  # benchmarks/record.py
-
 import numpy as np
+
+from record import provenance  # benchmarks/record.py
 
 # The paper's figures (Lin et al., "PacGAN", NeurIPS 2018): Table 1 (2-D mixtures,
 # mean ± s.e. over 10 runs) and Table 2 (stacked MNIST, mean ± s.e.).
@@ -64,7 +64,7 @@ DIVERSITY = 1.0  # a 3,000-step pilot on grid25 (seed 0): beta 1 gave 81 % high 
 VARIANTS = ("GAN", "PacGAN2", "PacGAN3", "PacGAN4", *MGAN_VARIANTS, "kgan preset", *SPEED_VARIANTS)
 # Epochs (of 200 steps) of the GAN and PacGAN rows; the presets may train longer.
 BASELINE_EPOCHS = {"ring8": 45, "grid25": 45, "stacked-digits": 30}
-# Their batch, which the ring8 preset halved (the same quality in half the time: 5 seeds each).
+# Their batch: the ring8 preset has since halved its own (nearly the same figures for half the work a step).
 BASELINE_BATCH = {"ring8": 512, "grid25": 512, "stacked-digits": 64}
 SAMPLES = {"ring8": 2500, "grid25": 2500, "stacked-digits": 26_000}
 

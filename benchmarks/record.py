@@ -14,7 +14,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def machine():
-    """This machine in a few words: CPU model, cores, memory, OS and Python."""
+    """This machine in a few words: CPU model, cores, memory, and whether it has a GPU."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as handle:
@@ -28,11 +28,8 @@ def machine():
         memory = f", {kib / 2**20:.0f} GiB"
     except (OSError, StopIteration, ValueError):
         pass
-    return f"{cpu}, {os.cpu_count()} cores{memory}, no GPU" if not _has_gpu() else f"{cpu}, {os.cpu_count()} cores{memory}"
-
-
-def _has_gpu():
-    return os.path.exists("/dev/nvidia0")
+    gpu = "" if os.path.exists("/dev/nvidia0") else ", no GPU"
+    return f"{cpu}, {os.cpu_count()} cores{memory}{gpu}"
 
 
 def _commit():

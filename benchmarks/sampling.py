@@ -26,9 +26,9 @@ import multiprocessing
 import os
 import sys
 
-from record import provenance  # benchmarks/record.py
-
 import numpy as np
+
+from record import provenance  # benchmarks/record.py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 

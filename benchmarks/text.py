@@ -18,9 +18,9 @@ import json
 import os
 import sys
 
-from record import provenance  # benchmarks/record.py
-
 import numpy as np
+
+from record import provenance  # benchmarks/record.py
 
 TEMPERATURES = (0.7, 0.8, 0.9, 1.0, 1.1)
 SAMPLES = 5000

@@ -41,9 +41,16 @@ FIGURE_NAMES = (*(f"samples-{p}" for p in IMAGE_PRESETS + POINT_PRESETS), "movin
 def preset_of(figure):
     """The preset a figure draws from, or None."""
     for preset in IMAGE_PRESETS + POINT_PRESETS + VIDEO_PRESETS:
-        if figure in (f"samples-{preset}", f"curves-{preset}", preset) or figure == f"samplers-{preset}":
+        if figure in (f"samples-{preset}", f"curves-{preset}", f"samplers-{preset}", preset):
             return preset
     return "digits" if figure in ("demo", "web") else None
+
+
+def files(figure):
+    """The files in docs/figures/ that making `figure` writes."""
+    if figure == "demo":
+        return ["demo.png", "demo-interpolation.png"]
+    return [figure + (".gif" if figure in VIDEO_PRESETS else ".png")]
 
 
 def train(preset, runs, threads):
@@ -208,7 +215,7 @@ def main(argv=None):
     shots = {"demo", "web"} & set(args.only)
     if shots:
         screenshots(args.runs, shots)
-        print("wrote", ", ".join(f"docs/figures/{name}.png" for name in sorted(shots)), flush=True)
+        print("wrote", ", ".join(f"docs/figures/{file}" for name in sorted(shots) for file in files(name)), flush=True)
 
 
 if __name__ == "__main__":

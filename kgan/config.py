@@ -181,6 +181,7 @@ class TrainConfig:
         return self.replace(**changes)
 
     def to_dict(self):
+        """Every field and its value, as the run's `config.json` stores them."""
         return dataclasses.asdict(self)
 
     @classmethod

@@ -143,7 +143,19 @@ class Family:
         return self.generator.kind
 
     def build(self, spec, latent_dim, num_classes=None, pack=1, generator=None, discriminator=None):
-        """`(generator, discriminator)` for samples of `spec`, with each class's options."""
+        """The family's two networks for samples of `spec`.
+
+        Args:
+            spec: the `SampleSpec` of the data (shape, kind, value range).
+            latent_dim: size of z.
+            num_classes: classes of a conditional model (None: unconditional).
+            pack: samples the discriminator judges at once (PacGAN).
+            generator: keyword arguments of the generator class (`filters`, `hidden_units`...).
+            discriminator: keyword arguments of the discriminator class.
+
+        Returns:
+            `(generator, discriminator)`, each built by its class's `for_spec`.
+        """
         return (self.generator.for_spec(spec, latent_dim, num_classes, **(generator or {})),
                 self.discriminator.for_spec(spec, num_classes, pack, **(discriminator or {})))
 

@@ -264,6 +264,7 @@ class LatentPrior:
         return {i.name: i.walk(a[i.name], b[i.name], ts) for i in self.inputs}
 
     def to_dict(self):
+        """The prior as JSON-ready values, an entry an input, as `manifest.json` stores it."""
         return [i.to_dict() for i in self.inputs]
 
     @classmethod

@@ -84,6 +84,7 @@ class SampleSpec:
         return get_kind(self).tensor_name
 
     def to_dict(self):
+        """The spec as JSON-ready values, as `manifest.json` stores it (`from_dict` reads it back)."""
         config = {"kind": self.kind, "shape": list(self.shape), "dtype": self.dtype,
                   "value_range": None if self.value_range is None else list(self.value_range)}
         if self.vocabulary is not None:
