@@ -33,12 +33,13 @@ def _value_type(convert, accepts, expected):
 
 _positive_int = _value_type(int, lambda v: v > 0, "a positive integer")
 _non_negative_int = _value_type(int, lambda v: v >= 0, "a non-negative integer")
+_non_negative_float = _value_type(float, lambda v: 0 <= v < float("inf"), "a number >= 0")
 _positive_float = _value_type(float, lambda v: v > 0 and v != float("inf"), "a positive number")
 _decay = _value_type(float, lambda v: 0.0 <= v < 1.0, "a decay in [0, 1)")
 
 
 LOSS_NAMES = ("non_saturating (cross-entropy), minimax, least_squares, wasserstein, hinge, kl, reverse_kl, "
-              "relativistic_standard (RelGAN's RSGAN)")
+              "relativistic_standard (RelGAN's RSGAN), rpgan (R3GAN's name for it), ragan (relativistic average)")
 
 
 def import_tensorflow_quietly():

@@ -3,7 +3,7 @@
 import argparse
 import os
 
-from kgan.cli_args import (LOSS_NAMES, _decay, _non_negative_int, _positive_float, _positive_int,
+from kgan.cli_args import (LOSS_NAMES, _decay, _non_negative_float, _non_negative_int, _positive_float, _positive_int,
                            import_tensorflow_quietly)
 from kgan.config import TrainConfig
 from kgan.presets import get_preset
@@ -46,6 +46,11 @@ def add_train(subparsers):
                         help="epochs of maximum-likelihood pretraining of a sequence generator before the "
                         "adversarial phase (teacher forcing; default: the preset's)")
     parser.add_argument("--lr", type=_positive_float, help="Adam learning rate of both networks")
+    parser.add_argument("--r1-penalty", type=_non_negative_float, metavar="GAMMA",
+                        help="the R1 penalty GAMMA/2 E||grad D(x)||^2 on real samples (0: off; default: the preset's)")
+    parser.add_argument("--r2-penalty", type=_non_negative_float, metavar="GAMMA",
+                        help="the R2 penalty on generated samples, as R1 on real ones (R3GAN pairs the two with "
+                        "--loss rpgan; default: the preset's)")
     parser.add_argument("--pack", type=_positive_int, help="PacGAN packing: the discriminator judges N samples at once")
     parser.add_argument("--augment", metavar="POLICY",
                         help="DiffAugment for images: a comma-separated subset of color,translation,cutout")
@@ -125,6 +130,8 @@ def _run_train(args):
         pretrain_epochs=args.pretrain,
         conditional=args.conditional,
         lr=args.lr,
+        r1_penalty=args.r1_penalty,
+        r2_penalty=args.r2_penalty,
         pack=args.pack,
         augment=tuple(a for a in args.augment.split(",") if a) if args.augment else None,
         ema=args.ema,

@@ -11,9 +11,10 @@ import numpy as np
 
 from kgan.errors import KganError
 
-__all__ = ["TrainConfig", "GROUPS", "PRECISIONS"]
+__all__ = ["TrainConfig", "GROUPS", "PRECISIONS", "RAMPS"]
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+RAMPS = ("lr", "beta_2", "r1_penalty", "r2_penalty", "augment_probability", "ema_half_life")
 
 GROUPS = {
     "run": ("preset", "based_on", "description", "seed", "epochs", "steps_per_epoch", "num_samples", "backup_every",
@@ -22,7 +23,9 @@ GROUPS = {
     "model": ("model", "generator", "discriminator", "latent_dim", "mixture", "shared_members"),
     "objective": ("loss", "d_steps", "update", "diversity", "pretrain_epochs", "pretrain_lr"),
     "optimizer": ("lr", "d_lr", "lr_schedule", "beta_1", "beta_2"),
-    "stabilizers": ("gradient_penalty", "r1_penalty", "instance_noise", "label_smoothing", "pack", "augment", "ema"),
+    "stabilizers": ("gradient_penalty", "r1_penalty", "r2_penalty", "instance_noise", "label_smoothing", "pack",
+                    "augment", "augment_probability", "ema"),
+    "ramps": ("ramps", "ramp_steps"),
     "execution": ("xla", "steps_per_execution", "strategy", "devices", "precision"),
 }
 
@@ -54,8 +57,14 @@ class TrainConfig:
         pretrain_lr: its Adam learning rate (RelGAN: 1e-2, gradients clipped to norm 5).
         generator / discriminator: extra keyword arguments of the models.
         loss: a name in `kgan.losses.LOSSES`.
-        d_steps, gradient_penalty, r1_penalty, instance_noise, label_smoothing, pack, augment, ema:
-            the `kgan.GAN` arguments of the same names.
+        d_steps, gradient_penalty, r1_penalty, r2_penalty, instance_noise, label_smoothing, pack, augment,
+            augment_probability, ema: the `kgan.GAN` arguments of the same names.
+        ramps: values that move along half a cosine over the run, R3GAN's recipe
+            (`kgan.schedules.CosineRamp`): `{name: [start, end]}` for `lr` (both networks),
+            `beta_2`, `r1_penalty`, `r2_penalty`, `augment_probability`, and `ema_half_life`
+            (images; it replaces `ema` with `kgan.schedules.HalfLifeDecay`). A ramped value's
+            own field is not used.
+        ramp_steps: the ramps' length in generator steps; None is the whole run.
         latent_dim: size of z.
         batch_size: examples per step.
         epochs: number of epochs.
@@ -136,11 +145,17 @@ class TrainConfig:
     # -- stabilizers: stabilizers of the discriminator and the generator
     gradient_penalty: float = 0.0
     r1_penalty: float = 0.0
+    r2_penalty: float = 0.0
     instance_noise: float = 0.0
     label_smoothing: float = 0.0
     pack: int = 1
     augment: tuple = ()
     ema: float = 0.0
+    augment_probability: float = 1.0
+
+    # -- ramps: values that change over the run
+    ramps: dict = dataclasses.field(default_factory=dict)
+    ramp_steps: int | None = None
 
     # -- execution: how the steps execute
     xla: bool | None = None
@@ -228,7 +243,17 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise KganError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("steps_per_epoch", "backup_every", "frames"):
+        for name, pair in self.ramps.items():
+            if name not in RAMPS:
+                raise KganError(f"unknown ramp {name!r}: choose from {', '.join(RAMPS)}")
+            if (not isinstance(pair, (list, tuple)) or len(pair) != 2
+                    or not all(isinstance(v, (int, float)) and np.isfinite(v) and v >= 0 for v in pair)):
+                raise KganError(f"ramp {name} must be [start, end], two numbers >= 0, got {pair!r}")
+        if "lr" in self.ramps and self.lr_schedule != "constant":
+            raise KganError("the lr ramp replaces lr_schedule: drop one of them")
+        if not 0.0 <= self.augment_probability <= 1.0:
+            raise KganError(f"augment_probability must be in [0, 1], got {self.augment_probability!r}")
+        for name in ("steps_per_epoch", "backup_every", "frames", "ramp_steps"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value <= 0):
                 raise KganError(f"{name} must be a positive integer, got {value!r}")

@@ -13,6 +13,7 @@ from kgan.gan_options import UPDATES, check_options, options_config, options_fro
 from kgan.gan_view import DiscriminatorView
 from kgan.models.base import protocol
 from kgan.replicas import replica_draw, scaled, update_ema
+from kgan.schedules import is_schedule, value_at
 
 __all__ = ["GAN", "UPDATES"]
 
@@ -51,8 +52,12 @@ class GAN(CriticMethods, NamedIO, DiscriminatorView, keras.Model):
         d_steps: discriminator updates per generator update.
         gradient_penalty: weight of the WGAN-GP penalty (Gulrajani et al. 2017);
             10 is the paper's value for `loss="wasserstein"`.
-        r1_penalty: gamma of the R1 penalty gamma/2 E||grad D(x)||^2 (Mescheder et
-            al. 2018).
+        r1_penalty: gamma of the R1 penalty gamma/2 E||grad D(x)||^2 on real samples
+            (Mescheder et al. 2018); a number or a `kgan.schedules` schedule of the
+            generator's step.
+        r2_penalty: gamma of the R2 penalty gamma/2 E||grad D(G(z))||^2 on generated
+            samples, likewise; R3GAN (Huang et al. 2024) pairs it with R1 at the same gamma
+            and `loss="rpgan"`.
         instance_noise: initial std of Gaussian noise added to the
             discriminator's real and fake inputs, annealed linearly to zero over
             `instance_noise_steps` generator steps.
@@ -66,6 +71,9 @@ class GAN(CriticMethods, NamedIO, DiscriminatorView, keras.Model):
         augment: DiffAugment policy (Zhao et al., NeurIPS 2020), a subset of
             `("color", "translation", "cutout")` applied to every image the
             discriminator sees, real and generated alike. Empty: none.
+        augment_probability: the chance that a sample is augmented (each sample drawn
+            apart, as in ADA and R3GAN); a number or a schedule (R3GAN ramps it from 0).
+            1 augments every sample.
         pack: PacGAN packing (Lin et al., NeurIPS 2018): the discriminator judges `pack`
             samples at once, concatenated along the last axis (channels for images,
             features for vectors), so its input has `pack` times the channels. 1 is
@@ -75,7 +83,8 @@ class GAN(CriticMethods, NamedIO, DiscriminatorView, keras.Model):
             and used by `generate` and export. The decay warms up as
             `min(ema, (1 + t) / (10 + t))` over generator step t, as
             `tf.train.ExponentialMovingAverage` does with `num_updates`. Non-trainable
-            weights (batch statistics) are copied. 0 is off.
+            weights (batch statistics) are copied. 0 is off. A schedule of the generator's
+            step (`kgan.schedules.HalfLifeDecay`) gives the decay itself, without the warm-up.
         sample_spec: what the generator makes, a `kgan.SampleSpec` (or its dict); by
             default the generator's own `sample_spec`, else read from its output shape
             (`[H, W, C]` images in [-1, 1], `[D]` vectors).
@@ -128,12 +137,15 @@ class GAN(CriticMethods, NamedIO, DiscriminatorView, keras.Model):
         update="alternating",
         diversity=0.0,
         calibration=None,
+        r2_penalty=0.0,
+        augment_probability=1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         options = check_options(generator, discriminator, loss, d_steps, gradient_penalty, r1_penalty, instance_noise,
                                 instance_noise_steps, label_smoothing, latent_dim, num_classes, seed, pack, augment,
-                                ema, sample_spec, joint_discriminator, update, diversity, calibration)
+                                ema, sample_spec, joint_discriminator, update, diversity, calibration,
+                                r2_penalty=r2_penalty, augment_probability=augment_probability)
         self.generator = generator
         self.discriminator = discriminator
         for name, value in options.items():
@@ -221,6 +233,8 @@ class GAN(CriticMethods, NamedIO, DiscriminatorView, keras.Model):
             d_terms.append("gradient_penalty")
         if self.r1_penalty:
             d_terms.append("r1_penalty")
+        if self.r2_penalty:
+            d_terms.append("r2_penalty")
         g_terms = ["adversarial"]
         if self.diversity:
             d_terms.append("member_classifier")
@@ -317,13 +331,27 @@ class GAN(CriticMethods, NamedIO, DiscriminatorView, keras.Model):
                 lambda x: self._discriminate(x, labels, training), real_in, fake_in, alpha
             )
             terms["gradient_penalty"] = self.gradient_penalty * penalty
-        if self.r1_penalty:
-            penalty = regularizers.r1_penalty(lambda x: self._discriminate(x, labels, training), real_in)
-            terms["r1_penalty"] = 0.5 * self.r1_penalty * penalty
+        if self.r1_penalty or self.r2_penalty:
+            terms.update(self._zero_centered_terms(real_in, fake_in, labels, training))
         if self.diversity:
             terms["member_classifier"] = self._member_loss(fake_out[1], batch)
         scores = {"real_score": tf.reduce_mean(real_logits), "fake_score": tf.reduce_mean(fake_logits)}
         return terms, dict(scores, fake_logits=fake_logits, real_logits=real_logits)
+
+    def _zero_centered_terms(self, real, fake, labels, training):
+        """R1 on the reals and R2 on the fakes, each gamma / 2 times the mean squared gradient norm;
+        with both on and a discriminator that joins batches, from one call on the two together."""
+        step = self.g_optimizer.iterations
+        gammas = {"r1_penalty": self.r1_penalty, "r2_penalty": self.r2_penalty}
+        if self.r1_penalty and self.r2_penalty and self.joins_batches:
+            joined = regularizers.zero_centered_penalty(
+                lambda x: self._discriminate(x, None if labels is None else tf.concat([labels, labels], 0), training),
+                tf.concat([real, tf.cast(fake, real.dtype)], 0))
+            norms = dict(zip(gammas, tf.split(joined, 2)))
+        else:
+            norms = {name: regularizers.zero_centered_penalty(lambda x: self._discriminate(x, labels, training), x)
+                     for (name, gamma), x in zip(gammas.items(), (real, fake)) if gamma}
+        return {name: 0.5 * value_at(gammas[name], step) * tf.reduce_mean(norm) for name, norm in norms.items()}
 
     def generator_terms(self, labels, batch, training, fake=None, fake_logits=None, real=None, real_logits=None):
         """The generator's named loss terms, `{name: scalar}`, summed into `g_loss`.
@@ -442,9 +470,14 @@ class GAN(CriticMethods, NamedIO, DiscriminatorView, keras.Model):
             yield tape
 
     def _update_ema(self):
-        """The EMA generator follows the generator, its decay warming up with the step."""
+        """The EMA generator follows the generator, its decay warming up with the step (or as its
+        schedule says)."""
         step = tf.cast(self.g_optimizer.iterations, tf.float32)
-        update_ema(self.ema_generator, self.generator, tf.minimum(self.ema, (1.0 + step) / (10.0 + step)))
+        if is_schedule(self.ema):
+            decay = value_at(self.ema, self.g_optimizer.iterations - 1)  # the step just taken
+        else:
+            decay = tf.minimum(self.ema, (1.0 + step) / (10.0 + step))
+        update_ema(self.ema_generator, self.generator, decay)
 
     def test_step(self, data):
         real, labels = self._unpack(data)

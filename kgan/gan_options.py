@@ -8,6 +8,7 @@ from kgan.augment import POLICIES
 from kgan.errors import KganError
 from kgan.models.base import protocol
 from kgan.runtime.samples import SampleSpec
+from kgan.schedules import is_schedule
 
 __all__ = ["UPDATES", "check_options", "options_config", "loss_pair"]
 
@@ -16,16 +17,21 @@ UPDATES = ("alternating", "reuse_fakes", "simultaneous")
 
 def check_options(generator, discriminator, loss, d_steps, gradient_penalty, r1_penalty, instance_noise,
                   instance_noise_steps, label_smoothing, latent_dim, num_classes, seed, pack, augment, ema,
-                  sample_spec, joint_discriminator, update, diversity, calibration):
+                  sample_spec, joint_discriminator, update, diversity, calibration, r2_penalty=0.0,
+                  augment_probability=1.0):
     """The GAN's attributes for its arguments (see `GAN`); a bad one is a `KganError` naming it."""
     hooks = protocol(generator)
     pair = loss_pair(loss)
     if int(d_steps) < 1:
         raise KganError(f"d_steps must be at least 1, got {d_steps!r}")
+    r1_penalty, r2_penalty, ema, augment_probability = (
+        _schedule_or_number(value) for value in (r1_penalty, r2_penalty, ema, augment_probability))
     for name, value in (("gradient_penalty", gradient_penalty), ("r1_penalty", r1_penalty),
-                        ("instance_noise", instance_noise)):
-        if not np.isfinite(value) or value < 0:
-            raise KganError(f"{name} must be a finite number >= 0, got {value!r}")
+                        ("r2_penalty", r2_penalty), ("instance_noise", instance_noise)):
+        if not is_schedule(value) and (not np.isfinite(value) or value < 0):
+            raise KganError(f"{name} must be a finite number >= 0 or a schedule, got {value!r}")
+    if not is_schedule(augment_probability) and not 0.0 <= augment_probability <= 1.0:
+        raise KganError(f"augment_probability must be in [0, 1] or a schedule, got {augment_probability!r}")
     if not 0.0 <= label_smoothing < 1.0:
         raise KganError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
     if label_smoothing and isinstance(loss, str) and loss not in losses_lib.SMOOTHABLE_LOSSES:
@@ -37,7 +43,7 @@ def check_options(generator, discriminator, loss, d_steps, gradient_penalty, r1_
     unknown = [a for a in augment if a not in POLICIES]
     if unknown:
         raise KganError(f"unknown augmentation {unknown[0]!r}: choose from {', '.join(POLICIES)}")
-    if not 0.0 <= float(ema) < 1.0:
+    if not is_schedule(ema) and not 0.0 <= float(ema) < 1.0:
         raise KganError(f"ema must be a decay in [0, 1) (0 is off, 0.999 is usual), got {ema!r}")
     latent_dim = latent_dim or hooks.latent_dim
     if latent_dim is None and hooks.latent_prior() is None:
@@ -64,10 +70,10 @@ def check_options(generator, discriminator, loss, d_steps, gradient_penalty, r1_
             raise KganError("diversity classifies single samples: drop pack")
     return {
         "_loss_pair": pair, "loss_name": loss if isinstance(loss, str) else tuple(loss), "d_steps": int(d_steps),
-        "gradient_penalty": float(gradient_penalty), "r1_penalty": float(r1_penalty),
+        "gradient_penalty": float(gradient_penalty), "r1_penalty": r1_penalty, "r2_penalty": r2_penalty,
         "instance_noise": float(instance_noise), "instance_noise_steps": int(instance_noise_steps),
         "label_smoothing": float(label_smoothing), "seed": seed, "pack": int(pack), "augment": augment,
-        "ema": float(ema), "latent_dim": None if latent_dim is None else int(latent_dim),  # None: no `z`
+        "ema": ema, "augment_probability": augment_probability, "latent_dim": None if latent_dim is None else int(latent_dim),  # None: no `z`
         "num_classes": int(num_classes) if num_classes else None,
         "_sample_spec": SampleSpec.from_dict(sample_spec) if isinstance(sample_spec, dict) else sample_spec,
         "joint_discriminator": joint_discriminator, "update": update, "diversity": float(diversity),
@@ -83,10 +89,10 @@ def options_config(gan):
         "loss": gan.loss_name if isinstance(gan.loss_name, str) else [
             keras.saving.serialize_keras_object(fn) for fn in gan.loss_name],
         **{name: getattr(gan, name) for name in (
-            "d_steps", "gradient_penalty", "r1_penalty", "instance_noise", "instance_noise_steps", "label_smoothing",
+            "d_steps", "gradient_penalty", "instance_noise", "instance_noise_steps", "label_smoothing",
             "latent_dim", "num_classes", "seed", "pack")},
+        **{name: _saved(getattr(gan, name)) for name in ("r1_penalty", "r2_penalty", "ema", "augment_probability")},
         "augment": list(gan.augment),
-        "ema": gan.ema,
         "sample_spec": None if gan._sample_spec is None else gan._sample_spec.to_dict(),
         "joint_discriminator": gan.joint_discriminator,
         "update": gan.update,
@@ -100,6 +106,9 @@ def options_from_config(config):
     config = dict(config)
     config["generator"] = keras.layers.deserialize(config["generator"])
     config["discriminator"] = keras.layers.deserialize(config["discriminator"])
+    for name in ("r1_penalty", "r2_penalty", "ema", "augment_probability"):
+        if isinstance(config.get(name), dict):  # a schedule
+            config[name] = keras.saving.deserialize_keras_object(config[name])
     if isinstance(config.get("loss"), list):
         config["loss"] = tuple(keras.saving.deserialize_keras_object(fn) for fn in config["loss"])
     return config
@@ -113,6 +122,20 @@ def loss_pair(loss):
         return tuple(loss)
     raise KganError(f"loss must be a name ({', '.join(losses_lib.LOSSES)}) or a pair of functions "
                     f"(generator_loss, discriminator_loss), got {loss!r}")
+
+
+def _schedule_or_number(value):
+    """A schedule as it is, anything else as a float (a bad value is left for the checks to name)."""
+    if is_schedule(value):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise KganError(f"expected a number or a kgan.schedules schedule, got {value!r}") from None
+
+
+def _saved(value):
+    return keras.saving.serialize_keras_object(value) if is_schedule(value) else value
 
 
 def _input_count(model):

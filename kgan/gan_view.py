@@ -7,6 +7,7 @@ import tensorflow as tf
 from kgan import regularizers
 from kgan.augment import diff_augment, draws_needed
 from kgan.errors import KganError
+from kgan.schedules import is_schedule, value_at
 
 __all__ = ["DiscriminatorView"]
 
@@ -49,7 +50,13 @@ class DiscriminatorView:
                 raise KganError(f"DiffAugment works on images, not {self.sample_spec.kind} samples; drop augment")
             batch = tf.shape(samples)[0]
             uniforms = tf.stack([self._replica_uniform(batch) for _ in range(draws_needed(self.augment))])
-            samples = diff_augment(samples, self.augment, uniforms)
+            augmented = diff_augment(samples, self.augment, uniforms)
+            if is_schedule(self.augment_probability) or self.augment_probability < 1.0:
+                # Each sample augmented with the probability apart (ADA's p; R3GAN ramps it).
+                chosen = self._replica_uniform(batch) < value_at(self.augment_probability,
+                                                                  self.g_optimizer.iterations)
+                augmented = tf.where(tf.reshape(chosen, [-1] + [1] * (len(samples.shape) - 1)), augmented, samples)
+            samples = augmented
         if self.pack > 1:
             samples = self._packed(samples)
         return samples

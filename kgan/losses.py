@@ -10,7 +10,8 @@ discriminator losses take `label_smoothing`, the one-sided smoothing of the real
 target (Salimans et al. 2016), 1 becoming `1 - label_smoothing`.
 
 `get_loss_pair(name)` returns `(generator_loss, discriminator_loss)` for a name in
-`LOSSES`.
+`LOSSES`. `rpgan` is a second name of `relativistic_standard` (R3GAN's name for the
+pairing loss, Huang et al. 2024); `ALIASES` maps it to the first.
 """
 
 from keras import ops
@@ -37,6 +38,11 @@ __all__ = [
     "reverse_kl_discriminator_loss",
     "relativistic_standard_generator_loss",
     "relativistic_standard_discriminator_loss",
+    "rpgan_generator_loss",
+    "rpgan_discriminator_loss",
+    "ragan_generator_loss",
+    "ragan_discriminator_loss",
+    "ALIASES",
 ]
 
 
@@ -309,6 +315,49 @@ def relativistic_standard_discriminator_loss(real_logits, fake_logits):
     return ops.mean(ops.softplus(_float(fake_logits) - _float(real_logits)))
 
 
+rpgan_generator_loss = relativistic_standard_generator_loss
+rpgan_discriminator_loss = relativistic_standard_discriminator_loss
+
+
+def ragan_generator_loss(fake_logits, real_logits):
+    """RaSGAN's generator loss: each fake judged against the reals' mean, each real against the fakes'.
+
+    -E_fake[log sigmoid(D(G(z)) - E_real D(x))] - E_real[log sigmoid(E_fake D(G(z)) - D(x))].
+    Jolicoeur-Martineau, "The relativistic discriminator", ICLR 2019, equation 16 (RaSGAN).
+    Unlike `rpgan`, it compares with batch means, so the order of the fakes does not matter.
+
+    Args:
+        fake_logits: the discriminator's logits on generated samples.
+        real_logits: its logits on real samples.
+
+    Returns:
+        The scalar loss: the sum of the means over each side.
+    """
+    fake, real = _float(fake_logits), _float(real_logits)
+    return ops.mean(ops.softplus(ops.mean(real) - fake)) + ops.mean(ops.softplus(real - ops.mean(fake)))
+
+
+ragan_generator_loss.needs_real_logits = True
+
+
+def ragan_discriminator_loss(real_logits, fake_logits):
+    """RaSGAN's discriminator loss: each real judged as more real than the average fake, each fake less
+    real than the average real.
+
+    -E_real[log sigmoid(D(x) - E_fake D(G(z)))] - E_fake[log sigmoid(E_real D(x) - D(G(z)))].
+    Jolicoeur-Martineau, "The relativistic discriminator", ICLR 2019, equation 15 (RaSGAN).
+
+    Args:
+        real_logits: the discriminator's logits on real samples.
+        fake_logits: its logits on generated samples.
+
+    Returns:
+        The scalar loss: the sum of the means over each side.
+    """
+    real, fake = _float(real_logits), _float(fake_logits)
+    return ops.mean(ops.softplus(ops.mean(fake) - real)) + ops.mean(ops.softplus(fake - ops.mean(real)))
+
+
 def needs_real_logits(generator_loss):
     """Whether a generator loss takes `(fake_logits, real_logits)` (a relativistic one).
 
@@ -330,7 +379,12 @@ LOSSES = {
     "kl": (kl_generator_loss, kl_discriminator_loss),
     "reverse_kl": (reverse_kl_generator_loss, reverse_kl_discriminator_loss),
     "relativistic_standard": (relativistic_standard_generator_loss, relativistic_standard_discriminator_loss),
+    "rpgan": (rpgan_generator_loss, rpgan_discriminator_loss),
+    "ragan": (ragan_generator_loss, ragan_discriminator_loss),
 }
+
+# A second name and the loss it names.
+ALIASES = {"rpgan": "relativistic_standard"}
 
 SMOOTHABLE_LOSSES = ("non_saturating", "minimax", "least_squares")
 

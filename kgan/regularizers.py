@@ -1,4 +1,4 @@
-"""Discriminator regularizers: gradient penalty, R1, instance noise.
+"""Discriminator regularizers: gradient penalty, R1 and R2, instance noise.
 
 Each takes the discriminator as a callable `discriminate(inputs) -> logits` so that
 conditional discriminators (which also need labels) close over their labels. Random
@@ -7,7 +7,7 @@ draws (alpha, noise) are passed in, so the caller owns the random stream.
 
 import tensorflow as tf
 
-__all__ = ["gradient_penalty", "r1_penalty", "add_instance_noise"]
+__all__ = ["gradient_penalty", "r1_penalty", "r2_penalty", "zero_centered_penalty", "add_instance_noise"]
 
 
 def _per_example_norm(gradients):
@@ -42,6 +42,29 @@ def gradient_penalty(discriminate, real, fake, alpha):
     return tf.reduce_mean(tf.square(_per_example_norm(gradients) - 1.0))
 
 
+def zero_centered_penalty(discriminate, samples):
+    """E[||grad D(x)||_2^2] over a batch: each sample's squared gradient norm, averaged.
+
+    The zero-centred gradient penalty of Mescheder et al. (2018): R1 on real samples, R2 on
+    generated ones (R3GAN, Huang et al. 2024, uses both). Each sample's gradient is its own
+    (the sum of the logits is differentiated), so a batch of reals and fakes joined gives both
+    penalties' per-sample norms in one call.
+
+    Args:
+        discriminate: `discriminate(x)` gives the discriminator's logits on a batch.
+        samples: the batch `[batch, ...]`.
+
+    Returns:
+        `[batch]`: each sample's squared gradient norm.
+    """
+    samples = tf.cast(samples, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(samples)
+        logits = tf.cast(discriminate(samples), tf.float32)
+    gradients = tape.gradient(logits, samples)
+    return tf.reduce_sum(tf.square(tf.reshape(gradients, [tf.shape(gradients)[0], -1])), axis=1)
+
+
 def r1_penalty(discriminate, real):
     """E[||grad D(x)||_2^2] on real data (multiply by gamma / 2 for R1).
 
@@ -55,13 +78,24 @@ def r1_penalty(discriminate, real):
     Returns:
         The scalar mean over the batch of each sample's squared gradient norm.
     """
-    real = tf.cast(real, tf.float32)
-    with tf.GradientTape() as tape:
-        tape.watch(real)
-        logits = tf.cast(discriminate(real), tf.float32)
-    gradients = tape.gradient(logits, real)
-    flat = tf.reshape(gradients, [tf.shape(gradients)[0], -1])
-    return tf.reduce_mean(tf.reduce_sum(tf.square(flat), axis=1))
+    return tf.reduce_mean(zero_centered_penalty(discriminate, real))
+
+
+def r2_penalty(discriminate, fake):
+    """E[||grad D(G(z))||_2^2] on generated data (multiply by gamma / 2 for R2).
+
+    Mescheder et al., ICML 2018, equation 10; with R1, the regularization of R3GAN (Huang et
+    al., "The GAN is dead; long live the GAN!", NeurIPS 2024), without which the pairing loss
+    diverges in their study.
+
+    Args:
+        discriminate: `discriminate(x)` gives the discriminator's logits on a batch.
+        fake: the generated batch `[batch, ...]`.
+
+    Returns:
+        The scalar mean over the batch of each sample's squared gradient norm.
+    """
+    return tf.reduce_mean(zero_centered_penalty(discriminate, fake))
 
 
 def add_instance_noise(inputs, stddev, noise):

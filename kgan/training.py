@@ -28,6 +28,7 @@ from kgan.models import FAMILIES, get_family
 from kgan.presets import PRESETS
 from kgan.runtime import images
 from kgan.runtime.samples import SampleSpec
+from kgan.schedules import CosineRamp, HalfLifeDecay, ScheduledAdam
 
 __all__ = ["TrainConfig", "TrainResult", "train", "build_gan", "PRECISIONS"]
 
@@ -80,13 +81,15 @@ def build_gan(config, info):
         generator = GeneratorMixture.build_members(lambda: next(members, None) or build()[0], config.mixture,
                                                    shared=config.shared_members)
     total_steps = config.epochs * (config.steps_per_epoch or info.num_examples // info.batch_size)
+    ramps = _ramps(config, total_steps)
     gan = GAN(
         generator,
         discriminator,
         loss=config.loss,
         d_steps=config.d_steps,
         gradient_penalty=config.gradient_penalty,
-        r1_penalty=config.r1_penalty,
+        r1_penalty=ramps.get("r1_penalty", config.r1_penalty),
+        r2_penalty=ramps.get("r2_penalty", config.r2_penalty),
         instance_noise=config.instance_noise,
         instance_noise_steps=max(total_steps, 1),
         label_smoothing=config.label_smoothing,
@@ -94,7 +97,8 @@ def build_gan(config, info):
         seed=config.seed,
         pack=config.pack,
         augment=tuple(config.augment),
-        ema=config.ema,
+        ema=ramps.get("ema_half_life", config.ema),
+        augment_probability=ramps.get("augment_probability", config.augment_probability),
         update=config.update,
         diversity=config.diversity,
         sample_spec=spec,
@@ -103,7 +107,14 @@ def build_gan(config, info):
     def adam(lr, steps):
         if config.lr_schedule == "linear":
             lr = keras.optimizers.schedules.PolynomialDecay(lr, max(steps, 1), end_learning_rate=lr * 0.01)
-        optimizer = keras.optimizers.Adam(lr, beta_1=config.beta_1, beta_2=config.beta_2)
+        if "lr" in config.ramps or "beta_2" in config.ramps:
+            # The ramps count generator steps; this optimizer takes steps / total_steps as many.
+            per_step = steps / max(total_steps, 1)
+            lr = _ramp(config, "lr", total_steps, per_step) or lr
+            beta_2 = _ramp(config, "beta_2", total_steps, per_step) or config.beta_2
+            optimizer = ScheduledAdam(lr, beta_1=config.beta_1, beta_2=beta_2, epsilon=1e-8)
+        else:
+            optimizer = keras.optimizers.Adam(lr, beta_1=config.beta_1, beta_2=config.beta_2)
         if config.precision == "mixed_float16":
             # compile() wraps only self.optimizer; the GAN's two need it by hand.
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
@@ -120,6 +131,23 @@ def build_gan(config, info):
     gan.g_optimizer.build(gan.generator.trainable_variables)
     gan.d_optimizer.build(gan.discriminator.trainable_variables)
     return gan
+
+
+def _ramp(config, name, total_steps, per_step=1.0):
+    """The `CosineRamp` of a ramped value, over `ramp_steps` (or the run) times `per_step`; None if not ramped."""
+    if name not in config.ramps:
+        return None
+    start, end = config.ramps[name]
+    return CosineRamp(start, end, max(1, round((config.ramp_steps or total_steps) * per_step)))
+
+
+def _ramps(config, total_steps):
+    """The GAN's scheduled arguments: `{name: schedule}` for each ramped one."""
+    ramps = {name: _ramp(config, name, total_steps) for name in ("r1_penalty", "r2_penalty", "augment_probability",
+                                                                 "ema_half_life") if name in config.ramps}
+    if "ema_half_life" in ramps:
+        ramps["ema_half_life"] = HalfLifeDecay(ramps["ema_half_life"], config.batch_size)
+    return ramps
 
 
 def save_model_atomic(gan, path):

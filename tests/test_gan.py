@@ -167,7 +167,7 @@ def test_training_computes_the_chosen_loss_with_noise_and_smoothing(digits_image
                                                                     rel=1e-5)
     # The check has teeth: any other loss, or no smoothing, would log other values.
     for other in LOSSES:
-        if other != loss:
+        if LOSSES[other] != LOSSES[loss]:  # not the same loss by another name (rpgan)
             others = _loss_values(other, real_logits, fake_logits, g_logits, g_real_logits=g_real_logits)
             assert np.abs(np.subtract(others, expected)).max() > 1e-3
     if smoothing:
@@ -197,18 +197,18 @@ def test_relativistic_loss_trains_every_family(family):
     assert np.isfinite(float(logs["g_loss"])) and np.isfinite(float(logs["d_loss"]))
 
 
-@pytest.mark.parametrize("penalty", ["r1_penalty", "gradient_penalty"])
+@pytest.mark.parametrize("penalty", ["r1_penalty", "r2_penalty", "gradient_penalty"])
 def test_penalties_are_added_with_their_weight(digits_images, penalty):
     # The discriminator is linear, so its input gradient is its kernel w for every example:
-    # R1 adds gamma / 2 * ||w||^2, the gradient penalty lambda * (||w|| - 1)^2.
+    # R1 and R2 add gamma / 2 * ||w||^2, the gradient penalty lambda * (||w|| - 1)^2.
     logs, fake, seen, gan = one_frozen_step(digits_images, **{penalty: 3.0})
     real = digits_images[0]
     assert len(seen) == 4  # real, fake, the penalty's input, and the generator step's fake
     (real_in, real_logits), (fake_in, fake_logits), (penalty_in, _), (g_in, g_logits) = seen
     norm = float(np.linalg.norm(np.asarray(gan.discriminator.dense.kernel)))
     base = _loss_values("non_saturating", real_logits, fake_logits, g_logits)[0]
-    if penalty == "r1_penalty":
-        np.testing.assert_array_equal(penalty_in, real)  # on the real batch
+    if penalty in ("r1_penalty", "r2_penalty"):
+        np.testing.assert_array_equal(penalty_in, real_in if penalty == "r1_penalty" else fake_in)  # R1: reals, R2: fakes
         expected = base + 0.5 * 3.0 * norm**2
     else:
         # On the segments from fake to real, at one uniform alpha per example.
@@ -224,15 +224,31 @@ def test_penalties_are_added_with_their_weight(digits_images, penalty):
     assert logs[f"d_{penalty}"] == pytest.approx(expected - base, rel=1e-4)
 
 
+def test_r1_and_r2_from_one_joint_call_equal_two_calls(tiny_dcgan, digits_images):
+    # With both penalties and a discriminator that joins batches, the reals' and the fakes' gradients
+    # come from one call on the two together; the terms equal those of two separate calls.
+    logs = []
+    for joint in (True, False):
+        keras.utils.set_random_seed(0)
+        generator, discriminator = tiny_dcgan()
+        gan = compiled(generator, discriminator, loss="rpgan", r1_penalty=2.0, r2_penalty=0.5,
+                       joint_discriminator=joint)
+        logs.append(gan.evaluate(dataset_of(digits_images[0]), verbose=0, return_dict=True))
+    for term in ("d_r1_penalty", "d_r2_penalty", "d_adversarial"):
+        assert logs[0][term] == pytest.approx(logs[1][term], rel=1e-4), term
+    assert logs[0]["d_r1_penalty"] > 0 and logs[0]["d_r2_penalty"] > 0
+    assert logs[0]["d_r1_penalty"] != pytest.approx(4 * logs[0]["d_r2_penalty"], rel=1e-3)  # each its own batch
+
+
 def test_penalties_raise_the_discriminator_loss(tiny_dcgan, digits_images):
     # Same weights, same noise: a penalty can only add to the logged loss.
     logs = []
-    for penalty in ({}, {"gradient_penalty": 10.0}, {"r1_penalty": 10.0}):
+    for penalty in ({}, {"gradient_penalty": 10.0}, {"r1_penalty": 10.0}, {"r2_penalty": 10.0}):
         keras.utils.set_random_seed(0)
         generator, discriminator = tiny_dcgan()
         gan = compiled(generator, discriminator, **penalty)
         logs.append(gan.evaluate(dataset_of(digits_images[0]), verbose=0, return_dict=True)["d_loss"])
-    assert logs[1] > logs[0] and logs[2] > logs[0]
+    assert logs[1] > logs[0] and logs[2] > logs[0] and logs[3] > logs[0]
 
 
 def test_instance_noise_anneals_to_zero(tiny_dcgan):

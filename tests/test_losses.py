@@ -46,6 +46,13 @@ CASES = [
     ),
     # Each fake against the real at its position: (0.5 vs 2.0), (-3.0 vs -1.0).
     ("relativistic_standard", mean(softplus(1.5), softplus(2.0)), mean(softplus(-1.5), softplus(-2.0))),
+    ("rpgan", mean(softplus(1.5), softplus(2.0)), mean(softplus(-1.5), softplus(-2.0))),
+    # Against the other side's mean: real mean 0.5, fake mean -1.25.
+    (
+        "ragan",
+        mean(softplus(0.5 - 0.5), softplus(0.5 + 3.0)) + mean(softplus(2.0 + 1.25), softplus(-1.0 + 1.25)),
+        mean(softplus(-1.25 - 2.0), softplus(-1.25 + 1.0)) + mean(softplus(0.5 - 0.5), softplus(-3.0 - 0.5)),
+    ),
 ]
 
 
@@ -103,12 +110,43 @@ def test_discriminator_optimum_lowers_the_loss():
         assert float(d_loss(good_real, good_fake)) < float(d_loss(weak_real, weak_fake)), kind
 
 
-def test_only_the_relativistic_generator_loss_reads_real_logits():
+def test_only_the_relativistic_generator_losses_read_real_logits():
     assert [kind for kind, (g_loss, _) in losses.LOSSES.items() if losses.needs_real_logits(g_loss)] == [
-        "relativistic_standard"]
-    # Its value moves with the reals: fakes judged against better reals lose more.
-    g_loss, _ = losses.get_loss_pair("relativistic_standard")
-    assert float(g_loss(FAKE, REAL + 1.0)) > float(g_loss(FAKE, REAL))
+        "relativistic_standard", "rpgan", "ragan"]
+    # Their value moves with the reals: fakes judged against better reals lose more.
+    for kind in ("rpgan", "ragan"):
+        g_loss, _ = losses.get_loss_pair(kind)
+        assert float(g_loss(FAKE, REAL + 1.0)) > float(g_loss(FAKE, REAL)), kind
+
+
+def test_rpgan_is_the_relativistic_standard_loss_by_a_second_name():
+    assert losses.ALIASES == {"rpgan": "relativistic_standard"}
+    assert losses.get_loss_pair("rpgan") == losses.get_loss_pair("relativistic_standard")
+
+
+PAIRED_REAL = np.array([[3.0], [0.0], [-2.0], [1.0]], dtype=np.float32)
+PAIRED_FAKE = np.array([[1.0], [-4.0], [2.5], [0.0]], dtype=np.float32)
+
+
+def test_rpgan_pairs_each_fake_with_its_real_and_ragan_with_the_mean():
+    # RpGAN compares sample i with sample i: reordering the fakes changes both losses. RaGAN
+    # compares each sample with the other side's mean, which no reordering changes.
+    shuffled = PAIRED_FAKE[[2, 0, 3, 1]]
+    g_loss, d_loss = losses.get_loss_pair("rpgan")
+    assert abs(float(d_loss(PAIRED_REAL, shuffled)) - float(d_loss(PAIRED_REAL, PAIRED_FAKE))) > 0.1
+    assert abs(float(g_loss(shuffled, PAIRED_REAL)) - float(g_loss(PAIRED_FAKE, PAIRED_REAL))) > 0.1
+    g_loss, d_loss = losses.get_loss_pair("ragan")
+    assert float(d_loss(PAIRED_REAL, shuffled)) == pytest.approx(float(d_loss(PAIRED_REAL, PAIRED_FAKE)), rel=1e-6)
+    assert float(g_loss(shuffled, PAIRED_REAL)) == pytest.approx(float(g_loss(PAIRED_FAKE, PAIRED_REAL)), rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["rpgan", "ragan"])
+def test_relativistic_pairs_are_mirrors(kind):
+    # The generator's loss is the discriminator's with real and fake swapped: a wrong sign or a
+    # dropped side in either breaks the symmetry.
+    g_loss, d_loss = losses.get_loss_pair(kind)
+    assert float(g_loss(PAIRED_FAKE, PAIRED_REAL)) == pytest.approx(float(d_loss(PAIRED_FAKE, PAIRED_REAL)), rel=1e-6)
+    assert float(d_loss(PAIRED_REAL, PAIRED_FAKE)) != pytest.approx(float(d_loss(PAIRED_FAKE, PAIRED_REAL)), rel=1e-2)
 
 
 def test_unknown_loss_names_the_choices():

@@ -49,6 +49,15 @@ def test_r1_penalty_is_the_squared_gradient_norm_on_real_data():
     assert float(regularizers.r1_penalty(quadratic, real)) == pytest.approx(12.0, rel=1e-5)
 
 
+def test_r2_penalty_is_the_squared_gradient_norm_on_the_samples_it_is_given():
+    fake = tf.constant([[1.0, 2.0], [0.0, 1.0], [3.0, 0.0]])
+    assert float(regularizers.r2_penalty(linear, fake)) == pytest.approx(25.0, rel=1e-5)
+    # grad = 2x: mean of 4 * ||x||^2 = mean(20, 4, 36) = 20.
+    assert float(regularizers.r2_penalty(quadratic, fake)) == pytest.approx(20.0, rel=1e-5)
+    # Per sample, each its own: a batch of two halves gives each half's norms.
+    np.testing.assert_allclose(regularizers.zero_centered_penalty(quadratic, fake), [20.0, 4.0, 36.0], rtol=1e-5)
+
+
 def test_instance_noise_scales_the_noise():
     x = np.zeros((2, 3), np.float32)
     noise = np.ones((2, 3), np.float32)
