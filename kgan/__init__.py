@@ -31,6 +31,8 @@ _LAZY = {
     "DCGANDiscriminator": "kgan.models.dcgan",
     "MLPGenerator": "kgan.models.mlp",
     "MLPDiscriminator": "kgan.models.mlp",
+    "R3GANGenerator": "kgan.models.r3gan",
+    "R3GANDiscriminator": "kgan.models.r3gan",
     "load_dataset": "kgan.data",
     "DatasetInfo": "kgan.data",
     "PRESETS": "kgan.presets",

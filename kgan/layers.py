@@ -1,10 +1,24 @@
 """Layers kgan's models use beyond Keras's own."""
 
+import math
+
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
-__all__ = ["LeakyReLU", "MinibatchStdDev", "PlaceSprites"]
+__all__ = ["LeakyReLU", "MinibatchStdDev", "PlaceSprites", "GroupedConv2D", "FilteredUpsample", "FilteredDownsample",
+           "msr_initializer", "GROUPED_IMPLEMENTATIONS"]
+
+GROUPED_IMPLEMENTATIONS = ("grouped", "split", "dense")
+
+
+def msr_initializer(fan_in, gain=1.0):
+    """N(0, gain / sqrt(fan_in)): He et al.'s ("MSR") initialization with a gain, as R3GAN's networks use.
+    A gain of 0 gives zeros (the last layer of a residual branch, fix-up style)."""
+    if gain == 0:
+        return keras.initializers.Zeros()
+    return keras.initializers.RandomNormal(stddev=gain / math.sqrt(fan_in))
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -108,3 +122,183 @@ class PlaceSprites(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "canvas": self.canvas, "whole_pixels": self.whole_pixels}
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class GroupedConv2D(keras.layers.Layer):
+    """A stride-1, "same" convolution whose channels split into `groups` convolved apart (ResNeXt).
+
+    The kernel is `[k, k, in / groups, filters]` whatever the implementation, so the weights are
+    the same and the implementation can change after training:
+
+    - `"grouped"`: one grouped `tf.nn.conv2d` (oneDNN's grouped convolution on CPU). Keras's own
+      `Conv2D(groups=...)` compiles it with XLA on CPU, which `benchmarks/train_speed.py` measured
+      far slower; TensorFlow 2.21's grouped convolution gives the same values and gradients.
+    - `"split"`: one convolution a group, joined (what XLA on CPU compiles fastest).
+    - `"dense"`: one ungrouped convolution with a block-diagonal kernel (groups times the work).
+
+    Args:
+        filters: output channels, a multiple of `groups`.
+        kernel_size: the square kernel's side.
+        groups: channel groups (1: an ordinary convolution; the input channels: depthwise).
+        use_bias: add a bias.
+        gain: the MSR initialization's gain (0: zeros).
+        implementation: one of `GROUPED_IMPLEMENTATIONS`.
+    """
+
+    def __init__(self, filters, kernel_size=3, groups=1, use_bias=False, gain=1.0, implementation="grouped", **kwargs):
+        super().__init__(**kwargs)
+        if implementation not in GROUPED_IMPLEMENTATIONS:
+            raise ValueError(f"implementation must be one of {GROUPED_IMPLEMENTATIONS}, got {implementation!r}")
+        if filters % groups:
+            raise ValueError(f"filters ({filters}) must be a multiple of groups ({groups})")
+        self.filters, self.kernel_size, self.groups = int(filters), int(kernel_size), int(groups)
+        self.use_bias, self.gain, self.implementation = bool(use_bias), float(gain), implementation
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        if channels % self.groups:
+            raise ValueError(f"input channels ({channels}) must be a multiple of groups ({self.groups})")
+        per_group = channels // self.groups
+        self.kernel = self.add_weight(
+            name="kernel", shape=(self.kernel_size, self.kernel_size, per_group, self.filters),
+            initializer=msr_initializer(per_group * self.kernel_size**2, self.gain))
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros") if self.use_bias else None
+
+    def call(self, inputs):
+        kernel = ops.cast(self.kernel, inputs.dtype)
+        implementation = self.implementation
+        if implementation == "grouped" and inputs.dtype == tf.float16:
+            implementation = "split"  # TensorFlow's float16 gradients of a grouped convolution take no groups on CPU
+        if self.groups == 1 or implementation == "grouped":
+            y = _grouped_conv(inputs, kernel)
+        elif implementation == "split":
+            y = tf.concat([tf.nn.conv2d(x, k, 1, "SAME") for x, k in
+                           zip(tf.split(inputs, self.groups, axis=3), tf.split(kernel, self.groups, axis=3))], axis=3)
+        else:
+            channels = int(inputs.shape[-1])
+            size = channels // self.groups
+            blocks = tf.split(kernel, self.groups, axis=3)
+            kernel = tf.concat([tf.pad(b, [[0, 0], [0, 0], [g * size, channels - (g + 1) * size], [0, 0]])
+                                for g, b in enumerate(blocks)], axis=3)
+            y = tf.nn.conv2d(inputs, kernel, 1, "SAME")
+        return y + ops.cast(self.bias, y.dtype) if self.bias is not None else y
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.filters,)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "groups": self.groups, "use_bias": self.use_bias, "gain": self.gain,
+                "implementation": self.implementation}
+
+
+def _input_gradient_kernel(kernel, groups):
+    """The kernel whose grouped "same" convolution of dy is dx: each group's kernel flipped in space,
+    its input and output channels swapped."""
+    kh, kw, per_group, filters = kernel.shape
+    out_per_group = filters // groups
+    k = tf.reshape(kernel[::-1, ::-1], [kh, kw, per_group, groups, out_per_group])
+    k = tf.transpose(k, [0, 1, 4, 3, 2])  # [kh, kw, out_per_group, groups, per_group]
+    return tf.reshape(k, [kh, kw, out_per_group, groups * per_group])
+
+
+@tf.custom_gradient
+def _grouped_conv(inputs, kernel):
+    """A (grouped) stride-1 "same" convolution whose input gradient is a forward convolution too.
+
+    TensorFlow's own input gradient is a Conv2DBackpropInput, which tf2onnx converts to a
+    ConvTranspose without its groups (a wrong shape in `latent_energy.onnx`) and which ONNX's
+    reference evaluator, the export's third parity check, runs value by value in Python (a minute
+    for the family's default networks). A forward convolution with the flipped kernel is the same
+    gradient, converts as a Conv, and is itself differentiable (R1 and R2 differentiate it).
+    """
+    groups = inputs.shape[-1] // kernel.shape[2]
+    y = tf.nn.conv2d(inputs, kernel, 1, "SAME")
+
+    def gradient(dy):
+        dx = tf.nn.conv2d(dy, _input_gradient_kernel(kernel, groups), 1, "SAME")
+        dk = tf.raw_ops.Conv2DBackpropFilter(input=inputs, filter_sizes=tf.shape(kernel), out_backprop=dy,
+                                             strides=[1, 1, 1, 1], padding="SAME")
+        return dx, dk
+
+    return y, gradient
+
+
+def _interleave(even, odd, axis):
+    """`[..., n, ...]` twice -> `[..., 2n, ...]`: even[0], odd[0], even[1], odd[1], ... along `axis`."""
+    stacked = ops.stack([even, odd], axis=axis + 1)
+    shape = [-1] + list(even.shape[1:])
+    shape[axis] *= 2
+    return ops.reshape(stacked, shape)
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class FilteredUpsample(keras.layers.Layer):
+    """Doubles height and width through the low-pass filter [1, 3, 3, 1] (each channel apart).
+
+    R3GAN's interpolative upsampler (StyleGAN2's `upsample2d` with the filter [1, 2, 1] convolved
+    with [1, 1]): zeros between the pixels, then the separable filter times 4. Each new pixel is
+    3/4 of its nearer and 1/4 of its farther neighbour, outside the image taken as 0; written as
+    that blend, it needs no transposed convolution and converts to ONNX as slices and adds.
+    """
+
+    def call(self, inputs):
+        x = inputs
+        for axis in (1, 2):
+            size = x.shape[axis]
+            pad = [[0, 0]] * 4
+            pad[axis] = [1, 1]
+            padded = ops.pad(x, pad)
+            previous = _take(padded, axis, 0, size)
+            following = _take(padded, axis, 2, size)
+            even = 0.75 * x + 0.25 * previous
+            odd = 0.75 * x + 0.25 * following
+            x = _interleave(even, odd, axis)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        return (b, None if h is None else 2 * h, None if w is None else 2 * w, c)
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class FilteredDownsample(keras.layers.Layer):
+    """Halves height and width through the low-pass filter [1, 3, 3, 1] (each channel apart).
+
+    R3GAN's interpolative downsampler (StyleGAN2's `downsample2d`): the separable filter, normalized
+    to sum 1, at stride 2 with one pixel of zeros on each side: new pixel i is
+    (x[2i-1] + 3 x[2i] + 3 x[2i+1] + x[2i+2]) / 8 along each axis.
+    """
+
+    def call(self, inputs):
+        x = inputs
+        for axis in (1, 2):
+            half = x.shape[axis] // 2
+            pad = [[0, 0]] * 4
+            pad[axis] = [1, 1]
+            padded = ops.pad(x, pad)
+            pairs = ops.reshape(padded, _split_shape(padded, axis, half + 1))  # [.., half + 1, 2, ..]
+            first, second = _take(pairs, axis + 1, 0, 1), _take(pairs, axis + 1, 1, 1)
+            first, second = ops.squeeze(first, axis + 1), ops.squeeze(second, axis + 1)
+            # padded[2i] = x[2i-1], padded[2i+1] = x[2i], padded[2i+2] = x[2i+1], padded[2i+3] = x[2i+2]
+            x = (_take(first, axis, 0, half) + 3.0 * _take(second, axis, 0, half)
+                 + 3.0 * _take(first, axis, 1, half) + _take(second, axis, 1, half)) / 8.0
+        return x
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        return (b, None if h is None else h // 2, None if w is None else w // 2, c)
+
+
+def _take(x, axis, start, size):
+    """`size` entries of `x` from `start` along `axis` (a strided slice: its gradient, unlike a slice's under
+    XLA, has a gradient of its own, which R1 and R2 take)."""
+    index = [slice(None)] * len(x.shape)
+    index[axis] = slice(start, start + size)
+    return x[tuple(index)]
+
+
+def _split_shape(x, axis, pairs):
+    shape = [-1] + list(x.shape[1:])
+    return shape[:axis] + [pairs, 2] + shape[axis + 1:]

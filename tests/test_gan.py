@@ -440,7 +440,7 @@ def mirrored_reports():
     """tests/scripts/mirrored_check.py's reports, one a loss, from one fresh process (logical CPU
     devices must be set before TensorFlow starts)."""
     result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tests", "scripts", "mirrored_check.py"), "non_saturating,wasserstein", "2"],
+        [sys.executable, os.path.join(ROOT, "tests", "scripts", "mirrored_check.py"), "non_saturating,wasserstein,r3gan", "2"],
         capture_output=True,
         text=True,
         env=dict(os.environ, PYTHONPATH=ROOT),
@@ -452,7 +452,7 @@ def mirrored_reports():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("loss", ["non_saturating", "wasserstein"])
+@pytest.mark.parametrize("loss", ["non_saturating", "wasserstein", "r3gan"])
 def test_mirrored_strategy_matches_one_replica_on_the_global_batch(mirrored_reports, loss):
     report = mirrored_reports[loss]
     assert report["replicas"] == 2

@@ -20,7 +20,8 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras  # noqa: E402
 
 from kgan.gan import GAN  # noqa: E402
-from kgan.models import DCGANDiscriminator, DCGANGenerator  # noqa: E402
+from kgan.models import DCGANDiscriminator, DCGANGenerator, R3GANDiscriminator, R3GANGenerator  # noqa: E402
+from kgan.schedules import CosineRamp, HalfLifeDecay  # noqa: E402
 
 
 def run(strategy, loss, steps):
@@ -28,10 +29,17 @@ def run(strategy, loss, steps):
     dataset = tf.data.Dataset.from_tensor_slices(images).batch(8)
     with strategy.scope():
         keras.utils.set_random_seed(0)
-        # No BatchNorm: per-replica batch statistics would differ by design.
-        generator = DCGANGenerator((8, 8, 1), latent_dim=4, filters=4, batch_norm=False)
-        discriminator = DCGANDiscriminator((8, 8, 1), filters=4)
-        gan = GAN(generator, discriminator, loss=loss, gradient_penalty=1.0 if loss == "wasserstein" else 0.0, seed=3, ema=0.5)
+        if loss == "r3gan":  # the family with its recipe: the pairing loss, R1 and R2 and the EMA on schedules
+            generator = R3GANGenerator((8, 8, 1), latent_dim=4, widths=8, cardinality=2)
+            discriminator = R3GANDiscriminator((8, 8, 1), widths=8, cardinality=2)
+            gan = GAN(generator, discriminator, loss="rpgan", r1_penalty=CosineRamp(1.0, 0.1, 4),
+                      r2_penalty=CosineRamp(1.0, 0.1, 4), ema=HalfLifeDecay(CosineRamp(0.0, 64.0, 4), 8), seed=3)
+        else:
+            # No BatchNorm: per-replica batch statistics would differ by design.
+            generator = DCGANGenerator((8, 8, 1), latent_dim=4, filters=4, batch_norm=False)
+            discriminator = DCGANDiscriminator((8, 8, 1), filters=4)
+            gan = GAN(generator, discriminator, loss=loss, gradient_penalty=1.0 if loss == "wasserstein" else 0.0,
+                      seed=3, ema=0.5)
         gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1), jit_compile=False)
     history = gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
     weights = [v.numpy() for v in generator.weights + discriminator.weights + gan.ema_generator.weights]
