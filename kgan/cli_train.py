@@ -29,7 +29,7 @@ def add_train(subparsers):
         "surnames, a folder of PNG/JPEG images or GIF/MP4 clips, a .npz/.npy file, or a .txt file of text, one "
         "sequence a line (default: the preset's)",
     )
-    parser.add_argument("--family", help="the model family (dcgan, mlp, video, sequence, or one registered with "
+    parser.add_argument("--family", help="the model family (dcgan, mlp, r3gan, video, sequence, or one registered with "
                         "kgan.models.register_family; default: the preset's)")
     parser.add_argument("--loss", help=f"one of {LOSS_NAMES} (default: the preset's)")
     parser.add_argument("--epochs", type=_positive_int, help="number of epochs")
