@@ -225,12 +225,15 @@ def _grouped_conv(inputs, kernel):
     return y, gradient
 
 
-def _interleave(even, odd, axis):
-    """`[..., n, ...]` twice -> `[..., 2n, ...]`: even[0], odd[0], even[1], odd[1], ... along `axis`."""
-    stacked = ops.stack([even, odd], axis=axis + 1)
-    shape = [-1] + list(even.shape[1:])
-    shape[axis] *= 2
-    return ops.reshape(stacked, shape)
+_BLUR = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0]) / 16.0  # [1, 2, 1] in both directions, summing to 1
+
+
+@tf.custom_gradient
+def _blur(x):
+    """Each channel convolved with `_BLUR` ("same", zeros outside). The filter is symmetric, so the
+    input gradient is the same blur: a forward op that converts to ONNX and differentiates again."""
+    kernel = tf.tile(tf.constant(_BLUR[:, :, None, None], x.dtype), [1, 1, x.shape[-1], 1])
+    return tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "SAME"), _blur
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -238,24 +241,16 @@ class FilteredUpsample(keras.layers.Layer):
     """Doubles height and width through the low-pass filter [1, 3, 3, 1] (each channel apart).
 
     R3GAN's interpolative upsampler (StyleGAN2's `upsample2d` with the filter [1, 2, 1] convolved
-    with [1, 1]): zeros between the pixels, then the separable filter times 4. Each new pixel is
-    3/4 of its nearer and 1/4 of its farther neighbour, outside the image taken as 0; written as
-    that blend, it needs no transposed convolution and converts to ONNX as slices and adds.
+    with [1, 1]): zeros between the pixels, then the separable filter times 4, so that each new
+    pixel is 3/4 of its nearer and 1/4 of its farther neighbour, outside the image taken as 0.
+    Computed as that filter's two factors: each pixel repeated 2x2 ([1, 1]), then blurred by
+    [1, 2, 1] / 4 (a depthwise 3x3 convolution) — the same values, with no transposed convolution.
     """
 
     def call(self, inputs):
-        x = inputs
-        for axis in (1, 2):
-            size = x.shape[axis]
-            pad = [[0, 0]] * 4
-            pad[axis] = [1, 1]
-            padded = ops.pad(x, pad)
-            previous = _take(padded, axis, 0, size)
-            following = _take(padded, axis, 2, size)
-            even = 0.75 * x + 0.25 * previous
-            odd = 0.75 * x + 0.25 * following
-            x = _interleave(even, odd, axis)
-        return x
+        b, h, w, c = inputs.shape
+        repeated = ops.reshape(ops.tile(inputs[:, :, None, :, None, :], [1, 1, 2, 1, 2, 1]), [-1, 2 * h, 2 * w, c])
+        return _blur(repeated)
 
     def compute_output_shape(self, input_shape):
         b, h, w, c = input_shape
@@ -267,38 +262,16 @@ class FilteredDownsample(keras.layers.Layer):
     """Halves height and width through the low-pass filter [1, 3, 3, 1] (each channel apart).
 
     R3GAN's interpolative downsampler (StyleGAN2's `downsample2d`): the separable filter, normalized
-    to sum 1, at stride 2 with one pixel of zeros on each side: new pixel i is
-    (x[2i-1] + 3 x[2i] + 3 x[2i+1] + x[2i+2]) / 8 along each axis.
+    to sum 1, at stride 2 with one pixel of zeros on each side, so new pixel i is
+    (x[2i-1] + 3 x[2i] + 3 x[2i+1] + x[2i+2]) / 8 along each axis. Computed as the filter's two
+    factors: a [1, 2, 1] / 4 blur, then the mean of each 2x2 block.
     """
 
     def call(self, inputs):
-        x = inputs
-        for axis in (1, 2):
-            half = x.shape[axis] // 2
-            pad = [[0, 0]] * 4
-            pad[axis] = [1, 1]
-            padded = ops.pad(x, pad)
-            pairs = ops.reshape(padded, _split_shape(padded, axis, half + 1))  # [.., half + 1, 2, ..]
-            first, second = _take(pairs, axis + 1, 0, 1), _take(pairs, axis + 1, 1, 1)
-            first, second = ops.squeeze(first, axis + 1), ops.squeeze(second, axis + 1)
-            # padded[2i] = x[2i-1], padded[2i+1] = x[2i], padded[2i+2] = x[2i+1], padded[2i+3] = x[2i+2]
-            x = (_take(first, axis, 0, half) + 3.0 * _take(second, axis, 0, half)
-                 + 3.0 * _take(first, axis, 1, half) + _take(second, axis, 1, half)) / 8.0
-        return x
+        b, h, w, c = inputs.shape
+        blocks = ops.reshape(_blur(inputs), [-1, h // 2, 2, w // 2, 2, c])
+        return ops.mean(blocks, axis=(2, 4))
 
     def compute_output_shape(self, input_shape):
         b, h, w, c = input_shape
         return (b, None if h is None else h // 2, None if w is None else w // 2, c)
-
-
-def _take(x, axis, start, size):
-    """`size` entries of `x` from `start` along `axis` (a strided slice: its gradient, unlike a slice's under
-    XLA, has a gradient of its own, which R1 and R2 take)."""
-    index = [slice(None)] * len(x.shape)
-    index[axis] = slice(start, start + size)
-    return x[tuple(index)]
-
-
-def _split_shape(x, axis, pairs):
-    shape = [-1] + list(x.shape[1:])
-    return shape[:axis] + [pairs, 2] + shape[axis + 1:]
