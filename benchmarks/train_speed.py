@@ -3,7 +3,9 @@
     python benchmarks/train_speed.py [--repeats 5] [--only mnist,dcgan64] [--variants ...]
                                      [--out benchmarks/train_speed.jsonl]
 
-Two architectures, batch 64, the same random data in memory, all in one process with
+The presets `digits`, `ring8` and `digits-r3gan`, and R3GAN's networks at the `digits` preset's parameter
+count (`r3gan-size`), run their own GANs on their own data; the script prints each r3gan variant's speed as a
+ratio to the `digits` preset's. Two architectures, batch 64, the same random data in memory, all in one process with
 the variants interleaved in every repeat (the machine is shared and noisy):
 
 - `mnist`: the GAN of keras.io's "Customizing what happens in fit()" guide (28x28x1,
@@ -17,7 +19,8 @@ runs in inference mode), `keras.io-train` (the same with `training=True`, as kga
 PyTorch train), `kgan` (`kgan.GAN` over the same generator and
 discriminator), `kgan-xla` (`jit_compile=True`), `kgan-bf16` (`mixed_bfloat16`),
 `kgan-xla-bf16` (both),
-`kgan-spe` (`steps_per_execution=8`), the speed options `kgan-reuse`
+`kgan-spe` (`steps_per_execution=8`), `kgan-split` and `kgan-dense` (the r3gan family's grouped
+convolutions one a group or as one block-diagonal convolution, `kgan.layers.GroupedConv2D`), the speed options `kgan-reuse`
 (`update="reuse_fakes"`), `kgan-sim` (`update="simultaneous"`) and `kgan-sim-bf16` (with
 `mixed_bfloat16`), `kgan-tapeall` (tapes that watch every variable they touch, as kgan's
 did before they watched only the side they differentiate), and `torch` (the same layers
@@ -41,7 +44,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 BATCH = 64
-PRESETS = ("digits", "ring8")
+PRESETS = ("digits", "ring8", "digits-r3gan", "r3gan-size")
+# R3GAN's networks on the digits at about the digits preset's parameter count (404k): widths 72 (364k).
+R3GAN_SIZE = {"widths": 72}
+# How the r3gan variants run their grouped convolutions (kgan.layers.GroupedConv2D).
+IMPLEMENTATIONS = {"kgan-split": "split", "kgan-dense": "dense"}
 
 
 def settings(variant):
@@ -219,7 +226,15 @@ class PresetRunner:
         from kgan import training
 
         options = settings(variant)
-        config = kgan.get_preset(preset).replace(
+        if preset == "r3gan-size":
+            base = kgan.get_preset("digits-r3gan").replace(generator=R3GAN_SIZE, discriminator=R3GAN_SIZE)
+        else:
+            base = kgan.get_preset(preset)
+        if variant in IMPLEMENTATIONS:
+            implementation = {"implementation": IMPLEMENTATIONS[variant]}
+            base = base.replace(generator=dict(base.generator, **implementation),
+                                discriminator=dict(base.discriminator, **implementation))
+        config = base.replace(
             xla=options["xla"], steps_per_execution=options["spe"], precision=options["precision"],
             update=options["update"])
         keras.utils.set_random_seed(0)
@@ -372,6 +387,8 @@ def main():
         variants = args.variants.split(",")
         if arch in PRESETS:  # kgan's own models: against kgan as it was, with no keras.io or torch twin
             variants = ["kgan-apart"] + [v for v in variants if v.startswith("kgan") and v != "kgan-apart"]
+            if "r3gan" not in arch:
+                variants = [v for v in variants if v not in IMPLEMENTATIONS]
         for variant in variants:
             if arch in PRESETS:
                 runners[variant] = PresetRunner(arch, variant)
@@ -405,6 +422,11 @@ def main():
             rows.append(row)
             print(f"  {variant:10s} best {best:7.1f} img/s  median {median:7.1f} img/s  {ratio:5.2f}x {reference}  "
                   f"{achieved / 1e9:6.1f} GFLOP/s ({achieved / limit:.0%} of matmul)")
+    by_arch = {(r["arch"], r["variant"]): r["median_img_s"] for r in rows}
+    for arch in ("digits-r3gan", "r3gan-size"):  # R3GAN's networks against the DCGAN preset, variant by variant
+        for variant in sorted({v for a, v in by_arch if a == arch}):
+            if ("digits", variant) in by_arch:
+                print(f"  {arch} / digits, {variant}: {by_arch[(arch, variant)] / by_arch[('digits', variant)]:.2f}x")
     from record import append
 
     append(args.out, {"repeats": args.repeats, "steps": steps, "batch": BATCH, "matmul_gflop_s": limit / 1e9,
@@ -412,7 +434,8 @@ def main():
 
 
 ARCHS = {"mnist": "keras.io MNIST GAN (28×28)", "dcgan64": "pytorch/examples DCGAN (64×64×3, BatchNorm)",
-         "digits": "`digits` preset", "ring8": "`ring8` preset"}
+         "digits": "`digits` preset", "ring8": "`ring8` preset", "digits-r3gan": "`digits-r3gan` preset",
+         "r3gan-size": "r3gan at the `digits` preset's size"}
 VARIANT_NAMES = {
     "keras.io": "keras.io pattern", "keras.io-train": "keras.io pattern with `training=True`",
     "kgan-apart": "kgan, the discriminator called on real and fake apart", "kgan": "**kgan** (default)",
@@ -420,7 +443,8 @@ VARIANT_NAMES = {
     "kgan-bf16": "kgan `mixed_bfloat16`", "kgan-xla-bf16": "kgan XLA + `mixed_bfloat16`",
     "kgan-spe": "kgan `steps_per_execution=8`", "kgan-reuse": "kgan `update=\"reuse_fakes\"`",
     "kgan-sim": "kgan `update=\"simultaneous\"`", "kgan-sim-bf16": "kgan `update=\"simultaneous\"` + `mixed_bfloat16`",
-    "torch": "PyTorch, the same layers"}
+    "torch": "PyTorch, the same layers", "kgan-split": "kgan, grouped convolutions split a group each",
+    "kgan-dense": "kgan, grouped convolutions as block-diagonal dense ones"}
 
 
 def section(row):

@@ -11,7 +11,7 @@ import numpy as np
 from kgan.runtime import images
 from kgan.runtime.samples import VIDEO_FRAME_MS, get_kind
 
-__all__ = ["SampleGrid", "HistoryWriter", "StopOnNonFinite", "NonFiniteLoss", "QualityMetrics", "EpochBackup"]
+__all__ = ["SampleGrid", "HistoryWriter", "ScheduledValues", "StopOnNonFinite", "NonFiniteLoss", "QualityMetrics", "EpochBackup"]
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -97,6 +97,32 @@ class HistoryWriter(keras.callbacks.Callback):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
         images.atomic_write_bytes(self.path, json.dumps(self.history, indent=1).encode())
+
+
+class ScheduledValues(keras.callbacks.Callback):
+    """Adds each scheduled value's value at the epoch's end to the epoch's logs (so to `history.json`).
+
+    The values themselves change inside the train step (`kgan.schedules`); this reports them:
+    `lr` and `beta_2` of the generator's optimizer, and `r1_penalty`, `r2_penalty`, `ema` (the
+    decay) and `augment_probability` of the GAN, each where it is a schedule.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        from kgan.schedules import is_schedule, value_at
+
+        if logs is None:
+            return
+        gan = self.model
+        optimizer = getattr(gan.g_optimizer, "inner_optimizer", gan.g_optimizer)
+        g_step = gan.g_optimizer.iterations
+        if is_schedule(optimizer._learning_rate):
+            logs["lr"] = float(optimizer._learning_rate(optimizer.iterations))
+        if is_schedule(getattr(optimizer, "beta_2", None)):
+            logs["beta_2"] = float(value_at(optimizer.beta_2, optimizer.iterations))
+        for name in ("r1_penalty", "r2_penalty", "ema", "augment_probability"):
+            value = getattr(gan, name, None)
+            if is_schedule(value):
+                logs[name] = float(value_at(value, g_step))
 
 
 class NonFiniteLoss(RuntimeError):

@@ -45,7 +45,8 @@ class GAN(CriticMethods, NamedIO, DiscriminatorView, keras.Model):
             logit per sample.
         loss: one of `kgan.losses.LOSSES`: `"non_saturating"` (default),
             `"minimax"`, `"least_squares"`, `"wasserstein"`, `"hinge"`, `"kl"`,
-            `"reverse_kl"`, `"relativistic_standard"`; or a pair of functions
+            `"reverse_kl"`, `"relativistic_standard"` (also named `"rpgan"`, R3GAN's name),
+            `"ragan"`; or a pair of functions
             `(generator_loss(fake_logits), discriminator_loss(real_logits, fake_logits))`
             (a generator loss marked `needs_real_logits` gets `(fake_logits, real_logits)`;
             register them with `keras.saving.register_keras_serializable` to save the GAN).

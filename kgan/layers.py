@@ -15,7 +15,15 @@ GROUPED_IMPLEMENTATIONS = ("grouped", "split", "dense")
 
 def msr_initializer(fan_in, gain=1.0):
     """N(0, gain / sqrt(fan_in)): He et al.'s ("MSR") initialization with a gain, as R3GAN's networks use.
-    A gain of 0 gives zeros (the last layer of a residual branch, fix-up style)."""
+
+    Args:
+        fan_in: the inputs each output sums over.
+        gain: the standard deviation's factor; 0 gives zeros (the last layer of a residual branch,
+            fix-up style).
+
+    Returns:
+        A Keras initializer.
+    """
     if gain == 0:
         return keras.initializers.Zeros()
     return keras.initializers.RandomNormal(stddev=gain / math.sqrt(fan_in))
@@ -247,6 +255,12 @@ class FilteredUpsample(keras.layers.Layer):
     [1, 2, 1] / 4 (a depthwise 3x3 convolution) — the same values, with no transposed convolution.
     """
 
+    def __init__(self, **kwargs):
+        """Args:
+            **kwargs: Keras layer arguments (`name`, `dtype`).
+        """
+        super().__init__(**kwargs)
+
     def call(self, inputs):
         b, h, w, c = inputs.shape
         repeated = ops.reshape(ops.tile(inputs[:, :, None, :, None, :], [1, 1, 2, 1, 2, 1]), [-1, 2 * h, 2 * w, c])
@@ -266,6 +280,12 @@ class FilteredDownsample(keras.layers.Layer):
     (x[2i-1] + 3 x[2i] + 3 x[2i+1] + x[2i+2]) / 8 along each axis. Computed as the filter's two
     factors: a [1, 2, 1] / 4 blur, then the mean of each 2x2 block.
     """
+
+    def __init__(self, **kwargs):
+        """Args:
+            **kwargs: Keras layer arguments (`name`, `dtype`).
+        """
+        super().__init__(**kwargs)
 
     def call(self, inputs):
         b, h, w, c = inputs.shape

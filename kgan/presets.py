@@ -164,9 +164,122 @@ PRESETS["names"] = PRESETS["oracle"].replace(
     pretrain_epochs=20,
 )
 
+
+# R3GAN on CPU-sized data: its networks at width 32 (2 blocks a stage, 16 channels a group) and its
+# recipe, with the learning rate ten times the paper's (2e-3 -> 5e-4: FID 1.18x the floor at seed 0
+# against 2.57x at 1e-3 -> 2.5e-4 and 5.6x at the paper's 2e-4, in the DCGAN preset's time), gamma 1 -> 0.1,
+# no augmentation (translation at probability 0 -> 0.3 gave 3.1x).
+_SMALL_R3GAN = {"widths": 32, "blocks": 2}
+_SMALL_RAMPS = {"lr": [2e-3, 5e-4], "beta_2": [0.9, 0.99], "r1_penalty": [1.0, 0.1], "r2_penalty": [1.0, 0.1],
+                "ema_half_life": [0, 10_000]}
+PRESETS["digits-r3gan"] = TrainConfig(
+    preset="digits-r3gan",
+    description=(
+        "R3GAN (Huang et al., NeurIPS 2024) on the embedded digits, in the digits preset's training time on 2 CPU "
+        "cores: its residual networks at width 32, the pairing loss (rpgan) with R1 and R2, Adam with beta_1 0, and "
+        "its five cosine ramps over the run: lr 2e-3 -> 5e-4 (ten times the paper's: small networks, few steps), "
+        "beta_2 0.9 -> 0.99, gamma 1 -> 0.1, EMA half-life 0 -> 10k images; 15 x 100 steps of 64 "
+        "(the r3gan table of docs/benchmarks.md)."
+    ),
+    dataset="digits",
+    model="r3gan",
+    generator=_SMALL_R3GAN,
+    discriminator=_SMALL_R3GAN,
+    latent_dim=64,
+    batch_size=64,
+    epochs=15,
+    steps_per_epoch=100,
+    loss="rpgan",
+    lr=2e-3,
+    beta_1=0.0,
+    beta_2=0.9,
+    r1_penalty=1.0,
+    r2_penalty=1.0,
+    ramps=_SMALL_RAMPS,
+)
+PRESETS["stacked-r3gan"] = PRESETS["digits-r3gan"].replace(
+    preset="stacked-r3gan",
+    description=(
+        "R3GAN on stacked digits (three embedded digits as the channels of one 8x8x3 image, 1,000 modes; the paper's "
+        "loss study runs stacked MNIST): the digits-r3gan networks and recipe for 27 x 100 steps, the "
+        "stacked-digits DCGAN preset's training time on 2 CPU cores (the r3gan table of docs/benchmarks.md)."
+    ),
+    dataset="stacked-digits",
+    epochs=27,
+)
+
+
+def _r3gan(widths, cardinality, blocks=2):
+    """R3GAN's networks: the generator's widths from 4x4 up, the discriminator's the same reversed."""
+    return ({"widths": widths, "cardinality": cardinality, "blocks": blocks},
+            {"widths": widths[::-1], "cardinality": cardinality[::-1], "blocks": blocks})
+
+
+def _paper_ramps(lr, gamma, ema_images, augment, decay_images, batch):
+    """R3GAN's five schedules (brownvc/R3GAN, train.py), over `decay_images` training images."""
+    return {"ramps": {"lr": list(lr), "beta_2": [0.9, 0.99], "r1_penalty": list(gamma), "r2_penalty": list(gamma),
+                      "ema_half_life": [0, ema_images], "augment_probability": [0, augment]},
+            "ramp_steps": round(decay_images / batch)}
+
+
+_CIFAR_G, _CIFAR_D = _r3gan([768] * 4, [96] * 4)
+PRESETS["cifar10-r3gan"] = TrainConfig(
+    preset="cifar10-r3gan",
+    description=(
+        "Paper settings, for a GPU; not measured on CPU. R3GAN's class-conditional CIFAR-10 configuration "
+        "(brownvc/R3GAN, train.py --preset=CIFAR10: FID 1.96 in the paper): widths 768 at every stage, cardinality "
+        "96, 2 blocks a stage, expansion 2, z of 64 and a label embedding of 64, batch 512, Adam with beta_1 0, "
+        "the pairing loss (rpgan) with R1 and R2, and over 20M images lr 2e-4 -> 5e-5, beta_2 0.9 -> 0.99, gamma "
+        "0.05 -> 0.005, EMA half-life 0 -> 5M images and augmentation probability 0 -> 0.55 (here DiffAugment's "
+        "policies where R3GAN uses ADA's, and no x-flips); 20M images. CIFAR-10 comes through keras.datasets "
+        "(online, or its file in ~/.keras/datasets)."
+    ),
+    dataset="cifar10",
+    model="r3gan",
+    conditional=True,
+    generator=dict(_CIFAR_G, embedding_dim=64),
+    discriminator=_CIFAR_D,
+    latent_dim=64,
+    batch_size=512,
+    epochs=40,
+    steps_per_epoch=977,
+    loss="rpgan",
+    lr=2e-4,
+    beta_1=0.0,
+    beta_2=0.9,
+    r1_penalty=0.05,
+    r2_penalty=0.05,
+    augment=("translation", "color", "cutout"),
+    **_paper_ramps((2e-4, 5e-5), (0.05, 0.005), 5_000_000, 0.55, 2e7, 512),
+)
+
+_FFHQ_G, _FFHQ_D = _r3gan([768, 768, 768, 768, 384], [96, 96, 96, 96, 48])
+PRESETS["ffhq64-r3gan"] = PRESETS["cifar10-r3gan"].replace(
+    preset="ffhq64-r3gan",
+    description=(
+        "Paper settings, for a GPU; not measured on CPU. R3GAN's FFHQ-64 configuration (train.py --preset=FFHQ-64: "
+        "FID 1.95 in the paper): widths 768, 768, 768, 768, 384 from 4x4 to 64x64, cardinality 96 (48 at 64x64), "
+        "unconditional, batch 256, and over 20M images lr 2e-4 -> 5e-5, beta_2 0.9 -> 0.99, gamma 2 -> 0.2, EMA "
+        "half-life 0 -> 500k images, augmentation probability 0 -> 0.3. FFHQ is not downloadable here: put its "
+        "64x64 images in datasets/ffhq-64 (or pass --dataset DIR; --image-size 64 resizes larger ones)."
+    ),
+    dataset="datasets/ffhq-64",
+    image_size=64,
+    conditional=False,
+    generator=_FFHQ_G,
+    discriminator=_FFHQ_D,
+    batch_size=256,
+    epochs=79,
+    steps_per_epoch=1000,
+    r1_penalty=2.0,
+    r2_penalty=2.0,
+    **_paper_ramps((2e-4, 5e-5), (2.0, 0.2), 500_000, 0.3, 2e7, 256),
+)
+
 # The order `kgan presets` lists them in.
 PRESETS = {name: PRESETS[name] for name in ("digits", "digits-conditional", "ring8", "grid25", "stacked-digits",
-                                            "moving-digits", "oracle", "names")}
+                                            "moving-digits", "oracle", "names", "digits-r3gan", "stacked-r3gan",
+                                            "cifar10-r3gan", "ffhq64-r3gan")}
 
 
 def get_preset(name):

@@ -20,12 +20,27 @@ __all__ = ["CosineRamp", "HalfLifeDecay", "ScheduledAdam", "value_at", "is_sched
 
 
 def is_schedule(value):
-    """Whether `value` is a schedule (a function of the step) rather than a number."""
+    """Whether `value` is a schedule (a function of the step) rather than a number.
+
+    Args:
+        value: a number or a `keras.optimizers.schedules.LearningRateSchedule`.
+
+    Returns:
+        True for a schedule.
+    """
     return isinstance(value, keras.optimizers.schedules.LearningRateSchedule)
 
 
 def value_at(value, step):
-    """A number as a float32 tensor, or a schedule's value at `step`."""
+    """A number as a float32 tensor, or a schedule's value at `step`.
+
+    Args:
+        value: a number or a schedule.
+        step: the step (an integer tensor or number).
+
+    Returns:
+        A float32 scalar tensor.
+    """
     if is_schedule(value):
         return ops.cast(value(step), "float32")
     return ops.convert_to_tensor(float(value), "float32")
@@ -62,7 +77,11 @@ class CosineRamp(keras.optimizers.schedules.LearningRateSchedule):
         return self.start + (self.end - self.start) * 0.5 * (1.0 - ops.cos(math.pi * t))
 
     def get_config(self):
+        """The ramp's arguments, for Keras serialization."""
         return {"start": self.start, "end": self.end, "steps": self.steps}
+
+    def __str__(self):
+        return f"{self.start:g} -> {self.end:g} over {self.steps} steps (cosine)"
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -87,7 +106,11 @@ class HalfLifeDecay(keras.optimizers.schedules.LearningRateSchedule):
         half_life = ops.maximum(value_at(self.half_life, step), 1e-8)
         return ops.power(0.5, float(self.batch_size) / half_life)
 
+    def __str__(self):
+        return f"EMA half-life {self.half_life} images, batch {self.batch_size}"
+
     def get_config(self):
+        """The decay's arguments (a schedule of half-lives serialized), for Keras serialization."""
         half_life = self.half_life
         return {"half_life": keras.saving.serialize_keras_object(half_life) if is_schedule(half_life) else half_life,
                 "batch_size": self.batch_size}
@@ -116,6 +139,13 @@ class ScheduledAdam(keras.optimizers.Adam):
         self.beta_2 = beta_2
 
     def update_step(self, gradient, variable, learning_rate):
+        """Keras's Adam update with this step's beta_2 (see the class).
+
+        Args:
+            gradient: the variable's gradient.
+            variable: the variable to update.
+            learning_rate: this step's learning rate.
+        """
         lr = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
         local_step = ops.cast(self.iterations + 1, variable.dtype)
@@ -133,6 +163,7 @@ class ScheduledAdam(keras.optimizers.Adam):
         self.assign_sub(variable, ops.divide(ops.multiply(m, alpha), ops.add(ops.sqrt(v), self.epsilon)))
 
     def get_config(self):
+        """Adam's configuration, a scheduled beta_2 serialized."""
         config = super().get_config()
         if is_schedule(self.beta_2):
             config["beta_2"] = keras.saving.serialize_keras_object(self.beta_2)

@@ -15,7 +15,7 @@ import time
 
 import keras
 
-from kgan.callbacks import EpochBackup, HistoryWriter, NonFiniteLoss, SampleGrid, StopOnNonFinite
+from kgan.callbacks import EpochBackup, HistoryWriter, NonFiniteLoss, SampleGrid, ScheduledValues, StopOnNonFinite
 from kgan.config import PRECISIONS, TrainConfig
 from kgan.data import MIXTURES, load_arrays, load_dataset, sample_mixture
 from kgan.distribute import is_chief, make_strategy
@@ -272,7 +272,8 @@ def _train(config, strategy, run_dir, backup_dir, chief, resume, callbacks, verb
             dataset,
             epochs=config.epochs,
             steps_per_epoch=config.steps_per_epoch,
-            callbacks=[guard, *step_backup, backup, sampler, history, *callbacks],
+            callbacks=[guard, *step_backup, backup, sampler, *([ScheduledValues()] if config.ramps else []), history,
+                       *callbacks],
             verbose=verbose,
             shuffle=False,  # the pipeline shuffles
         )

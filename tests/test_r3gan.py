@@ -191,3 +191,43 @@ def test_xla_train_steps(digits_images):
     # has no gradient of its own).
     gan = train_tiny(digits_images[0], xla=True)
     assert_trained_under_xla(gan)
+
+
+def test_the_paper_presets_stop_with_one_line_where_their_data_is_missing(tmp_path, monkeypatch, capsys):
+    from kgan.cli import main
+
+    def offline():
+        raise Exception("URL fetch failure on https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz")
+
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", offline)
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--preset", "cifar10-r3gan", "--out", "cifar", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot load 'cifar10'" in err and "copy the file there" in err
+    assert main(["train", "--preset", "ffhq64-r3gan", "--out", "ffhq", "--quiet"]) == 2
+    assert capsys.readouterr().err == "kgan: error: no such file or folder: datasets/ffhq-64; check the path\n"
+    assert sorted(os.listdir(tmp_path)) == []  # no half-written run
+
+
+@pytest.mark.slow(minutes=0.6)
+def test_the_stacked_preset_trains_exports_and_samples(tmp_path):
+    # kgan train --preset stacked-r3gan, two steps: the ramps' values in history.json, an export whose
+    # ONNX matches Keras (checked here on fresh inputs, besides the export's own check), kgan generate.
+    import json
+
+    import kgan
+    from harness import assert_export_matches_keras
+    from kgan.cli import main
+
+    run, export = tmp_path / "run", tmp_path / "export"
+    assert main(["train", "--preset", "stacked-r3gan", "--epochs", "2", "--steps-per-epoch", "2", "--out", str(run),
+                 "--export-dir", str(export), "--quiet"]) == 0
+    history = json.load(open(run / "history.json"))
+    ramp = kgan.get_preset("stacked-r3gan").ramps
+    assert history["lr"][-1] == pytest.approx(ramp["lr"][1], rel=1e-5)  # the end of a 4-step run
+    assert history["r2_penalty"][0] == pytest.approx(0.5 * sum(ramp["r2_penalty"]), rel=1e-5)  # halfway
+    assert history["beta_2"][-1] == pytest.approx(0.99, rel=1e-6) and 0 < history["ema"][0] < history["ema"][1]
+    gan = kgan.load_model(str(run / "model.keras"))
+    assert gan.loss_name == "rpgan" and gan.sample_spec.shape == (8, 8, 3)
+    assert_export_matches_keras(gan, str(export))
+    assert main(["generate", str(export), "-n", "4", "-o", str(tmp_path / "grid.png")]) == 0

@@ -121,7 +121,7 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
         "output_shape": list(spec.shape),
         "value_range": None if spec.value_range is None else list(spec.value_range),
         "opset": int(opset),
-        "ema": gan.ema,
+        "ema": gan.ema if isinstance(gan.ema, (int, float)) else str(gan.ema),  # a schedule, described
         "sample_spec": spec.to_dict(),
         "prior": gan.latent_prior.to_dict(),
     }
