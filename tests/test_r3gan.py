@@ -147,15 +147,6 @@ def test_config_and_keras_round_trips(tmp_path):
     assert_keras_round_trip(d, [np.ones((2, 16, 16, 3), np.float32), np.array([0, 2], np.int32)], tmp_path)
 
 
-@pytest.mark.slow(minutes=0.6)
-def test_the_family_trains_saves_exports_and_samples(tmp_path):
-    # kgan train --family r3gan, .keras reload, ONNX parity on fresh inputs (latent_energy.onnx,
-    # the Langevin sampler's gradient, converts too), kgan generate: the shared family test.
-    gan, export = run_family_test("r3gan", tmp_path, flags=["--r1-penalty", "0.1", "--r2-penalty", "0.1"])
-    assert isinstance(gan.generator, R3GANGenerator) and gan.r1_penalty == gan.r2_penalty == 0.1
-    assert os.path.exists(os.path.join(export, "latent_energy.onnx"))
-
-
 def tiny_pair(**options):
     return (R3GANGenerator((8, 8, 1), latent_dim=4, widths=8, cardinality=2, **options),
             R3GANDiscriminator((8, 8, 1), widths=8, cardinality=2, **options))
@@ -210,24 +201,19 @@ def test_the_paper_presets_stop_with_one_line_where_their_data_is_missing(tmp_pa
 
 
 @pytest.mark.slow(minutes=0.6)
-def test_the_stacked_preset_trains_exports_and_samples(tmp_path):
-    # kgan train --preset stacked-r3gan, two steps: the ramps' values in history.json, an export whose
-    # ONNX matches Keras (checked here on fresh inputs, besides the export's own check), kgan generate.
+def test_the_family_and_its_preset_train_export_and_sample(tmp_path):
+    # The shared family test (kgan train --family r3gan, .keras reload, ONNX parity on fresh inputs with
+    # latent_energy.onnx, the Langevin sampler's gradient, converted too, kgan generate), run on the
+    # stacked-r3gan preset for two epochs of two steps: its ramps' values reach history.json.
     import json
 
     import kgan
-    from harness import assert_export_matches_keras
-    from kgan.cli import main
 
-    run, export = tmp_path / "run", tmp_path / "export"
-    assert main(["train", "--preset", "stacked-r3gan", "--epochs", "2", "--steps-per-epoch", "2", "--out", str(run),
-                 "--export-dir", str(export), "--quiet"]) == 0
-    history = json.load(open(run / "history.json"))
+    gan, export = run_family_test("r3gan", tmp_path, flags=["--preset", "stacked-r3gan", "--epochs", "2"])
+    assert isinstance(gan.generator, R3GANGenerator) and gan.loss_name == "rpgan"
+    assert gan.sample_spec.shape == (8, 8, 3) and os.path.exists(os.path.join(export, "latent_energy.onnx"))
+    history = json.load(open(tmp_path / "run" / "history.json"))
     ramp = kgan.get_preset("stacked-r3gan").ramps
     assert history["lr"][-1] == pytest.approx(ramp["lr"][1], rel=1e-5)  # the end of a 4-step run
     assert history["r2_penalty"][0] == pytest.approx(0.5 * sum(ramp["r2_penalty"]), rel=1e-5)  # halfway
     assert history["beta_2"][-1] == pytest.approx(0.99, rel=1e-6) and 0 < history["ema"][0] < history["ema"][1]
-    gan = kgan.load_model(str(run / "model.keras"))
-    assert gan.loss_name == "rpgan" and gan.sample_spec.shape == (8, 8, 3)
-    assert_export_matches_keras(gan, str(export))
-    assert main(["generate", str(export), "-n", "4", "-o", str(tmp_path / "grid.png")]) == 0
