@@ -6,7 +6,8 @@
 Three variants a data set, each trained from scratch in a fresh process (one TensorFlow thread,
 `--jobs` at a time, as the presets' other benchmarks run):
 
-- `dcgan`: the DCGAN preset as `kgan train --preset digits` (or `stacked-digits`) runs it;
+- `dcgan`: the DCGAN preset as `kgan train --preset digits` (or `stacked-digits`) runs it (on stacked
+  digits, the runs `benchmarks/quality.py` recorded of the same preset, `earlier_rows`);
 - `rpgan`: the same networks, batch and steps on R3GAN's loss alone: the pairing loss with R1 and
   R2 (gamma 1), no label smoothing;
 - `r3gan`: the `digits-r3gan` (or `stacked-r3gan`) preset, whose step count was set so that it
@@ -70,6 +71,16 @@ def run_one(dataset, variant, seed):
             **{k: report[k] for k in keys if k in report}}
 
 
+def earlier_rows(seeds=(0, 1, 2)):
+    """The stacked-digits DCGAN preset's runs that `benchmarks/quality.py` recorded ("kgan preset" at batch
+    64, the same configuration, machine and protocol), in this file's form: not trained again."""
+    from record import rows
+
+    return [{**r, "variant": "dcgan", "preset": "stacked-digits", "params": r.get("g_params", 0) + r.get("d_params", 0)}
+            for r in rows("quality.jsonl") if r["dataset"] == "stacked-digits" and r["variant"] == "kgan preset"
+            and r.get("batch_size") == 64 and r["seed"] in seeds]
+
+
 def _mean_se(values):
     values = np.asarray(values, np.float64)
     return values.mean(), (values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0)
@@ -96,7 +107,7 @@ def table(rows):
                 kls = [r["kl"] for r in runs]
                 cells += ["{:.0f} / {:.3f} ± {:.3f} ({:.3f})".format(
                     np.mean([r["modes"] for r in runs]), *_mean_se(kls), max(kls)), seconds]
-        counts = ", ".join(f"{p:,}" for p in sorted(params))
+        counts = ", ".join(f"{p:,}" for p in sorted(params) if p)
         lines.append(f"| {NAMES[variant]} | " + " | ".join(cells) + f" | {len(seeds)} | {counts} |")
     return "\n".join(lines)
 
@@ -113,7 +124,7 @@ def main():
     if os.path.isfile(args.out):
         with open(args.out) as handle:
             done = [json.loads(line) for line in handle if line.strip()]
-    finished = {(r["dataset"], r["variant"], r["seed"], r["preset"], r["steps"]) for r in done}
+    finished = {(r["dataset"], r["variant"], r["seed"], r["preset"], r["steps"]) for r in done + earlier_rows()}
     todo = []
     for variant in args.variants:
         for dataset in args.datasets:
@@ -134,7 +145,7 @@ def main():
             with open(args.out, "a") as handle:
                 handle.write(json.dumps(row) + "\n")
             print(json.dumps(row), flush=True)
-    print(table(done))
+    print(table(done + earlier_rows(args.seeds)))
 
 
 if __name__ == "__main__":
