@@ -119,6 +119,7 @@ TEXT_SPEC = {"kind": "tokens", "shape": [4], "dtype": "int64", "vocabulary": [""
 TINY = {
     "dcgan": ("dcgan", {"filters": 4, "embedding_dim": 3}, {"filters": 4}),
     "mlp": ("mlp", {"hidden_units": (8, 8)}, {"hidden_units": (8,)}),
+    "r3gan": ("r3gan", {"widths": 8, "cardinality": 2, "blocks": 1}, {"widths": 8, "cardinality": 2, "blocks": 1}),
     **{architecture: ("video", {"architecture": architecture, "motion_dim": 2, "filters": 2, "embedding_dim": 3},
                       {"filters": 2, "image_head": True}) for architecture in ("mocogan", "vgan", "sprite")},
     "sequence": ("sequence", {"embedding_dim": 4, "hidden_dim": 5},

@@ -128,10 +128,12 @@ def canvas_pixels(page):
 # -- parity: the page's onnxruntime-web against onnxruntime in Python --------------------------------
 
 
-@pytest.mark.parametrize("conditional", [False, True], ids=["dcgan", "dcgan-conditional"])
-def test_kgan_run_matches_the_python_runtime(chromium, sites, exported, conditional):
-    _, result = exported("dcgan", conditional)
-    folder, url = sites(f"dcgan{int(conditional)}", result.out_dir)
+@pytest.mark.parametrize("family, conditional", [("dcgan", False), ("dcgan", True), ("r3gan", False)],
+                         ids=["dcgan", "dcgan-conditional", "r3gan"])
+def test_kgan_run_matches_the_python_runtime(chromium, sites, exported, family, conditional):
+    # R3GAN's grouped convolutions, depthwise blur and repeats run in onnxruntime-web as in onnxruntime.
+    _, result = exported(family, conditional)
+    folder, url = sites(f"{family}{int(conditional)}", result.out_dir)
     page = open_page(chromium, url)
     assert error_text(page) == ""
     runtime = GeneratorRuntime(folder)
