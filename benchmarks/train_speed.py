@@ -465,7 +465,9 @@ def section(row):
         lines.append(f"| {VARIANT_NAMES[variant]} | " + " | ".join(cells) + " |")
     references = ", ".join(f"{ARCHS[a]}: {VARIANT_NAMES[next(r['reference'] for r in rows if r['arch'] == a)]}"
                            for a in archs)
-    use = ", ".join(f"{ARCHS[a]} {100 * cell[(a, 'kgan')]['of_matmul']:.0f} %" for a in archs if (a, "kgan") in cell)
+    # The multiply-add count knows Keras's own layers: the r3gan family's (GroupedConv2D...) count as none.
+    use = ", ".join(f"{ARCHS[a]} {100 * cell[(a, 'kgan')]['of_matmul']:.0f} %" for a in archs
+                    if (a, "kgan") in cell and cell[(a, "kgan")]["of_matmul"] > 0)
     return "\n\n".join([source(row), "\n".join(lines), (
         f"Images per second, median (best) of {row['repeats']} repeats of batch {row['batch']}, and the ratio of "
         f"medians to each column's reference ({references}). The machine's practical limit, a same-process 4096² "

@@ -10,6 +10,7 @@ import numpy as np
 
 from kgan.runtime import images
 from kgan.runtime.samples import VIDEO_FRAME_MS, get_kind
+from kgan.schedules import is_schedule, value_at
 
 __all__ = ["SampleGrid", "HistoryWriter", "ScheduledValues", "StopOnNonFinite", "NonFiniteLoss", "QualityMetrics", "EpochBackup"]
 
@@ -108,8 +109,6 @@ class ScheduledValues(keras.callbacks.Callback):
     """
 
     def on_epoch_end(self, epoch, logs=None):
-        from kgan.schedules import is_schedule, value_at
-
         if logs is None:
             return
         gan = self.model

@@ -418,8 +418,8 @@ def test_config_round_trip(tiny_dcgan):
     generator, _ = tiny_dcgan()
     discriminator = DCGANDiscriminator((8, 8, 2), filters=4)  # packed: two samples' channels
     arguments = dict(generator=generator, discriminator=discriminator, loss="least_squares", d_steps=3,
-                     gradient_penalty=2.0, r1_penalty=0.5, instance_noise=0.1, instance_noise_steps=77,
-                     label_smoothing=0.2, latent_dim=8, num_classes=None, seed=4, pack=2,
+                     gradient_penalty=2.0, r1_penalty=0.5, r2_penalty=0.25, instance_noise=0.1,
+                     instance_noise_steps=77, augment_probability=0.6, label_smoothing=0.2, latent_dim=8, num_classes=None, seed=4, pack=2,
                      augment=["color", "cutout"], ema=0.9,
                      sample_spec={"kind": "image", "shape": [8, 8, 1], "dtype": "float32", "value_range": [0.0, 1.0]},
                      joint_discriminator=False, update="simultaneous", diversity=0.0,
