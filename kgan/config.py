@@ -57,8 +57,8 @@ class TrainConfig:
         pretrain_lr: its Adam learning rate (RelGAN: 1e-2, gradients clipped to norm 5).
         generator / discriminator: extra keyword arguments of the models.
         loss: a name in `kgan.losses.LOSSES`.
-        d_steps, gradient_penalty, r1_penalty, r2_penalty, instance_noise, label_smoothing, pack, augment,
-            augment_probability, ema: the `kgan.GAN` arguments of the same names.
+        d_steps, gradient_penalty, r1_penalty, r2_penalty, instance_noise, label_smoothing: `kgan.GAN`'s
+            arguments of the same names, as are pack, augment, augment_probability and ema.
         ramps: values that move along half a cosine over the run, R3GAN's recipe
             (`kgan.schedules.CosineRamp`): `{name: [start, end]}` for `lr` (both networks),
             `beta_2`, `r1_penalty`, `r2_penalty`, `augment_probability`, and `ema_half_life`
