@@ -128,8 +128,25 @@ def _options(widths, blocks, cardinality, expansion, kernel_size, implementation
     return widths, blocks, cardinality, expansion, gain
 
 
+class _Kept:
+    """Keeps a network's constructor arguments as attributes and gives them back as its Keras config (the
+    keras-hub Backbone convention: the functional graph is rebuilt from the arguments)."""
+
+    def _keep(self, **options):
+        for name, value in options.items():
+            setattr(self, name, list(value) if isinstance(value, (list, tuple)) and name != "image_shape" else value)
+        self._option_names = tuple(options)
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable, **{n: getattr(self, n) for n in self._option_names}}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
 @keras.saving.register_keras_serializable(package="kgan")
-class R3GANGenerator(Generator, keras.Model):
+class R3GANGenerator(_Kept, Generator, keras.Model):
     """R3GAN's generator: a 4x4 basis, then stages of residual blocks, each after a filtered 2x upsample.
 
     The output is linear, as in the paper (no tanh): images in [-1, 1] are its training target and
@@ -186,31 +203,13 @@ class R3GANGenerator(Generator, keras.Model):
         image = GroupedConv2D(image_shape[-1], 1, dtype="float32", name="image")(x)
         super().__init__(inputs=inputs, outputs=image, **kwargs)
 
-        self.image_shape = image_shape
-        self.latent_dim = latent_dim
-        self.num_classes = num_classes
-        self.widths = widths if isinstance(widths, int) else list(widths)
-        self.blocks = blocks if isinstance(blocks, int) else list(blocks)
-        self.cardinality = cardinality if cardinality is None or isinstance(cardinality, int) else list(cardinality)
-        self.expansion = expansion
-        self.kernel_size = kernel_size
-        self.embedding_dim = embedding_dim
-        self.implementation = implementation
-
-    def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, "image_shape": self.image_shape,
-                "latent_dim": self.latent_dim, "num_classes": self.num_classes, "widths": self.widths,
-                "blocks": self.blocks, "cardinality": self.cardinality, "expansion": self.expansion,
-                "kernel_size": self.kernel_size, "embedding_dim": self.embedding_dim,
-                "implementation": self.implementation}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        self._keep(image_shape=image_shape, latent_dim=latent_dim, num_classes=num_classes, widths=widths,
+                   blocks=blocks, cardinality=cardinality, expansion=expansion, kernel_size=kernel_size,
+                   embedding_dim=embedding_dim, implementation=implementation)
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class R3GANDiscriminator(Discriminator, keras.Model):
+class R3GANDiscriminator(_Kept, Discriminator, keras.Model):
     """R3GAN's discriminator: a 1x1 extraction, stages of residual blocks each followed by a filtered 2x
     downsample, and at 4x4 a depthwise 4x4 convolution and a linear map.
 
@@ -268,24 +267,6 @@ class R3GANDiscriminator(Discriminator, keras.Model):
         outputs = [logit, add_member_head(features, member_head)] if member_head else logit
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
-        self.image_shape = image_shape
-        self.num_classes = num_classes
-        self.widths = widths if isinstance(widths, int) else list(widths)
-        self.blocks = blocks if isinstance(blocks, int) else list(blocks)
-        self.cardinality = cardinality if cardinality is None or isinstance(cardinality, int) else list(cardinality)
-        self.expansion = expansion
-        self.kernel_size = kernel_size
-        self.embedding_dim = embedding_dim
-        self.member_head = member_head
-        self.implementation = implementation
-
-    def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, "image_shape": self.image_shape,
-                "num_classes": self.num_classes, "widths": self.widths, "blocks": self.blocks,
-                "cardinality": self.cardinality, "expansion": self.expansion, "kernel_size": self.kernel_size,
-                "embedding_dim": self.embedding_dim, "member_head": self.member_head,
-                "implementation": self.implementation}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        self._keep(image_shape=image_shape, num_classes=num_classes, widths=widths, blocks=blocks,
+                   cardinality=cardinality, expansion=expansion, kernel_size=kernel_size, embedding_dim=embedding_dim,
+                   member_head=member_head, implementation=implementation)
