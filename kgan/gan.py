@@ -339,21 +339,6 @@ class GAN(CriticMethods, NamedIO, DiscriminatorView, keras.Model):
         scores = {"real_score": tf.reduce_mean(real_logits), "fake_score": tf.reduce_mean(fake_logits)}
         return terms, dict(scores, fake_logits=fake_logits, real_logits=real_logits)
 
-    def _zero_centered_terms(self, real, fake, labels, training):
-        """R1 on the reals and R2 on the fakes, each gamma / 2 times the mean squared gradient norm;
-        with both on and a discriminator that joins batches, from one call on the two together."""
-        step = self.g_optimizer.iterations
-        gammas = {"r1_penalty": self.r1_penalty, "r2_penalty": self.r2_penalty}
-        if self.r1_penalty and self.r2_penalty and self.joins_batches:
-            joined = regularizers.zero_centered_penalty(
-                lambda x: self._discriminate(x, None if labels is None else tf.concat([labels, labels], 0), training),
-                tf.concat([real, tf.cast(fake, real.dtype)], 0))
-            norms = dict(zip(gammas, tf.split(joined, 2)))
-        else:
-            norms = {name: regularizers.zero_centered_penalty(lambda x: self._discriminate(x, labels, training), x)
-                     for (name, gamma), x in zip(gammas.items(), (real, fake)) if gamma}
-        return {name: 0.5 * value_at(gammas[name], step) * tf.reduce_mean(norm) for name, norm in norms.items()}
-
     def generator_terms(self, labels, batch, training, fake=None, fake_logits=None, real=None, real_logits=None):
         """The generator's named loss terms, `{name: scalar}`, summed into `g_loss`.
 

@@ -36,6 +36,21 @@ class DiscriminatorView:
             return [h[0] for h in halves], [h[1] for h in halves]
         return halves[0]
 
+    def _zero_centered_terms(self, real, fake, labels, training):
+        """R1 on the reals and R2 on the fakes, each gamma / 2 times the mean squared gradient norm;
+        with both on and a discriminator that joins batches, from one call on the two together."""
+        step = self.g_optimizer.iterations
+        gammas = {"r1_penalty": self.r1_penalty, "r2_penalty": self.r2_penalty}
+        if self.r1_penalty and self.r2_penalty and self.joins_batches:
+            joined = regularizers.zero_centered_penalty(
+                lambda x: self._discriminate(x, None if labels is None else tf.concat([labels, labels], 0), training),
+                tf.concat([real, tf.cast(fake, real.dtype)], 0))
+            norms = dict(zip(gammas, tf.split(joined, 2)))
+        else:
+            norms = {name: regularizers.zero_centered_penalty(lambda x: self._discriminate(x, labels, training), x)
+                     for (name, gamma), x in zip(gammas.items(), (real, fake)) if gamma}
+        return {name: 0.5 * value_at(gammas[name], step) * tf.reduce_mean(norm) for name, norm in norms.items()}
+
     @property
     def joins_batches(self):
         """Whether real and fake batches go through the discriminator in one call."""

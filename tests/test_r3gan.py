@@ -121,7 +121,7 @@ def test_conditional_networks_follow_the_label():
     g = R3GANGenerator((8, 8, 1), latent_dim=8, num_classes=4, widths=16, embedding_dim=6)
     d = R3GANDiscriminator((8, 8, 1), num_classes=4, widths=16)
     z = np.random.default_rng(0).normal(size=(4, 8)).astype(np.float32)
-    # Train the generator's last layer a little so the label's path shows (the branches start at zero).
+    # The label's embedding joins z before the basis: another label, other images from the start.
     a, b = (np.asarray(g([z, np.full(4, k, np.int32)])) for k in (0, 3))
     assert np.abs(a - b).max() > 1e-4
     images = np.random.default_rng(1).uniform(-1, 1, (4, 8, 8, 1)).astype(np.float32)
@@ -130,8 +130,8 @@ def test_conditional_networks_follow_the_label():
     embedding = np.asarray(d.get_layer("label_embedding").embeddings)
     projected = np.asarray(keras.Model(d.inputs[0], d.get_layer("to_embedding").output)(images))
     np.testing.assert_allclose(np.stack(logits, 1), projected @ embedding.T, rtol=1e-4, atol=1e-5)
-    # The embedding starts at N(0, (1 / sqrt(dim)) / sqrt(classes)), as R3GAN's.
-    assert embedding.shape == (4, 16)
+    # The embedding starts at N(0, (1 / sqrt(dim)) / sqrt(classes)) = N(0, 0.125), as R3GAN's: 64 draws.
+    assert embedding.shape == (4, 16) and float(np.std(embedding)) == pytest.approx(0.125, rel=0.25)
 
 
 def test_config_and_keras_round_trips(tmp_path):
