@@ -33,6 +33,9 @@ _LAZY = {
     "MLPDiscriminator": "kgan.models.mlp",
     "R3GANGenerator": "kgan.models.r3gan",
     "R3GANDiscriminator": "kgan.models.r3gan",
+    "UNetGenerator": "kgan.models.unet",
+    "PatchDiscriminator": "kgan.models.unet",
+    "PairedGAN": "kgan.paired",
     "load_dataset": "kgan.data",
     "DatasetInfo": "kgan.data",
     "PRESETS": "kgan.presets",
@@ -51,6 +54,7 @@ def _register_keras_classes():
     importlib.import_module("kgan.gan")
     importlib.import_module("kgan.models")
     importlib.import_module("kgan.mixture")
+    importlib.import_module("kgan.paired")
 
 
 def load_model(path, **kwargs):

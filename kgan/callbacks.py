@@ -12,7 +12,7 @@ from kgan.runtime import images
 from kgan.runtime.samples import VIDEO_FRAME_MS, get_kind
 from kgan.schedules import is_schedule, value_at
 
-__all__ = ["SampleGrid", "HistoryWriter", "ScheduledValues", "StopOnNonFinite", "NonFiniteLoss", "QualityMetrics", "EpochBackup"]
+__all__ = ["SampleGrid", "PairGrid", "HistoryWriter", "ScheduledValues", "StopOnNonFinite", "NonFiniteLoss", "QualityMetrics", "EpochBackup"]
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -76,6 +76,31 @@ class SampleGrid(keras.callbacks.Callback):
             images.save_gif(self.render(), self.last_path, duration_ms=VIDEO_FRAME_MS)
         else:
             images.save_png(self.render(), self.last_path)
+
+
+class PairGrid(SampleGrid):
+    """Writes `samples/epoch_NNN.png` for a generator that takes an image: a row for each held-out
+    pair, showing the input as the task's baseline (bicubic upsampling, the noisy or masked image),
+    the generator's output and the truth.
+
+    Args:
+        folder: where the PNGs go.
+        pairs: `(inputs, targets)`, as `kgan.data.pairs.preview_pairs` gives them.
+        every: epochs between pictures (the last epoch always writes one).
+    """
+
+    def __init__(self, folder, pairs, every=1):
+        super().__init__(folder, every=every)
+        self.inputs, self.targets = pairs
+
+    def render(self):
+        """The picture of this epoch: baseline | output | truth, a row a held-out pair."""
+        gan = self.model
+        height, width = self.targets.shape[1:3]
+        restored = np.asarray(gan.run_generator(dict(self.inputs)))
+        baseline = gan.task.baseline(self.inputs, height, width)
+        rows = np.stack([baseline, restored, self.targets], axis=1).reshape(-1, *self.targets.shape[1:])
+        return images.make_grid(images.to_uint8(rows), columns=3, scale=4 if height < 32 else 1)
 
 
 class HistoryWriter(keras.callbacks.Callback):

@@ -19,6 +19,7 @@ from kgan.errors import KganError
 from kgan.presets import PRESETS
 from kgan.runtime import images
 from kgan.runtime.inference import GeneratorRuntime
+from kgan.runtime.restore import read_image
 from kgan.runtime.samplers import get_sampler
 from kgan.runtime.samples import VIDEO_FRAME_MS, get_kind
 from kgan.web import ORT_WEB_VERSION, build_site, check_site_target, find_ort
@@ -202,6 +203,13 @@ def _add_generate(subparsers):
                         "export (kgan calibrate)")
     parser.add_argument("--member", type=int, metavar="K",
                         help="a mixture's member K only (default: members drawn from the mixture's weights)")
+    parser.add_argument("--input", metavar="IMAGE",
+                        help="models that restore an image: the image to restore (PNG, JPEG, ...; any size), made as "
+                        "the model's task makes inputs (the small image for super-resolution); writes the result to -o")
+    parser.add_argument("--mask", metavar="IMAGE", help="inpainting models: the mask, white where the image is missing "
+                        "(default: the task's region)")
+    parser.add_argument("--tile", type=_positive_int, default=256,
+                        help="largest input side run at once; larger images run in overlapping tiles (default 256)")
     parser.set_defaults(func=_run_generate)
 
 
@@ -212,6 +220,8 @@ def _run_generate(args):
             raise KganError(f"cannot write {path}: the folder {folder} does not exist; create it first")
     sampler = get_sampler(args.sampler)
     runtime = GeneratorRuntime(args.model)
+    if runtime.takes_image or args.input or args.mask:
+        return _run_restore(args, runtime)
     spec, kind = runtime.sample_spec, get_kind(runtime.sample_spec)
     output = args.output or (None if (args.npy or args.gif or kind.text) else
                              "generated.gif" if kind.animated else "generated.png")
@@ -301,6 +311,37 @@ def _run_demo(args):
     return 0
 
 
+def _run_restore(args, runtime):
+    """`kgan generate EXPORT --input IMAGE -o OUT.png`: a model that restores an image, on one image."""
+    if not runtime.takes_image:
+        raise KganError(f"{runtime.path} makes samples from latents, not from an image: drop --input and --mask")
+    if not args.input:
+        raise KganError(f"{runtime.path} restores an image: give it with --input IMAGE")
+    output = args.output or "restored.png"
+    if os.path.splitext(output)[1].lower() != ".png":
+        raise KganError(f"cannot write the restored image to {output}: name it .png")
+    channels = runtime.prior["image"].channels
+    image = read_image(args.input, channels)
+    mask = None if args.mask is None else (read_image(args.mask, 1) > 127).astype("float32")
+    restored = runtime.restore(image, mask, tile=args.tile)
+    picture = images.to_uint8(restored[0], runtime.value_range)
+    images.save_png(picture[..., 0] if channels == 1 else picture, output)
+    written = [output]
+    if args.npy:
+        import io
+
+        import numpy as np
+
+        buffer = io.BytesIO()
+        np.save(buffer, restored)
+        images.atomic_write_bytes(args.npy, buffer.getvalue())
+        written.append(args.npy)
+    height, width = picture.shape[:2]
+    print(f"kgan: restored {args.input} ({image.shape[1]}x{image.shape[0]}, {runtime.task}) to {width}x{height}; "
+          f"wrote {', '.join(written)}")
+    return 0
+
+
 def _add_evaluate(subparsers):
     parser = subparsers.add_parser(
         "evaluate",
@@ -322,17 +363,24 @@ def _add_evaluate(subparsers):
                         "(default: the data set's own classifier, offline)")
     parser.add_argument("--sampler", metavar="NAME[:K=V,...]",
                         help="score what a discriminator sampler chooses (topk, drs, mh, langevin; see kgan generate)")
+    parser.add_argument("--against", metavar="RUN_DIR|MODEL",
+                        help="models that restore images: score a second model of the same task beside it (e.g. the "
+                        "U-Net trained with --no-adversarial)")
+    parser.add_argument("--picture", metavar="FILE.png",
+                        help="models that restore images: write input | baseline | --against | model | truth")
     parser.set_defaults(func=_run_evaluate)
 
 
 def _run_evaluate(args):
-    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
-        raise KganError(f"cannot write {args.json}: its folder does not exist; create it first")
+    for path in filter(None, (args.json, args.picture)):
+        if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise KganError(f"cannot write {path}: its folder does not exist; create it first")
     import_tensorflow_quietly()
     from kgan.evaluate import evaluate, format_report, write_json  # TensorFlow's side: imported by the commands that use it
 
     report = evaluate(args.source, dataset=args.dataset, samples=args.samples, seed=args.seed,
-                      inception_weights=args.inception_weights, sampler=get_sampler(args.sampler))
+                      inception_weights=args.inception_weights, sampler=get_sampler(args.sampler), against=args.against,
+                      picture=args.picture)
     print(format_report(report))
     if args.json:
         write_json(report, args.json)

@@ -45,6 +45,16 @@ def add_train(subparsers):
     parser.add_argument("--pretrain", type=_non_negative_int, metavar="EPOCHS",
                         help="epochs of maximum-likelihood pretraining of a sequence generator before the "
                         "adversarial phase (teacher forcing; default: the preset's)")
+    parser.add_argument("--task", metavar="TASK",
+                        help="train a generator that restores images (the pix2pix family) on pairs made from the data "
+                        "set's clean images: superres:2, superres:4, denoise:SIGMA, denoise:spAMOUNT, inpaint:lower, "
+                        "inpaint:boxes; or paired for a folder with A/ (inputs) and B/ (targets)")
+    parser.add_argument("--patch-size", type=_positive_int, metavar="PIXELS",
+                        help="a task's training crops (default 64, or the images' side if smaller)")
+    parser.add_argument("--l1-weight", type=_non_negative_float, metavar="LAMBDA",
+                        help="a task's L1 term's weight (default 100, pix2pix's)")
+    parser.add_argument("--adversarial", action=argparse.BooleanOptionalAction, default=None,
+                        help="--no-adversarial trains a task's generator on the L1 term alone (the baseline)")
     parser.add_argument("--lr", type=_positive_float, help="Adam learning rate of both networks")
     parser.add_argument("--r1-penalty", type=_non_negative_float, metavar="GAMMA",
                         help="the R1 penalty GAMMA/2 E||grad D(x)||^2 on real samples (0: off; default: the preset's)")
@@ -115,9 +125,15 @@ def _run_train(args):
         config = TrainConfig.from_run(run_dir).with_flags(epochs=args.epochs, backup_every=args.backup_every)
         result = train(config, verbose=0 if args.quiet else 1, resume=True)
         return _report_training(result)
-    config = get_preset(args.preset).with_flags(
+    preset = get_preset(args.preset)
+    config = preset.with_flags(
         dataset=args.dataset,
-        model=args.family,
+        # a task on a preset of latents: the family that takes images
+        model=args.family or ("pix2pix" if args.task and preset.task is None else None),
+        task=args.task,
+        patch_size=args.patch_size,
+        l1_weight=args.l1_weight,
+        adversarial=args.adversarial,
         loss=args.loss,
         epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch,

@@ -19,9 +19,10 @@ RAMPS = ("lr", "beta_2", "r1_penalty", "r2_penalty", "augment_probability", "ema
 GROUPS = {
     "run": ("preset", "based_on", "description", "seed", "epochs", "steps_per_epoch", "num_samples", "backup_every",
             "out", "export", "export_dir"),
-    "data": ("dataset", "image_size", "frames", "tokens", "length", "conditional", "num_examples", "batch_size"),
+    "data": ("dataset", "image_size", "frames", "tokens", "length", "conditional", "num_examples", "batch_size", "task",
+             "patch_size"),
     "model": ("model", "generator", "discriminator", "latent_dim", "mixture", "shared_members"),
-    "objective": ("loss", "d_steps", "update", "diversity", "pretrain_epochs", "pretrain_lr"),
+    "objective": ("loss", "d_steps", "update", "diversity", "pretrain_epochs", "pretrain_lr", "l1_weight", "adversarial"),
     "optimizer": ("lr", "d_lr", "lr_schedule", "beta_1", "beta_2"),
     "stabilizers": ("gradient_penalty", "r1_penalty", "r2_penalty", "instance_noise", "label_smoothing", "pack",
                     "augment", "augment_probability", "ema"),
@@ -50,6 +51,11 @@ class TrainConfig:
         tokens: how a `.txt` file of text is cut into tokens: `"chars"` or `"words"`.
         length: tokens a text sequence (None: the longest text and its end).
         conditional: train a class-conditional model on `(x, label)`.
+        task: train a generator that takes an image (`kgan.PairedGAN`, the `pix2pix` family) on
+            pairs the task makes from the data set's clean images: `superres:4`, `denoise:0.1`,
+            `inpaint:lower`, ... (`kgan.runtime.restore.Task`), or `paired` for folders `A/`, `B/`.
+            None: a generator of latents.
+        patch_size: the side of the training crops of a task (None: 64, or the image's side if smaller).
         model: the model family (`kgan.models.FAMILIES`): `"dcgan"` for images, `"mlp"` for
             vectors, `"video"` for clips, `"sequence"` for text (token ids), or a registered one.
         pretrain_epochs: epochs of maximum-likelihood pretraining of the generator before the
@@ -57,6 +63,8 @@ class TrainConfig:
         pretrain_lr: its Adam learning rate (RelGAN: 1e-2, gradients clipped to norm 5).
         generator / discriminator: extra keyword arguments of the models.
         loss: a name in `kgan.losses.LOSSES`.
+        l1_weight: a task's L1 term's weight (pix2pix: 100).
+        adversarial: False trains a task's generator on the L1 term alone (the restoration baseline).
         d_steps, gradient_penalty, r1_penalty, r2_penalty, instance_noise, label_smoothing: `kgan.GAN`'s
             arguments of the same names, as are pack, augment, augment_probability and ema.
         ramps: values that move along half a cosine over the run, R3GAN's recipe
@@ -118,6 +126,8 @@ class TrainConfig:
     conditional: bool = False
     num_examples: int | None = None
     batch_size: int = 64
+    task: str | None = None
+    patch_size: int | None = None
 
     # -- model: the networks
     model: str = "dcgan"
@@ -134,6 +144,8 @@ class TrainConfig:
     diversity: float = 0.0
     pretrain_epochs: int = 0
     pretrain_lr: float = 1e-2
+    l1_weight: float = 100.0
+    adversarial: bool = True
 
     # -- optimizer: the optimizers
     lr: float = 2e-4
@@ -280,5 +292,15 @@ class TrainConfig:
                             "use fewer members or a larger batch")
         if self.precision not in PRECISIONS:
             raise KganError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
+        if self.task is not None:  # the data layer reads the task itself (kgan.runtime.restore.Task)
+            if self.steps_per_epoch is None:
+                raise KganError("a task's training pairs never run out: give steps_per_epoch (--steps-per-epoch)")
+            if self.conditional or self.mixture > 1 or self.pack > 1 or self.augment:
+                raise KganError("a task's generator restores images one by one: drop --conditional, --mixture, "
+                                "--pack and --augment")
+        if self.patch_size is not None and (not isinstance(self.patch_size, int) or self.patch_size < 4):
+            raise KganError(f"patch_size must be an integer >= 4, got {self.patch_size!r}")
+        if not np.isfinite(self.l1_weight) or self.l1_weight < 0:
+            raise KganError(f"l1_weight must be a number >= 0, got {self.l1_weight!r}")
         if self.strategy != "default" and self.xla:
             raise KganError("Keras runs without XLA under a distribution strategy: drop --xla")

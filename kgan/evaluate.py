@@ -5,7 +5,8 @@ get FID, KID, improved precision / recall and density / coverage in the features
 a domain classifier, next to the floor (real training data against held-out data),
 and the class accuracy of conditional generators; clips get frame FID, content
 consistency and motion metrics; text gets BLEU and Self-BLEU (and NLL-oracle on the
-oracle, novelty and uniqueness on names and text files).
+oracle, novelty and uniqueness on names and text files); generators that restore images get
+PSNR, SSIM and sharpness on held-out images (`kgan.restoration`).
 """
 
 import json
@@ -24,6 +25,7 @@ from kgan.features import DomainFeatures, InceptionFeatures, labelled_split
 from kgan.mle import nll
 from kgan.models.base import protocol
 from kgan.presets import PRESETS
+from kgan.restoration import evaluate_restoration
 from kgan.runtime.images import atomic_write_bytes
 from kgan.runtime.inference import GeneratorRuntime
 from kgan.runtime.metrics import (density_coverage, frechet_distance, kernel_distance, mixture_mode_metrics,
@@ -107,7 +109,8 @@ def _dataset_for(facts, dataset):
     raise KganError("cannot tell which data set this model was trained on: pass --dataset NAME")
 
 
-def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inception_weights=None, sampler=None):
+def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inception_weights=None, sampler=None,
+             against=None, picture=None):
     """Scores a run directory or an exported generator against its data set.
 
     Args:
@@ -120,12 +123,21 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inc
             file, or "imagenet" to download them), as published FIDs are.
         sampler: score what a `kgan.runtime.samplers` sampler chooses (`"drs"`, `"mh:k=32"`, ...);
             the report's `sampling` says what it cost.
+        against: a model that restores images: a second one of its task scored beside it
+            (`kgan.restoration.evaluate_restoration`).
+        picture: a model that restores images: write its side-by-side picture here.
 
     Returns:
         a dict of metrics (see the module docstring).
     """
 
     sample, facts = _sampler(source, get_sampler(sampler))
+    if facts["sample_spec"].kind == "restored":  # a generator of images from images: PSNR, SSIM, sharpness
+        if sampler is not None:
+            raise KganError("a model that restores images has nothing for a sampler to choose among: drop --sampler")
+        return evaluate_restoration(source, dataset, seed=seed, against=against, picture=picture)
+    if against is not None or picture is not None:
+        raise KganError("--against and --picture compare models that restore images: drop them")
     dataset = _dataset_for(facts, dataset)
     if samples is not None and int(samples) <= 1:
         raise KganError(f"--samples must be at least 2, got {samples}")

@@ -394,10 +394,10 @@ class GAN(CriticMethods, NamedIO, DiscriminatorView, keras.Model):
             d_terms, scores = self.discriminator_terms(real, labels, batch, training=True, fake=fake)
             return d_terms, scores, self._check_terms("discriminator", d_terms)
 
-        relativistic = self._relativistic
+        reads_real = self._reads_real
 
         def g_side(**given):
-            if relativistic:  # only then: overrides of generator_terms need not take `real`
+            if reads_real:  # only then: overrides of generator_terms need not take `real`
                 given = dict(given, real=real)
             g_terms = self.generator_terms(labels, batch, training=True, **given)
             return g_terms, self._check_terms("generator", g_terms)
@@ -426,7 +426,7 @@ class GAN(CriticMethods, NamedIO, DiscriminatorView, keras.Model):
                 fake = self._generate(batch, labels, training=True)
                 d_terms, scores, d_loss = d_side(fake)
                 d_scaled = self._scaled(self.d_optimizer, d_loss)
-                shared_logits = {"real_logits": scores["real_logits"]} if relativistic else {}
+                shared_logits = {"real_logits": scores["real_logits"]} if reads_real else {}
                 g_terms, g_loss = g_side(fake=fake, fake_logits=scores["fake_logits"], **shared_logits)
                 g_scaled = self._scaled(self.g_optimizer, g_loss)
             d_grads = d_tape.gradient(d_scaled, d_vars)
@@ -439,8 +439,9 @@ class GAN(CriticMethods, NamedIO, DiscriminatorView, keras.Model):
         return self._update_metrics(d_loss, d_terms, g_loss, g_terms, scores)
 
     @property
-    def _relativistic(self):
-        """Whether the generator's loss also reads the real batch's logits."""
+    def _reads_real(self):
+        """Whether `generator_terms` reads the real batch: a relativistic loss does (its logits), a paired
+        generator does (its target)."""
         return losses_lib.needs_real_logits(self._loss_pair[0])
 
     def _scaled(self, optimizer, loss):
@@ -469,7 +470,7 @@ class GAN(CriticMethods, NamedIO, DiscriminatorView, keras.Model):
         real, labels = self._unpack(data)
         batch = tf.shape(real)[0]
         d_terms, scores = self.discriminator_terms(real, labels, batch, training=False)
-        given = {"real": real} if self._relativistic else {}
+        given = {"real": real} if self._reads_real else {}
         g_terms = self.generator_terms(labels, batch, training=False, **given)
         d_loss, g_loss = self._check_terms("discriminator", d_terms), self._check_terms("generator", g_terms)
         return self._update_metrics(d_loss, d_terms, g_loss, g_terms, scores)

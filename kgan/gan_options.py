@@ -52,7 +52,7 @@ def check_options(generator, discriminator, loss, d_steps, gradient_penalty, r1_
         raise KganError(f"latent_dim must be a positive integer, got {latent_dim!r}")
     if num_classes is None:
         num_classes = hooks.num_classes
-    if num_classes is None and _input_count(generator) == 2:
+    if num_classes is None and hooks.latent_prior() is None and _input_count(generator) == 2:
         raise KganError("the generator takes two inputs: pass GAN(..., num_classes=N) for a conditional GAN")
     if int(pack) > 1 and num_classes:
         raise KganError("packing (pack > 1) works with unconditional GANs only: drop pack or the labels")

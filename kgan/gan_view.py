@@ -42,8 +42,9 @@ class DiscriminatorView:
         step = self.g_optimizer.iterations
         gammas = {"r1_penalty": self.r1_penalty, "r2_penalty": self.r2_penalty}
         if self.r1_penalty and self.r2_penalty and self.joins_batches:
+            doubled = None if labels is None else tf.nest.map_structure(lambda v: tf.concat([v, v], 0), labels)
             joined = regularizers.zero_centered_penalty(
-                lambda x: self._discriminate(x, None if labels is None else tf.concat([labels, labels], 0), training),
+                lambda x: self._discriminate(x, doubled, training),
                 tf.concat([real, tf.cast(fake, real.dtype)], 0))
             norms = dict(zip(gammas, tf.split(joined, 2)))
         else:

@@ -15,15 +15,18 @@ import time
 
 import keras
 
-from kgan.callbacks import EpochBackup, HistoryWriter, NonFiniteLoss, SampleGrid, ScheduledValues, StopOnNonFinite
+from kgan.callbacks import (EpochBackup, HistoryWriter, NonFiniteLoss, PairGrid, SampleGrid, ScheduledValues,
+                            StopOnNonFinite)
 from kgan.config import PRECISIONS, TrainConfig
 from kgan.data import MIXTURES, load_arrays, load_dataset, sample_mixture
+from kgan.data.pairs import preview_pairs
 from kgan.distribute import is_chief, make_strategy
 from kgan.errors import KganError
 from kgan.export import _require_export_extras, export_model
 from kgan.gan import GAN
 from kgan.mixture import GeneratorMixture
 from kgan.mle import pretrain
+from kgan.paired import PairedGAN
 from kgan.models import FAMILIES, get_family
 from kgan.presets import PRESETS
 from kgan.runtime import images
@@ -72,8 +75,11 @@ def build_gan(config, info):
     spec = info.sample_spec()  # None: the generator names its samples
     shape = spec or SampleSpec(info.kind, tuple(info.shape))  # what the family builds for
 
+    task = {"task": info.task} if info.task else {}  # a generator of images from images: both networks know the task
+
     def build():
-        return family.build(shape, config.latent_dim, num_classes, config.pack, config.generator, config.discriminator)
+        return family.build(shape, config.latent_dim, num_classes, config.pack, dict(config.generator, **task),
+                            dict(config.discriminator, **task))
 
     generator, discriminator = build()
     if config.mixture > 1:
@@ -82,7 +88,10 @@ def build_gan(config, info):
                                                    shared=config.shared_members)
     total_steps = config.epochs * (config.steps_per_epoch or info.num_examples // info.batch_size)
     ramps = _ramps(config, total_steps)
-    gan = GAN(
+    gan_class, paired = GAN, {}
+    if info.task:
+        gan_class, paired = PairedGAN, {"l1_weight": config.l1_weight, "adversarial": config.adversarial}
+    gan = gan_class(
         generator,
         discriminator,
         loss=config.loss,
@@ -102,6 +111,7 @@ def build_gan(config, info):
         update=config.update,
         diversity=config.diversity,
         sample_spec=spec,
+        **paired,
     )
 
     def adam(lr, steps):
@@ -222,6 +232,8 @@ def _train(config, strategy, run_dir, backup_dir, chief, resume, callbacks, verb
         frames=config.frames,
         tokens=config.tokens,
         length=config.length,
+        task=config.task,
+        patch_size=config.patch_size,
     )
     with strategy.scope():
         gan = build_gan(config, info)
@@ -249,7 +261,10 @@ def _train(config, strategy, run_dir, backup_dir, chief, resume, callbacks, verb
     reference = None
     if info.name in MIXTURES:
         reference = sample_mixture(info.name, 2000, seed=config.seed + 1)[0]
-    sampler = SampleGrid(samples_dir, num_samples=config.num_samples, seed=config.seed, reference=reference)
+    if info.task:
+        sampler = PairGrid(samples_dir, preview_pairs(config.dataset, info.task, info.shape[0], seed=config.seed))
+    else:
+        sampler = SampleGrid(samples_dir, num_samples=config.num_samples, seed=config.seed, reference=reference)
     history = HistoryWriter(history_path, initial=earlier)
     # The guard comes before the backup so that non-finite weights are never backed up.
     guard = StopOnNonFinite()

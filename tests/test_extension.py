@@ -205,7 +205,7 @@ def test_a_family_is_checked_against_its_data_and_its_classes(dense_family, tmp_
     assert main(["train", "--preset", "ring8", "--family", "dense", "--out", str(tmp_path / "run"), "--quiet"]) == 2
     assert "holds vectors, not images: use a preset for vectors such as ring8 (model mlp)" in capsys.readouterr().err
     assert main(["train", "--family", "nope", "--out", str(tmp_path / "run"), "--quiet"]) == 2
-    assert "unknown model family 'nope': choose one of dcgan, mlp, r3gan, video, sequence, dense" in capsys.readouterr().err
+    assert "unknown model family 'nope': choose one of dcgan, mlp, r3gan, video, sequence, pix2pix, dense" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
     with pytest.raises(KganError, match="must subclass kgan.models.Generator"):
         kgan.models.register_family("plain", keras.Sequential, DenseImageDiscriminator)

@@ -14,9 +14,11 @@ import dataclasses
 import numpy as np
 
 from kgan.data.mixtures import MIXTURES, mixture_means, mixture_std, sample_mixture
+from kgan.data.pairs import paired_dataset
 from kgan.data.sources import BUILTIN, load_arrays
 from kgan.data.text import text_source
 from kgan.errors import KganError
+from kgan.runtime.restore import Task
 from kgan.runtime.samples import SampleSpec
 
 __all__ = [
@@ -46,6 +48,7 @@ class DatasetInfo:
         batch_size: examples per batch.
         vocabulary: the tokens' strings (token data), else None.
         separator: what joins tokens into text (token data), else None.
+        task: the task that made the pairs (`kgan.runtime.restore.Task`'s text), else None.
     """
 
     name: str
@@ -57,10 +60,11 @@ class DatasetInfo:
     batch_size: int
     vocabulary: tuple | None = None
     separator: str | None = None
+    task: str | None = None
 
     def to_dict(self):
         return {k: v for k, v in dataclasses.asdict(self).items()
-                if v is not None or k not in ("vocabulary", "separator")}
+                if v is not None or k not in ("vocabulary", "separator", "task")}
 
     def sample_spec(self):
         """The samples' `SampleSpec` where the data know more than a model does (the vocabulary of
@@ -82,6 +86,8 @@ def load_dataset(
     frames=None,
     tokens="chars",
     length=None,
+    task=None,
+    patch_size=None,
 ):
     """Builds a shuffled, batched, cached, prefetched tf.data pipeline.
 
@@ -98,6 +104,9 @@ def load_dataset(
         frames: frames a clip for video sources (default 16).
         tokens: how a `.txt` file is cut into tokens: `"chars"` or `"words"`.
         length: tokens a text sequence (default: the longest and its end).
+        task: pairs for a generator that takes an image (`kgan.runtime.restore.Task` or its text):
+            endless `({"image"[, "mask"]}, target)` batches of crops (`kgan.data.pairs`).
+        patch_size: a task's crop side (default 64, or the images' side if smaller).
 
     Returns:
         `(dataset, DatasetInfo)`.
@@ -111,6 +120,8 @@ def load_dataset(
 
     if int(batch_size) <= 0:
         raise KganError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if task is not None:
+        return _pairs(name_or_path, task, patch_size, int(batch_size), labels, seed)
     x, y, kind, name = load_arrays(name_or_path, image_size=image_size, num_examples=num_examples, seed=seed,
                                    frames=frames, tokens=tokens, length=length)
     if len(x) < batch_size:
@@ -148,6 +159,18 @@ def load_dataset(
         batch_size=int(batch_size),
         **_text_facts(name_or_path, kind, tokens, length),
     )
+    return dataset, info
+
+
+def _pairs(source, task, patch_size, batch_size, labels, seed):
+    if labels:
+        raise KganError("a task's generator restores images; it takes no labels: drop --conditional")
+    task = Task.parse(task)
+    if patch_size is None:
+        patch_size = 8 if source == "digits" else 64
+    dataset, facts = paired_dataset(source, task, patch_size, batch_size, seed)
+    info = DatasetInfo(name=facts["name"], kind="restored", shape=facts["shape"], num_examples=facts["num_examples"],
+                       num_classes=None, value_range=(-1.0, 1.0), batch_size=batch_size, task=str(task))
     return dataset, info
 
 

@@ -156,6 +156,8 @@ def generator_export(gan):
 def discriminator_export(gan):
     """`discriminator.onnx`: samples (and conditioning) to one `logit` each (`GAN.judge`: a
     packed discriminator judges each beside fixed generated samples, which the model holds)."""
+    if not getattr(gan, "exports_discriminator", True):
+        return None
     sample = gan.sample_spec
     prior = gan.latent_prior
     conditioning = {k: v for k, v in prior.signature().items() if k in prior.conditioning}

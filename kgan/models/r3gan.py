@@ -26,6 +26,7 @@ from kgan.errors import KganError
 from kgan.layers import (GROUPED_IMPLEMENTATIONS, FilteredDownsample, FilteredUpsample, GroupedConv2D, LeakyReLU,
                          msr_initializer)
 from kgan.models._heads import add_member_head
+from kgan.models._kept import _Kept
 from kgan.models._shapes import check_image_shape, check_member_head, check_num_classes, check_positive
 from kgan.models.base import Discriminator, Generator
 
@@ -126,23 +127,6 @@ def _options(widths, blocks, cardinality, expansion, kernel_size, implementation
         raise KganError(f"kernel_size must be a positive odd number, got {kernel_size!r}")
     gain = LEAKY_GAIN * sum(blocks) ** (-1 / 4)
     return widths, blocks, cardinality, expansion, gain
-
-
-class _Kept:
-    """Keeps a network's constructor arguments as attributes and gives them back as its Keras config (the
-    keras-hub Backbone convention: the functional graph is rebuilt from the arguments)."""
-
-    def _keep(self, **options):
-        for name, value in options.items():
-            setattr(self, name, list(value) if isinstance(value, (list, tuple)) and name != "image_shape" else value)
-        self._option_names = tuple(options)
-
-    def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, **{n: getattr(self, n) for n in self._option_names}}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 @keras.saving.register_keras_serializable(package="kgan")

@@ -23,6 +23,7 @@ from kgan.errors import KganError
 from kgan.runtime.critic import Critic
 from kgan.runtime.labels import resolve_labels
 from kgan.runtime.latent import LatentPrior, latents
+from kgan.runtime.restore import Task, restore
 from kgan.runtime.samplers import get_sampler
 from kgan.runtime.samples import SampleSpec, get_kind
 
@@ -266,11 +267,11 @@ class GeneratorRuntime:
         """
         return self.model.run(feeds)
 
-    def sample(self, n, seed=None, labels=None, truncation=1.0, **given):
+    def sample(self, n=None, seed=None, labels=None, truncation=1.0, **given):
         """`n` raw samples as the generator makes them.
 
         Args:
-            n: number of samples.
+            n: number of samples (for a generator that takes an image: None, or the images given).
             seed: latent seed; the same seed gives the same samples.
             labels: for conditional models, one label or `n` labels; default cycles through the classes.
             truncation: latent scale in (0, 2]; 1 is off.
@@ -280,16 +281,52 @@ class GeneratorRuntime:
             Float32 images in [-1, 1] `[n, H, W, C]` (clips `[n, T, H, W, C]`), vectors `[n, d]`,
             or token ids for text.
         """
+        if self.takes_image:
+            return self.restore(n=n, **given)
         n = self._check_count(n)
         truncation = self._check_truncation(truncation)
         feeds = self.prior.draw(n, seed, truncation, **self._conditioning(n, labels), **given)
         return self._output(feeds).astype(self.sample_spec.dtype)
 
-    def generate(self, n, seed=None, labels=None, truncation=1.0, sampler=None, **given):
-        """`n` samples: uint8 NHWC images, float32 vectors for 2-D generators, strings for text.
+    @property
+    def takes_image(self):
+        """Whether the generator restores an image (`image` input) rather than sampling from latents."""
+        return "image" in self.prior.names
+
+    @property
+    def task(self):
+        """The `kgan.runtime.restore.Task` its inputs come from (None for a generator of latents)."""
+        return Task.parse(self.prior["image"].task or "paired") if self.takes_image else None
+
+    def restore(self, image, mask=None, n=None, tile=256):
+        """The generator's outputs for input images of any size (padded, and tiled above `tile`).
 
         Args:
-            n: number of samples.
+            image: one image `[H, W, C]` or a batch `[n, H, W, C]`: uint8, or float in [-1, 1],
+                made as the task makes inputs (the small image for super-resolution, the noisy one
+                for denoising, the image with its hole for inpainting).
+            mask: inpainting's `[H, W, 1]` or `[n, H, W, 1]`, 1 where missing (default: the task's region).
+            n: the number of images, when given as a check.
+            tile: largest input side run at once.
+
+        Returns:
+            float32 `[n, H * factor, W * factor, C]` in the model's range (before clipping).
+        """
+        if image is None:
+            raise KganError("this generator restores an image: give image=... (an array, or --input FILE)")
+        spec = self.prior["image"]
+        images = spec.draw(None, None, given=image)
+        if n is not None and self._check_count(n) != len(images):
+            raise KganError(f"n is {n} but {len(images)} image(s) were given: leave n out")
+        masks = None if mask is None else self.prior["mask"].draw(None, None, given=mask)
+        return restore(lambda feeds: self._output(feeds), self.task, images, masks, multiple=spec.multiple, tile=tile)
+
+    def generate(self, n=None, seed=None, labels=None, truncation=1.0, sampler=None, **given):
+        """`n` samples: uint8 NHWC images, float32 vectors for 2-D generators, strings for text; for a
+        generator that takes an image, the restored `image=...` (and `mask=...`) as uint8.
+
+        Args:
+            n: number of samples (None with `image=`).
             seed: latent seed; the same seed gives the same samples.
             labels: for conditional models, one label or `n` labels; default cycles
                 through the classes.
@@ -298,7 +335,7 @@ class GeneratorRuntime:
                 `kgan.runtime.samplers` name (`"topk"`, `"topk:k=8"`) or a `Sampler`; then
                 `labels` is one label or None.
             **given: values of the generator's other inputs, e.g. `member=2` for one
-                member of a mixture (default: drawn from its weights).
+                member of a mixture (default: drawn from its weights), or `image=` (and `mask=`).
         """
         if sampler is not None:
             return self.generate_with(sampler, n, seed, labels, truncation, **given)["samples"]

@@ -1,0 +1,198 @@
+"""Training pairs for generators that take an image: clean images degraded on the fly by a task
+(`kgan.runtime.restore.Task`), or the user's own pairs in folders `A/` (inputs) and `B/` (targets)
+with matching file names, pix2pix's layout.
+
+Sources of clean images: `photos` (the real photographs scikit-image ships, split by photo into
+training and held-out sets), `digits` (scikit-learn's, split as the digit classifier is) and a
+folder of images. Photos train on random crops (patches) with flips; small images that are one
+patch (digits) train whole. Held-out images are whole.
+"""
+
+import os
+
+import numpy as np
+
+from kgan.data.digits import digits, held_out_split
+from kgan.errors import KganError
+from kgan.runtime.restore import Task, read_image, to_unit
+
+__all__ = ["PHOTOS", "HELD_OUT_PHOTOS", "clean_images", "paired_images", "pair_batches", "paired_dataset",
+           "preview_pairs"]
+
+# scikit-image's real photographs that ship in its wheel (greyscale ones as RGB), and the four held out.
+PHOTOS = ("chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "coins", "moon", "grass",
+          "gravel", "brick", "page", "text")
+HELD_OUT_PHOTOS = ("astronaut", "coffee", "camera", "clock")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+def _photos(names):
+    try:
+        from skimage import data
+    except ImportError:
+        raise KganError("the photos come with scikit-image: pip install 'kgan[restore]' (or scikit-image)") from None
+    out = []
+    for name in names:
+        image = getattr(data, name)()
+        if image.ndim == 2:
+            image = np.repeat(image[..., None], 3, axis=-1)
+        out.append(image[..., :3].astype(np.uint8))
+    return out
+
+
+def _folder(path, channels=None):
+    files = sorted(f for f in os.listdir(path) if f.lower().endswith(IMAGE_SUFFIXES))
+    if not files:
+        raise KganError(f"no PNG or JPEG images in {path}: put images there, or give A/ and B/ folders of pairs")
+    return files, [read_image(os.path.join(path, f), channels or _channels_of(os.path.join(path, files[0])))
+                   for f in files]
+
+
+def _channels_of(path):
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return 1 if image.mode in ("1", "L", "I", "I;16", "F") else 3
+
+
+def _as_float(images):
+    return [to_unit(image) * 2.0 - 1.0 for image in images]
+
+
+def clean_images(source, split="train"):
+    """The clean images of a source as float32 `[H, W, C]` arrays in [-1, 1].
+
+    Args:
+        source: `"photos"`, `"digits"` or a folder of images.
+        split: `"train"` or `"held_out"` (a folder: its last tenth, at least one image, is held out).
+
+    Returns:
+        A list of images (one `[n, 8, 8, 1]` array's rows for digits).
+    """
+    if source == "photos":
+        return _as_float(_photos(PHOTOS if split == "train" else HELD_OUT_PHOTOS))
+    if source == "digits":
+        x, y = digits()
+        x_train, _, x_held, _ = held_out_split(x, y)
+        return list(x_train if split == "train" else x_held)
+    if not os.path.isdir(source):
+        raise KganError(f"no such folder: {source}; give photos, digits, a folder of images, or A/ and B/ folders")
+    _, images = _folder(source)
+    held = max(1, len(images) // 10) if len(images) > 1 else 0
+    return _as_float(images[len(images) - held :] if split == "held_out" else images[: len(images) - held])
+
+
+def paired_images(folder):
+    """The user's pairs: `(inputs, targets)`, float32 images in [-1, 1] of `folder/A` and `folder/B`
+    matched by file name; a one-line error for a missing folder, unmatched names or sizes."""
+    a, b = os.path.join(folder, "A"), os.path.join(folder, "B")
+    if not (os.path.isdir(a) and os.path.isdir(b)):
+        raise KganError(f"paired data are two folders, {a} (inputs) and {b} (targets), of images with matching names")
+    names_a, inputs = _folder(a)
+    names_b, targets = _folder(b, channels=inputs[0].shape[-1])
+    if names_a != names_b:
+        odd = sorted(set(names_a) ^ set(names_b))[0]
+        raise KganError(f"{odd} is in only one of {a} and {b}: every input needs a target of the same name")
+    for name, x, y in zip(names_a, inputs, targets):
+        if x.shape != y.shape:
+            raise KganError(f"{name} is {x.shape[1]}x{x.shape[0]} in A but {y.shape[1]}x{y.shape[0]} in B: "
+                            "give each pair one size")
+    return _as_float(inputs), _as_float(targets)
+
+
+def pair_batches(source, task, patch_size, batch_size, seed=0):
+    """Endless training batches `({"image": inputs[, "mask"]}, targets)` as numpy arrays.
+
+    Args:
+        source: a clean-image source (`clean_images`) or, for the `paired` task, a folder with `A/` and `B/`.
+        task: a `Task` or its text.
+        patch_size: the side of the target crops (images of that size or smaller train whole).
+        batch_size: pairs a batch.
+        seed: seed of the crops, flips and degradations.
+
+    Yields:
+        Batches; inputs made by `task.degrade` from the crops of clean images.
+    """
+    task = Task.parse(task)
+    rng = np.random.default_rng(seed)
+    if task.name == "paired":
+        inputs, targets = paired_images(source)
+        stacks = [np.concatenate([x, y], axis=-1) for x, y in zip(inputs, targets)]
+    else:
+        stacks = clean_images(source, "train")
+    channels = stacks[0].shape[-1] if task.name != "paired" else stacks[0].shape[-1] // 2
+    for image in stacks:
+        if min(image.shape[:2]) < patch_size:
+            raise KganError(f"an image of {image.shape[1]}x{image.shape[0]} is smaller than the {patch_size}-pixel "
+                            "patches: lower --patch-size")
+    weights = np.array([image.shape[0] * image.shape[1] for image in stacks], np.float64)
+    weights /= weights.sum()  # each pixel equally likely to be in a crop
+    while True:
+        crops = []
+        for index in rng.choice(len(stacks), batch_size, p=weights):
+            image = stacks[index]
+            top = int(rng.integers(0, image.shape[0] - patch_size + 1))
+            left = int(rng.integers(0, image.shape[1] - patch_size + 1))
+            crop = image[top : top + patch_size, left : left + patch_size]
+            if patch_size < min(image.shape[:2]) and rng.random() < 0.5:
+                crop = crop[:, ::-1]
+            crops.append(crop)
+        crops = np.stack(crops).astype(np.float32)
+        if task.name == "paired":
+            yield {"image": crops[..., :channels]}, crops[..., channels:]
+        else:
+            yield task.degrade(crops, rng), crops
+
+
+def paired_dataset(source, task, patch_size, batch_size, seed=0):
+    """`pair_batches` as a prefetched tf.data pipeline, with its facts.
+
+    Returns:
+        `(dataset, facts)`: facts has `name`, `shape` (one target patch), `num_examples` (the
+        training images) and `channels`.
+    """
+    import tensorflow as tf
+
+    task = Task.parse(task)
+    batches = pair_batches(source, task, patch_size, batch_size, seed)
+    inputs, targets = next(batches)  # checks the source now, before a run folder exists
+    first = [(inputs, targets)]
+
+    def generate():
+        while True:
+            yield first.pop() if first else next(batches)
+
+    signature = ({name: tf.TensorSpec((batch_size, *value.shape[1:]), tf.float32) for name, value in inputs.items()},
+                 tf.TensorSpec((batch_size, *targets.shape[1:]), tf.float32))
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(2)
+    options = tf.data.Options()
+    options.autotune.enabled = False  # see kgan.data.load_dataset
+    dataset = dataset.with_options(options)
+    name = source if source in ("photos", "digits") else os.path.basename(os.path.normpath(source))
+    count = len(clean_images(source)) if task.name != "paired" else len(paired_images(source)[0])
+    return dataset, {"name": name, "shape": tuple(int(s) for s in targets.shape[1:]), "num_examples": count}
+
+
+def preview_pairs(source, task, patch_size, n=8, seed=0):
+    """`(inputs, targets)`: `n` held-out crops of `patch_size` and their inputs, for pictures of progress
+    (a paired folder's are its first pairs)."""
+    task = Task.parse(task)
+    rng = np.random.default_rng(seed)
+    if task.name == "paired":
+        inputs, targets = paired_images(source)
+        crops = [np.concatenate([x, y], -1)[:patch_size, :patch_size] for x, y in zip(inputs, targets)]
+    else:
+        crops = []
+        for image in clean_images(source, "held_out"):
+            if min(image.shape[:2]) < patch_size:
+                continue
+            top = int(rng.integers(0, image.shape[0] - patch_size + 1))
+            left = int(rng.integers(0, image.shape[1] - patch_size + 1))
+            crops.append(image[top : top + patch_size, left : left + patch_size])
+    if not crops:
+        raise KganError(f"no held-out image of {source} is {patch_size} pixels a side: lower --patch-size")
+    crops = np.stack([crops[i % len(crops)] for i in range(n)]).astype(np.float32)
+    if task.name == "paired":
+        half = crops.shape[-1] // 2
+        return {"image": crops[..., :half]}, crops[..., half:]
+    return task.degrade(crops, rng), crops

@@ -1,0 +1,289 @@
+"""Generators that take an image: tasks, the pix2pix family, PairedGAN, export, runtime, CLI, metrics."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kgan.errors import KganError
+from kgan.runtime.restore import Task, psnr, read_image, resize_bicubic, restore
+
+pytest.importorskip("skimage")
+
+
+# -- tasks and degradations (numpy) -------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["superres:2", "superres:4", "denoise:0.1", "denoise:sp0.05", "inpaint:lower",
+                                  "inpaint:boxes", "paired"])
+def test_tasks_read_back_from_their_text(text):
+    assert str(Task.parse(text)) == text
+    assert Task.parse(Task.parse(text).to_dict()) == Task.parse(text)
+
+
+@pytest.mark.parametrize("text", ["superres:3", "denoise:0", "denoise:x", "inpaint:left", "blur:2", "paired:1"])
+def test_unknown_tasks_are_one_line_errors(text):
+    with pytest.raises(KganError, match="unknown task .* a task is superres:2"):
+        Task.parse(text)
+
+
+def test_superres_inputs_are_pillows_bicubic_downscale():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (2, 32, 24, 3)).astype(np.float32)
+    small = Task.parse("superres:4").degrade(images, rng)["image"]
+    assert small.shape == (2, 8, 6, 3)
+    expected = np.asarray(Image.fromarray(images[1, :, :, 2], mode="F").resize((6, 8), Image.BICUBIC))
+    np.testing.assert_allclose(small[1, :, :, 2], np.clip(expected, -1, 1), atol=1e-6)
+    # the bicubic baseline brings a smooth image back close to itself
+    smooth = np.broadcast_to(np.linspace(-0.5, 0.5, 32, dtype=np.float32)[None, :, None, None], (1, 32, 32, 1))
+    back = Task.parse("superres:4").baseline({"image": resize_bicubic(smooth, 8, 8)}, 32, 32)
+    assert np.abs(back - smooth)[:, 4:-4, 4:-4].max() < 0.02
+
+
+def test_denoise_adds_noise_of_sigma_on_unit_images():
+    rng = np.random.default_rng(0)
+    grey = np.zeros((4, 64, 64, 3), np.float32)  # 0.5 on [0, 1]: the noise is rarely clipped
+    noisy = Task.parse("denoise:0.1").degrade(grey, rng)["image"]
+    assert abs(np.std((noisy + 1) / 2) - 0.1) < 0.003
+    assert psnr(noisy, grey) == pytest.approx(20.0, abs=0.3)  # 10 log10(1 / 0.1^2)
+    spotted = Task.parse("denoise:sp0.05").degrade(grey, rng)["image"]
+    assert abs(np.mean(spotted[..., 0] != 0) - 0.05) < 0.005 and set(np.unique(spotted)) == {-1.0, 0.0, 1.0}
+
+
+def test_inpainting_masks_the_region_and_passes_the_mask():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (3, 8, 8, 1)).astype(np.float32)
+    feeds = Task.parse("inpaint:lower").degrade(images, rng)
+    assert np.all(feeds["mask"][:, 4:] == 1) and np.all(feeds["mask"][:, :4] == 0)
+    assert np.all(feeds["image"][:, 4:] == 0) and np.array_equal(feeds["image"][:, :4], images[:, :4])
+    boxes = Task.parse("inpaint:boxes").mask(200, 32, 32, rng)
+    covered = boxes.mean(axis=(1, 2, 3))
+    assert covered.min() > 0 and covered.max() < 0.8 and len(np.unique(covered)) > 50
+
+
+def test_restore_in_tiles_equals_restoring_whole():
+    """A local operation (a 3x3 mean, then x2 upsampling) gives the same output in tiles as whole,
+    and images padded to the multiple come back at their size."""
+    from scipy.ndimage import uniform_filter
+
+    calls = []
+
+    def run(feeds):
+        x = feeds["image"]
+        calls.append(x.shape)
+        assert x.shape[1] % 8 == 0 and x.shape[2] % 8 == 0
+        smoothed = uniform_filter(x, size=(1, 3, 3, 1), mode="reflect")
+        return np.repeat(np.repeat(smoothed, 2, 1), 2, 2)
+
+    image = np.random.default_rng(0).uniform(-1, 1, (2, 45, 70, 3)).astype(np.float32)
+    task = Task.parse("superres:2")
+    whole = restore(run, task, image, multiple=8, tile=512)
+    tiled = restore(run, task, image, multiple=8, tile=24, overlap=4)
+    assert whole.shape == tiled.shape == (2, 90, 140, 3)
+    assert len(calls) > 4
+    inner = (slice(None), slice(2, -2), slice(2, -2))  # the reflected border differs at the image's edge only
+    np.testing.assert_allclose(tiled[inner], whole[inner], atol=1e-6)
+
+
+def test_bad_images_are_one_line_errors(tmp_path):
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(KganError, match="is not an image"):
+        read_image(str(tmp_path / "notes.png"), 3)
+    Image.new("L", (16, 16)).save(tmp_path / "grey.png")
+    with pytest.raises(KganError, match="has 1 channel.* takes 3"):
+        read_image(str(tmp_path / "grey.png"), 3)
+    with pytest.raises(KganError, match="no such image"):
+        read_image(str(tmp_path / "missing.png"), 3)
+    Image.new("RGBA", (16, 16), (1, 2, 3, 255)).save(tmp_path / "opaque.png")
+    assert read_image(str(tmp_path / "opaque.png"), 3).shape == (16, 16, 3)
+
+
+# -- the family and the GAN ------------------------------------------------------------------
+
+def test_the_unet_starts_as_the_baseline_and_keeps_known_pixels():
+    from kgan.models.unet import UNetGenerator
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (2, 16, 24, 3)).astype(np.float32)
+    denoise = UNetGenerator((16, 16, 3), task="denoise:0.1", filters=4, depth=2)
+    np.testing.assert_allclose(np.asarray(denoise(x)), x, atol=1e-6)  # a zero residual: the input itself
+    superres = UNetGenerator((16, 16, 3), task="superres:2", filters=4, depth=2)
+    up = np.asarray(superres(x))
+    assert up.shape == (2, 32, 48, 3)
+    bicubic = resize_bicubic(x, 32, 48)  # TensorFlow's bicubic, as Pillow's, away from the edges
+    assert np.abs(up - bicubic)[:, 4:-4, 4:-4].max() < 0.05
+    inpaint = UNetGenerator((8, 8, 1), task="inpaint:lower", filters=4, depth=2)
+    residual = inpaint.get_layer("residual")
+    residual.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in residual.get_weights()])
+    feeds = Task.parse("inpaint:lower").degrade(rng.uniform(-1, 1, (2, 8, 8, 1)).astype(np.float32), rng)
+    out = np.asarray(inpaint([feeds["image"], feeds["mask"]]))
+    np.testing.assert_array_equal(out[:, :4], feeds["image"][:, :4])
+    assert np.abs(out[:, 4:] - feeds["image"][:, 4:]).mean() > 0.1
+
+
+def test_sizes_the_unet_cannot_halve_are_refused():
+    from kgan.models.unet import UNetGenerator
+
+    with pytest.raises(KganError, match="multiple of 16"):
+        UNetGenerator((24, 24, 3), task="superres:4", depth=2)
+
+
+def _digits_batches(task="inpaint:lower", batch=32, seed=0):
+    from kgan.data.pairs import pair_batches
+
+    return pair_batches("digits", task, 8, batch, seed)
+
+
+def _paired_gan(adversarial=True, seed=0):
+    import keras
+
+    from kgan.models.unet import PatchDiscriminator, UNetGenerator
+    from kgan.paired import PairedGAN
+
+    keras.utils.set_random_seed(seed)
+    generator = UNetGenerator((8, 8, 1), task="inpaint:lower", filters=8, depth=2)
+    discriminator = PatchDiscriminator((8, 8, 1), task="inpaint:lower", filters=8)
+    gan = PairedGAN(generator, discriminator, adversarial=adversarial, seed=seed)
+    gan.compile(keras.optimizers.Adam(2e-3, 0.5), keras.optimizers.Adam(2e-3, 0.5))
+    return gan
+
+
+@pytest.mark.parametrize("adversarial", [True, False])
+def test_a_paired_gan_learns_to_inpaint_digits(adversarial):
+    """A few hundred steps fill in the lower half of held-out digits far better than leaving it grey."""
+    from kgan.data.pairs import preview_pairs
+
+    gan = _paired_gan(adversarial)
+    batches = _digits_batches()
+    inputs, targets = preview_pairs("digits", "inpaint:lower", 8, n=64)
+    before = psnr(gan.restore(inputs["image"], inputs["mask"]), targets)
+    history = gan.fit(
+        (b for b in batches), steps_per_epoch=150, epochs=1, verbose=0).history
+    after = psnr(gan.restore(inputs["image"], inputs["mask"]), targets)
+    assert after > before + 2.0, (before, after)
+    names = set(history)
+    if adversarial:
+        assert {"d_loss", "g_adversarial", "g_l1", "real_score", "fake_score"} <= names
+    else:
+        assert names == {"g_loss"}
+
+
+def test_a_paired_gan_round_trips_through_keras(tmp_path):
+    import kgan
+
+    gan = _paired_gan()
+    gan.fit((b for b in _digits_batches()), steps_per_epoch=3, epochs=1, verbose=0)
+    gan.save(tmp_path / "model.keras")
+    loaded = kgan.load_model(tmp_path / "model.keras")
+    inputs = next(_digits_batches(seed=1))[0]
+    np.testing.assert_array_equal(loaded.restore(inputs["image"], inputs["mask"]),
+                                  gan.restore(inputs["image"], inputs["mask"]))
+    assert (type(loaded).__name__, loaded.l1_weight, str(loaded.task)) == ("PairedGAN", 100.0, "inpaint:lower")
+
+
+def test_a_paired_gan_refuses_what_would_misalign_pairs():
+    from kgan.models.unet import PatchDiscriminator, UNetGenerator
+    from kgan.paired import PairedGAN
+
+    g = UNetGenerator((8, 8, 1), task="denoise:0.1", filters=4, depth=2)
+    d = PatchDiscriminator((8, 8, 1), task="denoise:0.1", filters=4)
+    with pytest.raises(KganError, match="drop pack, augment and diversity"):
+        PairedGAN(g, d, augment=("translation",))
+    with pytest.raises(KganError, match="give l1_weight > 0"):
+        PairedGAN(g, d, adversarial=False, l1_weight=0)
+
+
+# -- a trained run through export, runtime, CLI and metrics ------------------------------------
+
+@pytest.fixture(scope="module")
+def superres_run(tmp_path_factory):
+    """A tiny x2 super-resolution run on the photos, exported."""
+    from kgan.presets import get_preset
+    from kgan.training import train
+
+    root = tmp_path_factory.mktemp("superres")
+    config = get_preset("photos-superres").replace(
+        task="superres:2", patch_size=32, batch_size=4, epochs=1, steps_per_epoch=20,
+        generator={"filters": 8, "depth": 2}, discriminator={"filters": 8}, out=str(root / "run"),
+        export_dir=str(root / "export"))
+    result = train(config, verbose=0, log=lambda *_: None)
+    return result
+
+
+def test_the_export_takes_any_size_and_matches_keras(superres_run):
+    from kgan.runtime.inference import GeneratorRuntime
+
+    with open(os.path.join(os.path.dirname(superres_run.files["onnx"]), "manifest.json")) as handle:
+        manifest = json.load(handle)
+    assert manifest["parity"]["generator"]["keras_vs_onnxruntime"] < 1e-4
+    assert set(manifest["models"]) == {"generator"}  # no discriminator: nothing to choose among
+    assert manifest["models"]["generator"]["inputs"] == {"image": {"shape": ["batch", None, None, 3],
+                                                                    "dtype": "float32"}}
+    runtime = GeneratorRuntime(os.path.dirname(superres_run.files["onnx"]))
+    assert runtime.takes_image and str(runtime.task) == "superres:2"
+    image = (np.random.default_rng(0).random((37, 51, 3)) * 255).astype(np.uint8)
+    restored = runtime.generate(image=image)
+    assert restored.shape == (1, 74, 102, 3) and restored.dtype == np.uint8
+    keras_side = superres_run.gan.restore(image)
+    np.testing.assert_allclose(runtime.restore(image), keras_side, atol=1e-4)
+
+
+def test_kgan_generate_restores_an_image_file(superres_run, tmp_path):
+    from kgan.cli import main
+
+    export = os.path.dirname(superres_run.files["onnx"])
+    Image.fromarray((np.random.default_rng(0).random((30, 41, 3)) * 255).astype(np.uint8)).save(tmp_path / "in.png")
+    assert main(["generate", export, "--input", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png")]) == 0
+    with Image.open(tmp_path / "out.png") as out:
+        assert out.size == (82, 60) and out.mode == "RGB"
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_text("text"), "is not an image"),
+    (lambda p: Image.new("L", (30, 30)).save(p), "has 1 channel"),
+    (lambda p: Image.new("RGB", (3, 3)).save(p), "needs at least 4 pixels"),
+])
+def test_kgan_generate_refuses_bad_inputs_in_one_line(superres_run, tmp_path, capsys, make, message):
+    from kgan.cli import main
+
+    export = os.path.dirname(superres_run.files["onnx"])
+    make(tmp_path / "in.png")
+    assert main(["generate", export, "--input", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not os.path.exists(tmp_path / "out.png")
+
+
+def test_evaluate_scores_restoration_against_the_baseline(superres_run, tmp_path):
+    from kgan.evaluate import evaluate
+
+    export = os.path.dirname(superres_run.files["onnx"])
+    report = evaluate(export, against=superres_run.run_dir, picture=str(tmp_path / "side.png"))
+    assert report["task"] == "superres:2" and report["images"] == 4
+    # the export and the run it came from restore alike
+    assert report["psnr_against"] == pytest.approx(report["psnr"], abs=1e-3)
+    assert 20 < report["baseline_psnr"] < 40 and 0 < report["baseline_sharpness"] < 1
+    with Image.open(tmp_path / "side.png") as picture:
+        assert picture.size[0] > 4 * 128  # input, baseline, against, model, truth
+
+
+def test_a_paired_folder_trains(tmp_path):
+    from kgan.cli import main
+
+    rng = np.random.default_rng(0)
+    for folder in ("A", "B"):
+        (tmp_path / "pairs" / folder).mkdir(parents=True)
+    for i in range(3):
+        clean = (rng.random((24, 24, 3)) * 255).astype(np.uint8)
+        Image.fromarray(clean).save(tmp_path / "pairs" / "B" / f"{i}.png")
+        Image.fromarray(255 - clean).save(tmp_path / "pairs" / "A" / f"{i}.png")
+    out = tmp_path / "run"
+    args = ["train", "--preset", "photos-denoise", "--dataset", str(tmp_path / "pairs"), "--task", "paired",
+            "--patch-size", "16", "--batch-size", "2", "--epochs", "1", "--steps-per-epoch", "3", "--out", str(out),
+            "--no-export", "--quiet"]
+    assert main(args) == 0
+    assert json.load(open(out / "config.json"))["dataset_info"]["task"] == "paired"
+    os.rename(tmp_path / "pairs" / "B" / "2.png", tmp_path / "pairs" / "B" / "9.png")
+    assert main([*args[:-4], "--out", str(tmp_path / "run2"), "--no-export", "--quiet"]) == 2
+    assert not os.path.exists(tmp_path / "run2")
