@@ -5,6 +5,7 @@ TensorFlow or Keras. Works offline: analytics off, system fonts, no share link.
 
     kgan demo [--model EXPORT_DIR|MODEL.onnx] [--host 127.0.0.1] [--port 7860]
 
+The Restore tab serves models that take an image (`/restore(image, model, degrade=False, seed=0)`).
 The Generate button is also an API endpoint, `/generate(seed, count, label=-1,
 truncation=1.0, model=<first>, oversample=1, member="mixture")`, returning the gallery
 (`member`: one member of a mixture by its index, or "mixture" for members drawn by weight);
@@ -160,6 +161,8 @@ class DemoApp:
             if reuse and self._last is not None and self._last[0] == key:
                 return self._last[1]
         runtime = self.runtimes.get(model)
+        if runtime.takes_image:
+            raise gr.Error("This model restores an image: upload one in the Restore tab.")
         given = _member(runtime, member)
         seed = _int("seed", seed, 0, 2**32 - 1)
         count = _int("count", count, 1, MAX_COUNT)
@@ -301,6 +304,63 @@ class DemoApp:
     def _default(self):
         return self.models[0] if self.models else None
 
+    def restore(self, image, model=None, degrade=False, seed=0):
+        """An uploaded image restored by a model that takes one, beside the task's baseline.
+
+        Args:
+            image: the upload, uint8 `[H, W, C]` (converted to the model's channels).
+            model: the model file.
+            degrade: first make the input from the upload as the task does in training (shrink it,
+                add noise, mask the region), so the upload is also the truth shown beside.
+            seed: seed of that degradation's noise.
+
+        Returns:
+            Gallery items: the input, the baseline (bicubic upsampling, the noisy or masked input),
+            the restored image, and with `degrade` the truth.
+        """
+        import gradio as gr
+        import numpy as np
+
+        runtime = self.runtimes.get(model or self._default())
+        if not runtime.takes_image:
+            raise gr.Error("This model samples from latents, not from an image: use the Generate tab.")
+        if image is None:
+            raise gr.Error("Upload an image first.")
+        picture = np.asarray(image)
+        if picture.ndim not in (2, 3) or picture.dtype != np.uint8:
+            raise gr.Error("The upload is not an 8-bit image: upload a PNG or JPEG.")
+        channels = runtime.prior["image"].channels
+        picture = picture[..., None] if picture.ndim == 2 else picture[..., :3]
+        if picture.shape[-1] != channels:  # an upload is what it is: convert it rather than refuse it
+            picture = picture.mean(axis=-1, keepdims=True).astype(np.uint8) if channels == 1 else \
+                np.repeat(picture[..., :1], 3, axis=-1)
+        task = runtime.task
+        truth = None
+        try:
+            if degrade:
+                f = task.factor
+                height, width = picture.shape[0] // f * f, picture.shape[1] // f * f
+                truth = picture[:height, :width].astype(np.float32)[None] / 127.5 - 1.0
+                inputs = task.degrade(truth, np.random.default_rng(_int("seed", seed, 0, 2**32 - 1)))
+            else:
+                inputs = task.degrade(picture.astype(np.float32)[None] / 127.5 - 1.0, None) \
+                    if task.masked and task.region == "lower" else {"image": picture}
+            restored = runtime.restore(inputs["image"], inputs.get("mask"))
+        except KganError as error:
+            raise gr.Error(str(error)) from None
+        height, width = restored.shape[1:3]
+        shown_input = runtime.prior["image"].draw(None, None, given=inputs["image"])
+        baseline = task.baseline({"image": shown_input}, height, width)
+        names = {"superres": "bicubic upsampling", "denoise": "noisy input", "inpaint": "masked input"}
+        items = [(shown_input, "input"), (baseline, names.get(task.name, "input")), (restored, f"restored ({task})")]
+        if truth is not None:
+            items.append((truth, "truth"))
+        return [(_shown(images.to_uint8(x[0], runtime.value_range)), caption) for x, caption in items]
+
+
+def _shown(image):
+    return image[..., 0] if image.shape[-1] == 1 else image
+
 
 def build_demo(models):
     """The Gradio Blocks app over the given generator files (the first is selected)."""
@@ -345,6 +405,18 @@ def build_demo(models):
                 walk_count = gr.Slider(1, 16, value=8, step=1, label="samples per frame")
             walk_button = gr.Button("Make GIF")
             walk = gr.Image(type="filepath", label="latent walk (GIF)", elem_id="walk", elem_classes="pixelated")
+        with gr.Tab("Restore"):
+            gr.Markdown("For models that restore an image (super-resolution, denoising, inpainting): upload one.")
+            with gr.Row():
+                upload = gr.Image(type="numpy", image_mode=None, format="png", label="image", elem_id="upload")
+                with gr.Column():
+                    degrade = gr.Checkbox(value=False, label="degrade it first as in training (it is then the truth)")
+                    restore_seed = gr.Number(value=0, precision=0, label="noise seed", minimum=0)
+                    restore_button = gr.Button("Restore", variant="primary")
+            restored = gr.Gallery(label="input, baseline, restored (, truth)", format="png", columns=4,
+                                  object_fit="contain", height="auto", elem_id="restored")
+        restore_button.click(app.restore, inputs=[upload, model, degrade, restore_seed], outputs=restored,
+                             api_name="restore")
         inputs = [seed, count, label, truncation, model, oversample, member, sampler]
         button.click(app.generate, inputs=inputs, outputs=gallery, api_name="generate").then(
             app.grid, inputs=inputs, outputs=grid_file, api_name=False

@@ -292,12 +292,13 @@ PRESETS["photos-superres"] = TrainConfig(
     task="superres:4",
     patch_size=64,
     model="pix2pix",
-    generator={"filters": 32, "depth": 3},
+    generator={"filters": 64, "depth": 2, "blocks": 4},
     discriminator={"filters": 32, "strided": 2},
     batch_size=16,
-    epochs=10,
+    epochs=8,
     steps_per_epoch=300,
-    lr=2e-4,
+    lr=1e-3,
+    d_lr=2e-4,
     beta_1=0.5,
     l1_weight=100.0,
     ema=0.999,
@@ -311,6 +312,9 @@ PRESETS["photos-denoise"] = PRESETS["photos-superres"].replace(
         "4 whole photos held out. About ten minutes on 2 CPU cores."
     ),
     task="denoise:0.1",
+    patch_size=32,
+    generator={"filters": 32, "depth": 3},
+    epochs=10,
 )
 
 PRESETS["digits-inpaint"] = PRESETS["photos-superres"].replace(
@@ -328,6 +332,8 @@ PRESETS["digits-inpaint"] = PRESETS["photos-superres"].replace(
     batch_size=64,
     epochs=20,
     steps_per_epoch=200,
+    lr=2e-4,
+    d_lr=None,
 )
 
 # The order `kgan presets` lists them in.

@@ -287,3 +287,71 @@ def test_a_paired_folder_trains(tmp_path):
     os.rename(tmp_path / "pairs" / "B" / "2.png", tmp_path / "pairs" / "B" / "9.png")
     assert main([*args[:-4], "--out", str(tmp_path / "run2"), "--no-export", "--quiet"]) == 2
     assert not os.path.exists(tmp_path / "run2")
+
+
+def test_the_demo_restores_an_upload_beside_its_baseline(superres_run, tmp_path):
+    pytest.importorskip("gradio", reason="the demo needs the app extra: pip install -e '.[app]'")
+    from gradio_client import Client, handle_file
+
+    from kgan.demo import launch
+    from kgan.runtime.inference import GeneratorRuntime
+
+    export = os.path.dirname(superres_run.files["onnx"])
+    image = (np.random.default_rng(0).random((20, 30, 3)) * 255).astype(np.uint8)
+    Image.fromarray(image).save(tmp_path / "small.png")
+    demo, url = launch(export, port=None, export_root=str(tmp_path / "none"), block=False)
+    try:
+        client = Client(url, verbose=False, analytics_enabled=False)
+        items = client.predict(handle_file(str(tmp_path / "small.png")), api_name="/restore")
+        shown = []
+        for item in items:
+            with Image.open(item["image"]) as picture:
+                shown.append(np.asarray(picture))
+        assert [item["caption"] for item in items] == ["input", "bicubic upsampling", "restored (superres:2)"]
+        assert shown[0].shape == (20, 30, 3) and shown[1].shape == shown[2].shape == (40, 60, 3)
+        np.testing.assert_array_equal(shown[2], GeneratorRuntime(export).generate(image=image)[0])
+        with pytest.raises(Exception, match="samples from latents|Upload an image"):
+            client.predict(None, api_name="/restore")
+    finally:
+        demo.close()
+
+
+def test_the_web_page_restores_an_upload_as_the_python_runtime_does(superres_run, tmp_path_factory):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need the test extra")
+    from browser import CHROMIUM, CHROMIUM_ARGS, serve_folder
+    from test_web import ORT_PACKAGE
+
+    from kgan.runtime.inference import GeneratorRuntime
+    from kgan.web import build_site
+
+    if not os.path.exists(CHROMIUM) or not os.path.isdir(ORT_PACKAGE):
+        pytest.skip("the browser tests need Chromium (apt) and onnxruntime-web (npm ci --prefix tests/web)")
+    export = os.path.dirname(superres_run.files["onnx"])
+    folder = tmp_path_factory.mktemp("restore-site")
+    build_site(export, folder / "site", ort_dir=ORT_PACKAGE)
+    image = (np.random.default_rng(0).random((18, 30, 3)) * 255).astype(np.uint8)  # padded to 20 x 32
+    Image.fromarray(image).save(folder / "small.png")
+    (folder / "notes.png").write_text("not an image")
+    expected = GeneratorRuntime(export).restore(image)
+    with serve_folder(folder) as url, sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{url}site/index.html")
+            page.wait_for_function("() => !document.getElementById('restore').disabled", timeout=60_000)
+            assert page.is_hidden("#generate") and page.is_visible("#upload")
+            page.set_input_files("#upload", str(folder / "small.png"))
+            page.click("#restore")
+            page.wait_for_function("() => kgan.restored()", timeout=60_000)
+            shown = page.evaluate("() => kgan.restored()")
+            restored = np.asarray(shown["data"], np.float32).reshape(shown["dims"])
+            assert restored.shape == expected.shape == (1, 36, 60, 3)
+            assert np.abs(restored - expected).max() < 1e-4
+            assert page.eval_on_selector("#canvas", "c => c.width") > 3 * 60
+            page.set_input_files("#upload", str(folder / "notes.png"))
+            page.click("#restore")
+            page.wait_for_function("() => !document.getElementById('error').hidden")
+            message = page.eval_on_selector("#error", "e => e.textContent")
+            assert "notes.png is not an image" in message and "\n" not in message
+        finally:
+            browser.close()

@@ -53,6 +53,8 @@ class UNetGenerator(_Kept, Generator, keras.Model):
         task: the `kgan.runtime.restore.Task` (or its text, `"superres:4"`) its inputs come from.
         filters: channels of the first level; each level below doubles them, up to `8 * filters`.
         depth: stride-2 levels of the encoder (the input's sides are multiples of `2 ** depth`).
+        blocks: residual blocks (3x3, leaky ReLU, 3x3) at the input's resolution after the decoder,
+            where super-resolution networks (SRResNet, EDSR) do their work; 0: none.
 
     Example:
         >>> g = UNetGenerator((32, 32, 3), task="superres:4", filters=16, depth=2)
@@ -63,12 +65,14 @@ class UNetGenerator(_Kept, Generator, keras.Model):
     kind = "restored"
 
     def __init__(self, image_shape, latent_dim=None, num_classes=None, task="denoise:0.1", filters=32, depth=3,
-                 **kwargs):
+                 blocks=0, **kwargs):
         image_shape = check_image_shape(image_shape)
         if num_classes:
             raise KganError("the pix2pix family restores images; it takes no class labels: drop --conditional")
         task = Task.parse(task)
         filters, depth = check_positive("filters", filters), check_positive("depth", depth)
+        if not isinstance(blocks, int) or blocks < 0:
+            raise KganError(f"blocks must be an integer >= 0, got {blocks!r}")
         height, width, channels = image_shape
         small = (_input_side(height, task, depth), _input_side(width, task, depth))
 
@@ -90,10 +94,15 @@ class UNetGenerator(_Kept, Generator, keras.Model):
             x = _conv(x, _width(filters, level), 3, 1, f"up{level + 1}")
             x = layers.Concatenate(name=f"up{level + 1}_skip")([x, skips[level]])
             x = _conv(x, _width(filters, level), 3, 1, f"up{level + 1}_b")
+        for block in range(blocks):
+            branch = _conv(x, filters, 3, 1, f"block{block + 1}_a")
+            branch = layers.Conv2D(filters, 3, padding="same", kernel_initializer="zeros",  # each starts as the identity
+                                   name=f"block{block + 1}_b")(branch)
+            x = layers.Add(name=f"block{block + 1}")([x, branch])
         base = image
-        for step in range(int(math.log2(task.factor))):
+        for step in range(int(math.log2(task.factor))):  # the larger sides: half the channels, at least 16
             x = layers.UpSampling2D(2, name=f"sr{step + 1}_resize")(x)
-            x = _conv(x, filters, 3, 1, f"sr{step + 1}")
+            x = _conv(x, max(16, filters // 2), 3, 1, f"sr{step + 1}")
         if task.factor > 1:
             base = ResizeUpsample(task.factor, name="base")(image)
         residual = layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros", dtype="float32",
@@ -106,7 +115,7 @@ class UNetGenerator(_Kept, Generator, keras.Model):
         self.task_spec = task
         self._input_size = small
         self._keep(image_shape=image_shape, latent_dim=None, num_classes=None, task=str(task), filters=filters,
-                   depth=depth)
+                   depth=depth, blocks=blocks)
 
     @property
     def multiple(self):

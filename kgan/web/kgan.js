@@ -7,7 +7,8 @@
  *
  * Test hook: `window.kgan.ready` (a promise, resolved once the models are loaded) and
  * `window.kgan.run(feeds, role = "generator")`: named inputs as (nested) arrays or
- * {data, dims}; resolves to {name: {dims, data}} with plain numbers.
+ * {data, dims}; resolves to {name: {dims, data}} with plain numbers. For a model that restores an
+ * image, `window.kgan.restore()` restores the upload and `window.kgan.restored()` gives the output.
  */
 (function () {
   "use strict";
@@ -29,7 +30,8 @@
   let settle;
   const ready = new Promise((resolve, reject) => { settle = { resolve, reject }; });
   ready.catch(() => {});
-  window.kgan = { ready, run, generate, last, state, timings };
+  window.kgan = { ready, run, generate, last, state, timings, restore,
+    restored: () => state.restored && plain({ out: state.restored }).out };
 
   // -- messages ------------------------------------------------------------------------------
 
@@ -152,6 +154,17 @@
       },
     },
   };
+
+  // An image to restore (and inpainting's mask) comes from an upload; drawn, it is a grey image of the
+  // training crops' size, which warms the session up.
+  const IMAGE_INPUT = {
+    draw(input, n) {
+      const [h, w] = input.size;
+      return tensor("float32", new Float32Array(n * h * w * input.channels), [n, h, w, input.channels]);
+    },
+  };
+  INPUTS.image = IMAGE_INPUT;
+  INPUTS.mask = IMAGE_INPUT;
 
   function inputType(input) {
     const type = INPUTS[input.type];
@@ -326,6 +339,11 @@
       show(out, marks) { showCanvas(false); drawGrid(this.frames(out)[0], marks && marks.map(caption)); return 0; },
       walkFrame(out) { drawGrid(this.frames(out)[0], null); },
     },
+    restored: {
+      count: 1, maxCount: 1, restores: true,
+      show(out) { showCanvas(false); drawGrid(KINDS.image.frames(out)[0], null); return 0; },
+      walkFrame() {},
+    },
     video: {
       count: 8, maxCount: 16, animated: true,
       frames(out) { // frame t of every clip
@@ -493,6 +511,118 @@
     return took;
   }
 
+  const MAX_SIDE = 1024; // larger uploads: `kgan generate --input`, which tiles them
+
+  function reflect(i, n) { // numpy's "reflect" padding
+    if (n === 1) return 0;
+    const period = 2 * (n - 1);
+    i = ((i % period) + period) % period;
+    return i < n ? i : period - i;
+  }
+
+  /** An uploaded file as float32 [1, H, W, C] in [-1, 1] (C: the model's; colour averaged for grey). */
+  async function readUpload(file, channels) {
+    let bitmap;
+    try {
+      bitmap = await createImageBitmap(file);
+    } catch (error) {
+      throw new PageError(`${file.name} is not an image this browser can read: upload a PNG or JPEG.`);
+    }
+    const c = document.createElement("canvas");
+    c.width = bitmap.width; c.height = bitmap.height;
+    const ctx = c.getContext("2d");
+    ctx.drawImage(bitmap, 0, 0);
+    const rgba = ctx.getImageData(0, 0, c.width, c.height).data;
+    const h = c.height, w = c.width, data = new Float32Array(h * w * channels);
+    for (let p = 0; p < h * w; p++) {
+      if (channels === 1) data[p] = (rgba[4 * p] + rgba[4 * p + 1] + rgba[4 * p + 2]) / 3 / 127.5 - 1;
+      else for (let k = 0; k < 3; k++) data[3 * p + k] = rgba[4 * p + k] / 127.5 - 1;
+    }
+    return tensor("float32", data, [1, h, w, channels]);
+  }
+
+  /** Pads [1, h, w, c] by reflection to [1, H, W, c]. */
+  function padded(t, H, W) {
+    const [, h, w, c] = t.dims, out = new Float32Array(H * W * c);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const from = (reflect(y, h) * w + reflect(x, w)) * c;
+        for (let k = 0; k < c; k++) out[(y * W + x) * c + k] = t.data[from + k];
+      }
+    }
+    return tensor("float32", out, [1, H, W, c]);
+  }
+
+  function cropped(t, H, W) {
+    const [, , w, c] = t.dims, out = new Float32Array(H * W * c);
+    for (let y = 0; y < H; y++) out.set(t.data.subarray(y * w * c, (y * w + W) * c), y * W * c);
+    return tensor("float32", out, [1, H, W, c]);
+  }
+
+  /** Restores the uploaded image: input | the browser's smooth upscaling or the input | restored. */
+  async function restore() {
+    await ready;
+    await guarded(async () => {
+      const file = $("upload").files[0];
+      if (!file) throw new PageError("Choose an image to restore first.");
+      const input = state.web.prior.find((i) => i.type === "image");
+      const task = input.task || "paired", factor = task.startsWith("superres:") ? Number(task.split(":")[1]) : 1;
+      const image = await readUpload(file, input.channels);
+      const [, h, w, c] = image.dims;
+      const smallest = Math.max(input.multiple, 1);
+      if (Math.min(h, w) < smallest) {
+        throw new PageError(`${file.name} is ${w}x${h}: this model needs at least ${smallest} pixels a side.`);
+      }
+      if (Math.max(h, w) > MAX_SIDE) {
+        throw new PageError(`${file.name} is ${w}x${h}: the page restores up to ${MAX_SIDE} pixels a side; ` +
+          "`kgan generate --input` restores any size in tiles.");
+      }
+      const H = Math.ceil(h / input.multiple) * input.multiple, W = Math.ceil(w / input.multiple) * input.multiple;
+      const feeds = { image: padded(image, H, W) };
+      if (state.web.prior.some((i) => i.type === "mask")) {
+        if (task !== "inpaint:lower") throw new PageError("This model inpaints rectangles it is told of: use kgan generate --input with --mask.");
+        const mask = new Float32Array(H * W);
+        for (let y = Math.floor(h / 2); y < H; y++) mask.fill(1, y * W, (y + 1) * W);
+        for (let p = 0; p < H * W; p++) if (mask[p]) for (let k = 0; k < c; k++) feeds.image.data[p * c + k] = 0;
+        feeds.mask = tensor("float32", mask, [1, H, W, 1]);
+      }
+      const start = performance.now();
+      const out = cropped((await runSession("generator", feeds))[state.tensorName], h * factor, w * factor);
+      const took = performance.now() - start;
+      state.restored = out;
+      drawRestored(cropped(feeds.image, h, w), out, factor);
+      setStatus(`Restored ${file.name} (${w}x${h}, ${task}) to ${w * factor}x${h * factor} in ` +
+        `${took.toFixed(0)} ms on ${state.backend.label}.`);
+    });
+  }
+
+  function drawRestored(input, out, factor) {
+    const [, h, w, c] = input.dims, [, H, W] = out.dims;
+    const panels = [imageData(input.data, 0, h, w, c, range()), imageData(out.data, 0, H, W, c, range())];
+    const scale = Math.max(1, Math.floor(256 / Math.max(H, W)));
+    const cv = canvas(), cellW = W * scale;
+    cv.width = 3 * cellW + 4 * GAP; cv.height = H * scale + 2 * GAP + CAPTION;
+    const ctx = cv.getContext("2d");
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(0, 0, cv.width, cv.height);
+    const scratch = document.createElement("canvas");
+    const draw = (panel, x, smooth) => {
+      scratch.width = panel.width; scratch.height = panel.height;
+      scratch.getContext("2d").putImageData(panel, 0, 0);
+      ctx.imageSmoothingEnabled = smooth;
+      ctx.imageSmoothingQuality = "high";
+      ctx.drawImage(scratch, x, GAP, cellW, H * scale);
+    };
+    draw(panels[0], GAP, false);
+    draw(panels[0], 2 * GAP + cellW, true);
+    draw(panels[1], 3 * GAP + 2 * cellW, false);
+    ctx.fillStyle = "#4a5468";
+    ctx.font = "11px system-ui, sans-serif";
+    const captions = ["input", factor > 1 ? "smooth upscaling" : "input, smoothed", "restored"];
+    captions.forEach((text, i) => ctx.fillText(text, GAP + i * (cellW + GAP), H * scale + GAP + 12));
+    $("legend").textContent = "";
+  }
+
   function stopWalk() {
     if (!state.walking) return;
     state.walking = false;
@@ -577,6 +707,14 @@
 
   function setUpControls() {
     const kind = state.kind;
+    if (kind.restores) { // an image in, not latents: the upload replaces the sampling controls
+      for (const id of ["seed", "count", "truncation"]) $(id).parentElement.hidden = true;
+      $("generate").hidden = true; $("walk").hidden = true;
+      $("upload-field").hidden = false; $("restore").hidden = false;
+      $("restore").addEventListener("click", () => restore());
+      $("restore").disabled = false;
+      return;
+    }
     $("count").max = String(kind.maxCount);
     $("count").value = String(kind.count);
     const classes = state.web.prior.find((i) => i.type === "classes");
@@ -706,7 +844,8 @@
     showCard();
     setUpControls();
     settle.resolve();
-    await generate();
+    if (state.kind.restores) setStatus("Choose an image and press Restore.");
+    else await generate();
   }
 
   window.addEventListener("DOMContentLoaded", () => {
