@@ -66,6 +66,7 @@ class PairedGAN(GAN):
     # -- the game -----------------------------------------------------------
 
     def loss_terms(self):
+        """`GAN`'s terms and the generator's `l1`; with `adversarial=False`, `l1` alone."""
         if not self.adversarial:
             return {"discriminator": (), "generator": ("l1",)}
         terms = super().loss_terms()
@@ -96,6 +97,11 @@ class PairedGAN(GAN):
         return self.run_generator(inputs, training=training, model=self.generator)
 
     def generator_terms(self, labels, batch, training, fake=None, fake_logits=None, real=None, real_logits=None):
+        """`GAN.generator_terms` (when adversarial) and `l1`, `l1_weight` times the mean absolute error of
+        the outputs to `real`, the targets; `labels` are the inputs (`{"image"[, "mask"]}`).
+
+        Args and Returns as `GAN.generator_terms`.
+        """
         if real is None:
             raise KganError("the L1 term compares with the target: pass real= to generator_terms")
         if fake is None:

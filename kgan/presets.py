@@ -295,10 +295,9 @@ PRESETS["photos-superres"] = TrainConfig(
     generator={"filters": 64, "depth": 2, "blocks": 4},
     discriminator={"filters": 32, "strided": 2},
     batch_size=16,
-    epochs=8,
+    epochs=6,
     steps_per_epoch=300,
-    lr=1e-3,
-    d_lr=2e-4,
+    lr=2e-4,
     beta_1=0.5,
     l1_weight=100.0,
     ema=0.999,
@@ -308,7 +307,7 @@ PRESETS["photos-denoise"] = PRESETS["photos-superres"].replace(
     preset="photos-denoise",
     description=(
         "Denoising of photographs with Gaussian noise of sigma 0.1 on [0, 1] (pix2pix: U-Net + PatchGAN, "
-        "non-saturating loss + 100 x L1) on random 64-pixel crops of the 12 training photos scikit-image ships; "
+        "non-saturating loss + 100 x L1) on random 32-pixel crops of the 12 training photos scikit-image ships; "
         "4 whole photos held out. About ten minutes on 2 CPU cores."
     ),
     task="denoise:0.1",
@@ -332,8 +331,6 @@ PRESETS["digits-inpaint"] = PRESETS["photos-superres"].replace(
     batch_size=64,
     epochs=20,
     steps_per_epoch=200,
-    lr=2e-4,
-    d_lr=None,
 )
 
 # The order `kgan presets` lists them in.

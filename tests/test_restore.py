@@ -289,6 +289,7 @@ def test_a_paired_folder_trains(tmp_path):
     assert not os.path.exists(tmp_path / "run2")
 
 
+@pytest.mark.browser  # a served app, as the demo's other tests
 def test_the_demo_restores_an_upload_beside_its_baseline(superres_run, tmp_path):
     pytest.importorskip("gradio", reason="the demo needs the app extra: pip install -e '.[app]'")
     from gradio_client import Client, handle_file
@@ -316,6 +317,7 @@ def test_the_demo_restores_an_upload_beside_its_baseline(superres_run, tmp_path)
         demo.close()
 
 
+@pytest.mark.browser
 def test_the_web_page_restores_an_upload_as_the_python_runtime_does(superres_run, tmp_path_factory):
     sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need the test extra")
     from browser import CHROMIUM, CHROMIUM_ARGS, serve_folder

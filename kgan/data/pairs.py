@@ -83,8 +83,17 @@ def clean_images(source, split="train"):
 
 
 def paired_images(folder):
-    """The user's pairs: `(inputs, targets)`, float32 images in [-1, 1] of `folder/A` and `folder/B`
-    matched by file name; a one-line error for a missing folder, unmatched names or sizes."""
+    """The user's pairs, from `folder/A` (inputs) and `folder/B` (targets) matched by file name.
+
+    Args:
+        folder: the folder holding `A/` and `B/`.
+
+    Returns:
+        `(inputs, targets)`: lists of float32 images in [-1, 1].
+
+    Raises:
+        KganError: one line for a missing folder, a name in one folder only, or a pair of two sizes.
+    """
     a, b = os.path.join(folder, "A"), os.path.join(folder, "B")
     if not (os.path.isdir(a) and os.path.isdir(b)):
         raise KganError(f"paired data are two folders, {a} (inputs) and {b} (targets), of images with matching names")
@@ -174,8 +183,18 @@ def paired_dataset(source, task, patch_size, batch_size, seed=0):
 
 
 def preview_pairs(source, task, patch_size, n=8, seed=0):
-    """`(inputs, targets)`: `n` held-out crops of `patch_size` and their inputs, for pictures of progress
-    (a paired folder's are its first pairs)."""
+    """Held-out crops and their inputs, for pictures of progress.
+
+    Args:
+        source: a clean-image source, or a paired folder (its first pairs).
+        task: a `Task` or its text.
+        patch_size: the crops' side.
+        n: crops (the held-out images in turn).
+        seed: seed of the crops' places and the degradations.
+
+    Returns:
+        `(inputs, targets)`: `{"image"[, "mask"]}` and `[n, patch, patch, C]`.
+    """
     task = Task.parse(task)
     rng = np.random.default_rng(seed)
     if task.name == "paired":

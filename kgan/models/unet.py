@@ -127,6 +127,7 @@ class UNetGenerator(_Kept, Generator, keras.Model):
         return SampleSpec("restored", self.image_shape, value_range=(-1.0, 1.0))
 
     def latent_prior(self):
+        """Its inputs: `image` (any size, the task's), and `mask` for inpainting."""
         inputs = [ImageInput("image", self.image_shape[-1], self._input_size, task=str(self.task_spec),
                              multiple=self.multiple)]
         if self.task_spec.masked:

@@ -51,7 +51,15 @@ def from_unit(images):
 
 
 def psnr(restored, truth):
-    """Peak signal-to-noise ratio in dB of images in [-1, 1] (or uint8), each scored on [0, 1] and averaged."""
+    """Peak signal-to-noise ratio in dB, each image scored on [0, 1] and the scores averaged.
+
+    Args:
+        restored: images `[n, H, W, C]` in [-1, 1] (or uint8).
+        truth: the clean images, likewise.
+
+    Returns:
+        The mean PSNR in dB.
+    """
     a, b = to_unit(restored), to_unit(truth)
     mse = np.mean((a - b) ** 2, axis=tuple(range(1, a.ndim)))
     return float(np.mean(10.0 * np.log10(1.0 / np.maximum(mse, 1e-10))))
@@ -126,6 +134,7 @@ class Task:
         return self.name
 
     def to_dict(self):
+        """The task's fields (`Task.parse` reads them back)."""
         return dataclasses.asdict(self)
 
     @property
@@ -134,11 +143,29 @@ class Task:
         return self.name == "inpaint"
 
     def input_size(self, height, width):
-        """The input's size for an output of `height` x `width`."""
+        """The input's size for an output of `height` x `width`.
+
+        Args:
+            height: the output's height.
+            width: the output's width.
+
+        Returns:
+            `(height, width)` of the input.
+        """
         return height // self.factor, width // self.factor
 
     def mask(self, n, height, width, rng):
-        """`[n, H, W, 1]` float32 masks, 1 where the image is missing."""
+        """Inpainting's masks: the lower half, or one to three random rectangles.
+
+        Args:
+            n: masks to make.
+            height: their height.
+            width: their width.
+            rng: a numpy Generator (rectangles; unused for the lower half).
+
+        Returns:
+            `[n, H, W, 1]` float32, 1 where the image is missing.
+        """
         mask = np.zeros((n, height, width, 1), np.float32)
         if self.region == "lower":
             mask[:, height // 2 :] = 1.0
@@ -180,8 +207,17 @@ class Task:
         return {"image": images}
 
     def baseline(self, feeds, height, width):
-        """What the inputs give without a model, at the output's size: bicubic upsampling
-        (super-resolution), the noisy input (denoising), the masked input (inpainting)."""
+        """What the inputs give without a model, at the output's size.
+
+        Args:
+            feeds: the inputs, `{"image": [n, h, w, C]}` as `degrade` gives them.
+            height: the output's height.
+            width: the output's width.
+
+        Returns:
+            Bicubic upsampling (super-resolution), the noisy input (denoising) or the masked input
+            (inpainting), float32 `[n, height, width, C]`.
+        """
         image = np.asarray(feeds["image"], np.float32)
         if self.name == "superres":
             return np.clip(resize_bicubic(image, height, width), -1.0, 1.0)
@@ -209,8 +245,10 @@ class ImageInput(_Input):
 
     def draw(self, n, rng, given=None, truncation=1.0, randomize=False):
         if given is None:
-            if randomize:
-                return rng.uniform(-1.0, 1.0, (n, *self.size, self.channels)).astype(np.float32)
+            if randomize:  # parity feeds: smooth random images with a little noise, inputs of the usual scale
+                coarse = rng.uniform(-0.9, 0.9, (n, 4, 4, self.channels)).astype(np.float32)
+                smooth = resize_bicubic(coarse, *self.size)
+                return np.clip(smooth + 0.1 * rng.standard_normal(smooth.shape), -1.0, 1.0).astype(np.float32)
             raise KganError(f"this generator restores an image: give {self.name}=... ([n, H, W, {self.channels}])")
         return _as_images(given, self.channels, self.name)
 
@@ -274,9 +312,19 @@ class RestoredKind(ImageKind):
 
 
 def read_image(source, channels, name=None):
-    """An image file (a path or bytes) as uint8 `[H, W, C]`; one-line errors for a missing file,
-    a file that is not an image, or an image with other channels than the model's (an alpha
-    channel that is fully opaque is dropped)."""
+    """An image file as uint8 `[H, W, C]`, checked.
+
+    Args:
+        source: a path, or the file's bytes.
+        channels: the channels the model takes (an alpha channel that is fully opaque is dropped).
+        name: what messages call it (default: the path).
+
+    Returns:
+        The image.
+
+    Raises:
+        KganError: one line for a missing file, a file that is not an image, or other channels.
+    """
     name = name or (os.fspath(source) if isinstance(source, (str, os.PathLike)) else "the image")
     try:
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
