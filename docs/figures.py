@@ -13,7 +13,9 @@ finished before is reused), then writes `docs/figures/`:
   discriminator (rejection sampling, Metropolis-Hastings);
 - `text-temperature.png`: the MLE and GAN temperature sweeps of `benchmarks/text.jsonl`;
 - `demo.png`, `demo-interpolation.png` and `web.png`: the demo and the web page over the
-  digits export, in Debian's Chromium.
+  digits export, in Debian's Chromium;
+- `photos-superres.png`: input | bicubic | L1 U-Net | GAN | truth on the held-out photos (`kgan
+  evaluate EXPORT --against L1_RUN --picture`, the L1 run trained with `--no-adversarial`).
 
 `--only NAME ...` makes some of them (the names above without extension); `--jobs` trains that
 many presets at once, one TensorFlow thread each.
@@ -33,14 +35,15 @@ FIGURES = os.path.join(ROOT, "docs", "figures")
 IMAGE_PRESETS = ("digits", "digits-conditional", "stacked-digits")
 POINT_PRESETS = ("ring8", "grid25")
 VIDEO_PRESETS = ("moving-digits",)
+RESTORATION_PRESETS = ("photos-superres",)
 FIGURE_NAMES = (*(f"samples-{p}" for p in IMAGE_PRESETS + POINT_PRESETS), "moving-digits",
                 "curves-digits", "samplers-grid25", "text-temperature",
-                "demo", "web")
+                "demo", "web", *RESTORATION_PRESETS)
 
 
 def preset_of(figure):
     """The preset a figure draws from, or None."""
-    for preset in IMAGE_PRESETS + POINT_PRESETS + VIDEO_PRESETS:
+    for preset in IMAGE_PRESETS + POINT_PRESETS + VIDEO_PRESETS + RESTORATION_PRESETS:
         if figure in (f"samples-{preset}", f"curves-{preset}", f"samplers-{preset}", preset):
             return preset
     return "digits" if figure in ("demo", "web") else None
@@ -63,6 +66,14 @@ def train(preset, runs, threads):
     subprocess.run([sys.executable, "-m", "kgan", "train", "--preset", preset, "--out", run, "--export-dir", export,
                     "--quiet"], check=True, env=env)
     return preset, time.time() - started
+
+
+def restoration(preset, runs, path):
+    """The side-by-side picture of a restoration preset's GAN against its U-Net trained on L1 alone."""
+    l1 = os.path.join(runs, f"{preset}-l1")
+    if not os.path.isfile(os.path.join(l1, "model.keras")):
+        kgan("train", "--preset", preset, "--no-adversarial", "--out", l1, "--no-export", "--quiet")
+    kgan("evaluate", os.path.join(runs, "export", preset), "--against", l1, "--picture", path)
 
 
 def kgan(*args):
@@ -209,6 +220,8 @@ def main(argv=None):
             samplers(args.runs, path + ".png")
         elif name == "text-temperature":
             text_temperature(path + ".png")
+        elif name in RESTORATION_PRESETS:
+            restoration(preset, args.runs, path + ".png")
         else:
             continue
         print("wrote", os.path.relpath(path, ROOT), flush=True)

@@ -286,7 +286,8 @@ PRESETS["photos-superres"] = TrainConfig(
     description=(
         "x4 super-resolution of photographs (pix2pix: a U-Net on the bicubic-downscaled image, a PatchGAN on "
         "(input, output) pairs, the non-saturating loss + 100 x L1) on random 64-pixel crops of the 12 training "
-        "photos scikit-image ships; 4 whole photos held out. About ten minutes on 2 CPU cores."
+        "photos scikit-image ships; 4 whole photos held out. 1,800 steps, 9.4 minutes on 2 CPU cores: +0.27 dB over "
+        "bicubic (the L1 U-Net: +1.10 dB), three times the L1 U-Net's high-frequency detail (docs/benchmarks.md)."
     ),
     dataset="photos",
     task="superres:4",
@@ -308,7 +309,7 @@ PRESETS["photos-denoise"] = PRESETS["photos-superres"].replace(
     description=(
         "Denoising of photographs with Gaussian noise of sigma 0.1 on [0, 1] (pix2pix: U-Net + PatchGAN, "
         "non-saturating loss + 100 x L1) on random 32-pixel crops of the 12 training photos scikit-image ships; "
-        "4 whole photos held out. About ten minutes on 2 CPU cores."
+        "4 whole photos held out. 3,000 steps, 9.0 minutes on 2 CPU cores: +11.1 dB over the noisy input."
     ),
     task="denoise:0.1",
     patch_size=32,
@@ -321,7 +322,8 @@ PRESETS["digits-inpaint"] = PRESETS["photos-superres"].replace(
     description=(
         "Inpainting the lower half of each 8x8 digit (pix2pix: a U-Net given the upper half and the mask, a "
         "PatchGAN on (input, output) pairs, the non-saturating loss + 100 x L1) on the digit classifier's "
-        "training split; its held-out digits are restored and classified."
+        "training split; its held-out digits are restored and classified: 91.1 % accuracy (masked: 59.9 %, real: "
+        "98.6 %), 3.4 minutes on 2 CPU cores."
     ),
     dataset="digits",
     task="inpaint:lower",
