@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 from kgan.data.digits import digits, held_out_split
+from kgan.data.sources import _image_channels
 from kgan.errors import KganError
 from kgan.runtime.restore import Task, read_image, to_unit
 
@@ -52,7 +53,7 @@ def _channels_of(path):
     from PIL import Image
 
     with Image.open(path) as image:
-        return 1 if image.mode in ("1", "L", "I", "I;16", "F") else 3
+        return _image_channels(image)
 
 
 def _as_float(images):
@@ -119,16 +120,23 @@ def pair_batches(source, task, patch_size, batch_size, seed=0):
         batch_size: pairs a batch.
         seed: seed of the crops, flips and degradations.
 
-    Yields:
-        Batches; inputs made by `task.degrade` from the crops of clean images.
+    Returns:
+        A generator of batches; inputs made by `task.degrade` from the crops of clean images.
     """
     task = Task.parse(task)
-    rng = np.random.default_rng(seed)
+    return _batches(_training_images(source, task), task, patch_size, batch_size, seed)
+
+
+def _training_images(source, task):
+    """The training images of a task: clean images, or a paired folder's inputs and targets joined along channels."""
     if task.name == "paired":
         inputs, targets = paired_images(source)
-        stacks = [np.concatenate([x, y], axis=-1) for x, y in zip(inputs, targets)]
-    else:
-        stacks = clean_images(source, "train")
+        return [np.concatenate([x, y], axis=-1) for x, y in zip(inputs, targets)]
+    return clean_images(source, "train")
+
+
+def _batches(stacks, task, patch_size, batch_size, seed):
+    rng = np.random.default_rng(seed)
     channels = stacks[0].shape[-1] if task.name != "paired" else stacks[0].shape[-1] // 2
     for image in stacks:
         if min(image.shape[:2]) < patch_size:
@@ -163,7 +171,8 @@ def paired_dataset(source, task, patch_size, batch_size, seed=0):
     import tensorflow as tf
 
     task = Task.parse(task)
-    batches = pair_batches(source, task, patch_size, batch_size, seed)
+    training = _training_images(source, task)
+    batches = _batches(training, task, patch_size, batch_size, seed)
     inputs, targets = next(batches)  # checks the source now, before a run folder exists
     first = [(inputs, targets)]
 
@@ -178,8 +187,7 @@ def paired_dataset(source, task, patch_size, batch_size, seed=0):
     options.autotune.enabled = False  # see kgan.data.load_dataset
     dataset = dataset.with_options(options)
     name = source if source in ("photos", "digits") else os.path.basename(os.path.normpath(source))
-    count = len(clean_images(source)) if task.name != "paired" else len(paired_images(source)[0])
-    return dataset, {"name": name, "shape": tuple(int(s) for s in targets.shape[1:]), "num_examples": count}
+    return dataset, {"name": name, "shape": tuple(int(s) for s in targets.shape[1:]), "num_examples": len(training)}
 
 
 def preview_pairs(source, task, patch_size, n=8, seed=0):
