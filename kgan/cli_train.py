@@ -43,8 +43,9 @@ def add_train(subparsers):
     parser.add_argument("--length", type=int, metavar="TOKENS",
                         help="tokens a text sequence; longer texts are cut (default: the longest text and its end)")
     parser.add_argument("--pretrain", type=_non_negative_int, metavar="EPOCHS",
-                        help="epochs of maximum-likelihood pretraining of a sequence generator before the "
-                        "adversarial phase (teacher forcing; default: the preset's)")
+                        help="epochs of pretraining before the adversarial phase: a sequence generator by maximum "
+                        "likelihood (teacher forcing), a task's restorer on its L1 term (default: the preset's)")
+    parser.add_argument("--pretrain-lr", type=float, metavar="LR", help="Adam's learning rate for --pretrain")
     parser.add_argument("--task", metavar="TASK",
                         help="train a generator that restores images (the pix2pix family) on pairs made from the data "
                         "set's clean images: superres:2, superres:4, denoise:SIGMA, denoise:spAMOUNT, inpaint:lower, "
@@ -53,6 +54,9 @@ def add_train(subparsers):
                         help="a task's training crops (default 64, or the images' side if smaller)")
     parser.add_argument("--l1-weight", type=_non_negative_float, metavar="LAMBDA",
                         help="a task's L1 term's weight (default 100, pix2pix's)")
+    parser.add_argument("--feature-matching", type=_non_negative_float, metavar="WEIGHT",
+                        help="weight of a task's feature-matching term (the discriminator's hidden features of output "
+                        "and target; pix2pixHD: 10; default 0: none)")
     parser.add_argument("--adversarial", action=argparse.BooleanOptionalAction, default=None,
                         help="--no-adversarial trains a task's generator on the L1 term alone (the baseline)")
     parser.add_argument("--lr", type=_positive_float, help="Adam learning rate of both networks")
@@ -134,6 +138,7 @@ def _run_train(args):
         patch_size=args.patch_size,
         l1_weight=args.l1_weight,
         adversarial=args.adversarial,
+        feature_matching=args.feature_matching,
         loss=args.loss,
         epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch,
@@ -144,6 +149,7 @@ def _run_train(args):
         tokens=args.tokens,
         length=args.length,
         pretrain_epochs=args.pretrain,
+        pretrain_lr=args.pretrain_lr,
         conditional=args.conditional,
         lr=args.lr,
         r1_penalty=args.r1_penalty,

@@ -22,7 +22,8 @@ GROUPS = {
     "data": ("dataset", "image_size", "frames", "tokens", "length", "conditional", "num_examples", "batch_size", "task",
              "patch_size"),
     "model": ("model", "generator", "discriminator", "latent_dim", "mixture", "shared_members"),
-    "objective": ("loss", "d_steps", "update", "diversity", "pretrain_epochs", "pretrain_lr", "l1_weight", "adversarial"),
+    "objective": ("loss", "d_steps", "update", "diversity", "pretrain_epochs", "pretrain_lr", "l1_weight", "adversarial",
+                  "feature_matching"),
     "optimizer": ("lr", "d_lr", "lr_schedule", "beta_1", "beta_2"),
     "stabilizers": ("gradient_penalty", "r1_penalty", "r2_penalty", "instance_noise", "label_smoothing", "pack",
                     "augment", "augment_probability", "ema"),
@@ -58,13 +59,16 @@ class TrainConfig:
         patch_size: the side of the training crops of a task (None: 64, or the image's side if smaller).
         model: the model family (`kgan.models.FAMILIES`): `"dcgan"` for images, `"mlp"` for
             vectors, `"video"` for clips, `"sequence"` for text (token ids), or a registered one.
-        pretrain_epochs: epochs of maximum-likelihood pretraining of the generator before the
-            adversarial phase (`kgan.mle.pretrain`, teacher forcing; sequence models).
-        pretrain_lr: its Adam learning rate (RelGAN: 1e-2, gradients clipped to norm 5).
+        pretrain_epochs: epochs of pretraining of the generator before the adversarial phase: a
+            sequence model by maximum likelihood (`kgan.mle.pretrain`, teacher forcing), a task's
+            restorer on its L1 term alone (`PairedGAN.pretrain`, `steps_per_epoch` steps an epoch).
+        pretrain_lr: its Adam learning rate (RelGAN: 1e-2, gradients clipped to norm 5); for a task
+            it decays as `lr_schedule` says.
         generator / discriminator: extra keyword arguments of the models.
         loss: a name in `kgan.losses.LOSSES`.
         l1_weight: a task's L1 term's weight (pix2pix: 100).
         adversarial: False trains a task's generator on the L1 term alone (the restoration baseline).
+        feature_matching: a task's feature-matching term's weight (pix2pixHD: 10; 0: none).
         d_steps, gradient_penalty, r1_penalty, r2_penalty, instance_noise, label_smoothing: `kgan.GAN`'s
             arguments of the same names, as are pack, augment, augment_probability and ema.
         ramps: values that move along half a cosine over the run, R3GAN's recipe
@@ -145,6 +149,7 @@ class TrainConfig:
     pretrain_epochs: int = 0
     pretrain_lr: float = 1e-2
     l1_weight: float = 100.0
+    feature_matching: float = 0.0
     adversarial: bool = True
 
     # -- optimizer: the optimizers
@@ -302,5 +307,7 @@ class TrainConfig:
             raise KganError(f"patch_size must be an integer >= 4, got {self.patch_size!r}")
         if not np.isfinite(self.l1_weight) or self.l1_weight < 0:
             raise KganError(f"l1_weight must be a number >= 0, got {self.l1_weight!r}")
+        if not np.isfinite(self.feature_matching) or self.feature_matching < 0:
+            raise KganError(f"feature_matching must be a number >= 0, got {self.feature_matching!r}")
         if self.strategy != "default" and self.xla:
             raise KganError("Keras runs without XLA under a distribution strategy: drop --xla")

@@ -1,6 +1,8 @@
 """`PairedGAN`: a GAN whose generator takes an image (pix2pix's game), trained with `fit` on
 `(inputs, target)` pairs."""
 
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -16,7 +18,8 @@ __all__ = ["PairedGAN"]
 class PairedGAN(GAN):
     """A conditional image-to-image GAN (Isola et al. 2017): the generator restores an input image,
     the discriminator judges `(output, input)` pairs against `(target, input)`, and the generator
-    adds `l1_weight` times the mean absolute error to its target to any kgan adversarial loss.
+    adds `l1_weight` times the mean absolute error to its target to any kgan adversarial loss (and,
+    with `feature_matching`, pix2pixHD's distance between the discriminator's features of the two).
 
     It trains on a dataset of `({"image": inputs[, "mask": masks]}, targets)` batches
     (`kgan.data.pairs.paired_dataset` makes them from clean images and a task) and keeps
@@ -32,6 +35,9 @@ class PairedGAN(GAN):
         l1_weight: weight of the L1 term (pix2pix: 100).
         adversarial: False trains the generator on the L1 term alone (the baseline every
             restoration paper compares with): the discriminator is not trained or called.
+        feature_matching: weight of the feature-matching term (pix2pixHD: 10): the mean absolute
+            difference between the discriminator's hidden features of `(output, input)` and of
+            `(target, input)`, averaged over its `feature_layers`; 0: none.
         **kwargs: `GAN`'s other arguments (`loss`, `r1_penalty`, `ema`, ...).
 
     Example:
@@ -44,7 +50,15 @@ class PairedGAN(GAN):
 
     exports_discriminator = False
 
-    def __init__(self, generator, discriminator, l1_weight=100.0, adversarial=True, **kwargs):
+    def __init__(self, generator, discriminator, l1_weight=100.0, adversarial=True, feature_matching=0.0, **kwargs):
+        if not np.isfinite(float(feature_matching)) or float(feature_matching) < 0:
+            raise KganError(f"feature_matching must be a finite number >= 0, got {feature_matching!r}")
+        if feature_matching and not adversarial:
+            raise KganError("feature matching compares the discriminator's features, which adversarial=False does not "
+                            "train: drop feature_matching or keep the game")
+        if feature_matching and not getattr(discriminator, "feature_layers", None):
+            raise KganError("feature matching reads the discriminator's hidden layers: give it a discriminator with "
+                            "`feature_layers` (kgan.PatchDiscriminator)")
         super().__init__(generator, discriminator, **kwargs)
         if "image" not in self.latent_prior.names:
             raise KganError("a PairedGAN's generator takes an image: give it a generator with an `image` input "
@@ -57,6 +71,7 @@ class PairedGAN(GAN):
             raise KganError("with adversarial=False the L1 term is all the generator learns from: give l1_weight > 0")
         self.l1_weight = float(l1_weight)
         self.adversarial = bool(adversarial)
+        self.feature_matching = float(feature_matching)
 
     @property
     def task(self):
@@ -70,7 +85,8 @@ class PairedGAN(GAN):
         if not self.adversarial:
             return {"discriminator": (), "generator": ("l1",)}
         terms = super().loss_terms()
-        return dict(terms, generator=(*terms["generator"], "l1"))
+        extra = ("l1", "feature_matching") if self.feature_matching else ("l1",)
+        return dict(terms, generator=(*terms["generator"], *extra))
 
     def _metric_names(self):
         return ["g_loss"] if not self.adversarial else super()._metric_names()
@@ -111,7 +127,26 @@ class PairedGAN(GAN):
             terms = super().generator_terms(labels, batch, training, fake=fake, fake_logits=fake_logits, real=real,
                                             real_logits=real_logits)
         terms["l1"] = self.l1_weight * tf.reduce_mean(tf.abs(tf.cast(fake, tf.float32) - real))
+        if self.feature_matching:
+            terms["feature_matching"] = self.feature_matching * self._feature_distance(fake, real, labels, training)
         return terms
+
+    @functools.cached_property  # kept out of Keras's tracking: it shares the discriminator's weights
+    def _features(self):
+        d = self.discriminator
+        return keras.Model(d.inputs, [d.get_layer(name).output for name in d.feature_layers])
+
+    def _feature_distance(self, fake, real, inputs, training):
+        """The discriminator's features of `(fake, inputs)` against those of `(real, inputs)` (held
+        fixed): the mean absolute difference a layer, averaged over layers."""
+        def features(x):
+            feeds = {self.sample_spec.tensor_name: x, **self._conditioning(inputs)}
+            out = self._features(self._positional(feeds, self.discriminator_inputs), training=training)
+            return [tf.cast(f, tf.float32) for f in (out if isinstance(out, (list, tuple)) else [out])]
+
+        pairs = zip(features(fake), features(real))
+        return tf.add_n([tf.reduce_mean(tf.abs(f - tf.stop_gradient(r))) for f, r in pairs]) / len(
+            self.discriminator.feature_layers)
 
     def train_step(self, data):
         if self.adversarial:
@@ -134,6 +169,37 @@ class PairedGAN(GAN):
         terms = self.generator_terms(inputs, tf.shape(real)[0], training=False, real=real)
         loss = self._check_terms("generator", terms)
         return self._update_metrics(loss, {}, loss, terms, {})
+
+    def pretrain(self, dataset, steps, optimizer, verbose=0):
+        """Trains the generator on its L1 term alone before the game (ESRGAN's start from a
+        PSNR-oriented model): a restorer that is already close makes the discriminator's task one of
+        detail, not of gross error. The EMA generator restarts from the result.
+
+        Args:
+            dataset: the `({"image"[, "mask"]}, targets)` batches `fit` takes (repeated).
+            steps: generator steps.
+            optimizer: its optimizer (a new one, not the game's).
+            verbose: `fit`'s verbosity.
+
+        Returns:
+            `(first, rest)`: the L1 term (`l1_weight` times the mean absolute error) averaged over
+            the first hundred steps and over the rest (the first alone if there is no rest).
+        """
+        if not self.l1_weight:
+            raise KganError("pretraining trains the L1 term: give l1_weight > 0")
+        steps = int(steps)
+        if steps < 1:
+            raise KganError(f"pretraining takes at least one step, got {steps!r}")
+        alone = PairedGAN(self.generator, self.discriminator, l1_weight=self.l1_weight, adversarial=False,
+                          sample_spec=self.sample_spec)
+        alone.compile(optimizer, keras.optimizers.Adam(), jit_compile=self.jit_compile)
+        first = min(100, steps)
+        losses = alone.fit(dataset, epochs=1, steps_per_epoch=first, verbose=verbose).history["g_loss"]
+        if steps > first:
+            losses += alone.fit(dataset, epochs=1, steps_per_epoch=steps - first, verbose=verbose).history["g_loss"]
+        if self.ema_generator is not None:
+            self.ema_generator.set_weights(self.generator.get_weights())
+        return float(losses[0]), float(losses[-1])
 
     # -- restoring ------------------------------------------------------------
 
@@ -163,4 +229,5 @@ class PairedGAN(GAN):
     # -- serialization --------------------------------------------------------
 
     def get_config(self):
-        return {**super().get_config(), "l1_weight": self.l1_weight, "adversarial": self.adversarial}
+        return {**super().get_config(), "l1_weight": self.l1_weight, "adversarial": self.adversarial,
+                "feature_matching": self.feature_matching}

@@ -54,9 +54,9 @@ def check_family(config, info=None):
     family = get_family(config.model)
     if config.augment and family.kind != "image":
         raise KganError(f"DiffAugment (--augment) works on images: drop it for {family.kind} data")
-    if config.pretrain_epochs and family.kind != "tokens":
-        raise KganError("maximum-likelihood pretraining (--pretrain) trains sequence models: drop it, or train "
-                        "text with a text preset (--preset names)")
+    if config.pretrain_epochs and family.kind != "tokens" and not config.task:
+        raise KganError("pretraining (--pretrain) trains sequence models by maximum likelihood and restorers on their "
+                        "L1 term: drop it, or train text (--preset names) or a task (--task)")
     if info is not None and info.kind != family.kind:
         fits = next((f for f in FAMILIES.values() if f.kind == info.kind), None)
         preset = fits and next((name for name, p in PRESETS.items() if p.model == fits.name), None)
@@ -90,7 +90,8 @@ def build_gan(config, info):
     ramps = _ramps(config, total_steps)
     gan_class, paired = GAN, {}
     if info.task:
-        gan_class, paired = PairedGAN, {"l1_weight": config.l1_weight, "adversarial": config.adversarial}
+        gan_class, paired = PairedGAN, {"l1_weight": config.l1_weight, "adversarial": config.adversarial,
+                                       "feature_matching": config.feature_matching}
     gan = gan_class(
         generator,
         discriminator,
@@ -237,10 +238,14 @@ def _train(config, strategy, run_dir, backup_dir, chief, resume, callbacks, verb
     )
     with strategy.scope():
         gan = build_gan(config, info)
-    if config.pretrain_epochs and not resume:
-        _pretrain(gan, config, log)
     if config.steps_per_epoch:
         dataset = dataset.repeat()
+    if config.pretrain_epochs and not resume:
+        if isinstance(gan, PairedGAN):
+            with strategy.scope():
+                _pretrain_pairs(gan, config, dataset, log)
+        else:
+            _pretrain(gan, config, log)
 
     os.makedirs(run_dir, exist_ok=True)
     samples_dir = os.path.join(run_dir, "samples")
@@ -325,6 +330,19 @@ def _pretrain(gan, config, log):
     log(f"kgan: pretrained the generator by maximum likelihood for {config.pretrain_epochs} epochs on {name} "
         f"in {time.perf_counter() - start:.1f} s: NLL {losses[0]:.3f} -> {losses[-1]:.3f} a token")
     return losses
+
+
+def _pretrain_pairs(gan, config, dataset, log):
+    """A restorer's generator on its L1 term alone for `pretrain_epochs` epochs (`PairedGAN.pretrain`)."""
+    steps = config.pretrain_epochs * config.steps_per_epoch
+    lr = config.pretrain_lr
+    if config.lr_schedule == "linear":
+        lr = keras.optimizers.schedules.PolynomialDecay(lr, steps, end_learning_rate=lr * 0.01)
+    start = time.perf_counter()
+    first, rest = gan.pretrain(dataset, steps, keras.optimizers.Adam(lr, beta_1=config.beta_1, beta_2=config.beta_2))
+    log(f"kgan: pretrained the generator on its L1 term for {steps} steps in {time.perf_counter() - start:.1f} s: "
+        f"{first:.3f} -> {rest:.3f}")
+    return first, rest
 
 
 def _history_before(path, epoch):

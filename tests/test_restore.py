@@ -135,7 +135,7 @@ def _digits_batches(task="inpaint:lower", batch=32, seed=0):
     return pair_batches("digits", task, 8, batch, seed)
 
 
-def _paired_gan(adversarial=True, seed=0):
+def _paired_gan(adversarial=True, seed=0, **kwargs):
     import keras
 
     from kgan.models.unet import PatchDiscriminator, UNetGenerator
@@ -144,7 +144,7 @@ def _paired_gan(adversarial=True, seed=0):
     keras.utils.set_random_seed(seed)
     generator = UNetGenerator((8, 8, 1), task="inpaint:lower", filters=8, depth=2)
     discriminator = PatchDiscriminator((8, 8, 1), task="inpaint:lower", filters=8)
-    gan = PairedGAN(generator, discriminator, adversarial=adversarial, seed=seed)
+    gan = PairedGAN(generator, discriminator, adversarial=adversarial, seed=seed, **kwargs)
     gan.compile(keras.optimizers.Adam(2e-3, 0.5), keras.optimizers.Adam(2e-3, 0.5))
     return gan
 
@@ -169,6 +169,53 @@ def test_a_paired_gan_learns_to_inpaint_digits(adversarial):
         assert names == {"g_loss"}
 
 
+def test_pretraining_fits_the_generator_alone_and_restarts_its_ema():
+    """L1 pretraining restores held-out digits far better, leaves the discriminator and the game's
+    optimizers untouched, and the EMA generator starts the game from its result."""
+    import keras
+
+    from kgan.data.pairs import preview_pairs
+
+    gan = _paired_gan(ema=0.99)
+    inputs, targets = preview_pairs("digits", "inpaint:lower", 8, n=64)
+    before = psnr(gan.restore(inputs["image"], inputs["mask"]), targets)
+    d_weights = [w.copy() for w in gan.discriminator.get_weights()]
+    first, rest = gan.pretrain((b for b in _digits_batches()), 150, keras.optimizers.Adam(2e-3, 0.5))
+    after = psnr(gan.restore(inputs["image"], inputs["mask"]), targets)
+    assert after > before + 2.0 and rest < first, (before, after, first, rest)
+    for a, b in zip(gan.discriminator.get_weights(), d_weights):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(gan.ema_generator.get_weights(), gan.generator.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert int(gan.g_optimizer.iterations) == 0 and int(gan.d_optimizer.iterations) == 0
+
+
+def test_feature_matching_is_the_discriminators_feature_distance():
+    """Zero when the output is the target, growing with the difference, scaled by its weight, logged,
+    and without gradient through the target's features."""
+    import tensorflow as tf
+
+    gan = _paired_gan(feature_matching=10.0)
+    inputs, target = next(_digits_batches())
+    inputs = {k: tf.constant(v) for k, v in inputs.items()}
+    target = tf.constant(target)
+
+    def term(fake, model=gan):
+        return float(model.generator_terms(inputs, 32, training=False, fake=fake, real=target)["feature_matching"])
+
+    assert term(target) == 0.0
+    near, far = term(target + 0.05), term(target + 0.5)
+    assert 0.0 < near < far
+    assert term(target + 0.5, _paired_gan(feature_matching=20.0)) == pytest.approx(2 * far, rel=1e-5)
+    fake = target + 0.5
+    with tf.GradientTape() as tape:
+        tape.watch(target)
+        value = gan._feature_distance(fake, target, inputs, training=False)
+    assert tape.gradient(value, target) is None
+    history = gan.fit((b for b in _digits_batches()), steps_per_epoch=3, epochs=1, verbose=0).history
+    assert "g_feature_matching" in history and np.isfinite(history["g_feature_matching"]).all()
+
+
 def test_a_paired_gan_round_trips_through_keras(tmp_path):
     import kgan
 
@@ -183,6 +230,8 @@ def test_a_paired_gan_round_trips_through_keras(tmp_path):
 
 
 def test_a_paired_gan_refuses_what_would_misalign_pairs():
+    import keras
+
     from kgan.models.unet import PatchDiscriminator, UNetGenerator
     from kgan.paired import PairedGAN
 
@@ -192,6 +241,10 @@ def test_a_paired_gan_refuses_what_would_misalign_pairs():
         PairedGAN(g, d, augment=("translation",))
     with pytest.raises(KganError, match="give l1_weight > 0"):
         PairedGAN(g, d, adversarial=False, l1_weight=0)
+    with pytest.raises(KganError, match="drop feature_matching or keep the game"):
+        PairedGAN(g, d, adversarial=False, feature_matching=10.0)
+    with pytest.raises(KganError, match="a discriminator with `feature_layers`"):
+        PairedGAN(g, keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(1)]), feature_matching=10.0)
 
 
 # -- a trained run through export, runtime, CLI and metrics ------------------------------------
@@ -206,9 +259,17 @@ def superres_run(tmp_path_factory):
     config = get_preset("photos-superres").replace(
         task="superres:2", patch_size=32, batch_size=4, epochs=1, steps_per_epoch=20,
         generator={"filters": 8, "depth": 2}, discriminator={"filters": 8}, out=str(root / "run"),
-        export_dir=str(root / "export"))
-    result = train(config, verbose=0, log=lambda *_: None)
+        export_dir=str(root / "export"), pretrain_epochs=1, pretrain_lr=1e-3)
+    lines = []
+    result = train(config, verbose=0, log=lines.append)
+    result.log = lines
     return result
+
+
+def test_a_run_pretrains_on_l1_before_the_game(superres_run):
+    (line,) = [line for line in superres_run.log if "pretrained" in line]
+    assert "on its L1 term for 20 steps" in line
+    assert int(superres_run.gan.g_optimizer.iterations) == 20  # the game's own steps, after pretraining
 
 
 def test_the_export_takes_any_size_and_matches_keras(superres_run):

@@ -182,7 +182,8 @@ class PatchDiscriminator(_Kept, Discriminator, keras.Model):
         filters: channels of the first layer, doubling with each stride-2 layer.
         strided: stride-2 layers (pix2pix's 70x70 PatchGAN has 3 at 256 pixels).
 
-    The output is `[batch, patches]` logits; kgan's losses average over them.
+    The output is `[batch, patches]` logits; kgan's losses average over them. `feature_layers`
+    names its hidden activations (`PairedGAN`'s feature matching reads them).
     """
 
     @classmethod
@@ -219,6 +220,11 @@ class PatchDiscriminator(_Kept, Discriminator, keras.Model):
         logits = keras.layers.Flatten(dtype="float32", name="logits")(x)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
         self._keep(image_shape=image_shape, num_classes=None, task=str(task), filters=filters, strided=strided)
+
+    @property
+    def feature_layers(self):
+        """Names of the hidden activations, first to last."""
+        return (*(f"d{level + 1}_act" for level in range(self.strided)), "d_last_act")
 
 
 def _width(filters, level):
