@@ -176,8 +176,8 @@ class GroupedConv2D(keras.layers.Layer):
     def call(self, inputs):
         kernel = ops.cast(self.kernel, inputs.dtype)
         implementation = self.implementation
-        if implementation == "grouped" and inputs.dtype == tf.float16:
-            implementation = "split"  # TensorFlow's float16 gradients of a grouped convolution take no groups on CPU
+        if self.groups > 1 and implementation == "grouped" and not _grouped_gradients_run(inputs.dtype):
+            implementation = "split"  # the same values, from ungrouped convolutions
         if self.groups == 1 or implementation == "grouped":
             y = _grouped_conv(inputs, kernel)
         elif implementation == "split":
@@ -231,6 +231,29 @@ def _grouped_conv(inputs, kernel):
         return dx, dk
 
     return y, gradient
+
+
+_GROUPED_GRADIENTS = {}
+
+
+def _grouped_gradients_run(dtype):
+    """Whether TensorFlow's gradient kernels of a grouped convolution run here in `dtype`. On CPUs
+    with AVX-512 oneDNN's do, in float32 and bfloat16; on AVX2-only CPUs, and in float16 on any
+    CPU, Conv2DBackpropFilter and Conv2DBackpropInput refuse groups ("Gradients for grouped
+    convolutions are not supported on CPU"). Tried once a dtype, outside any graph being traced."""
+    key = tf.as_dtype(dtype).name
+    if key not in _GROUPED_GRADIENTS:
+        with tf.init_scope():
+            x, dy = tf.zeros([1, 4, 4, 4], dtype), tf.zeros([1, 4, 4, 4], dtype)
+            try:
+                tf.raw_ops.Conv2DBackpropFilter(input=x, filter_sizes=[3, 3, 2, 4], out_backprop=dy,
+                                                strides=[1, 1, 1, 1], padding="SAME")
+                tf.raw_ops.Conv2DBackpropInput(input_sizes=[1, 4, 4, 4], filter=tf.zeros([3, 3, 2, 4], dtype),
+                                               out_backprop=dy, strides=[1, 1, 1, 1], padding="SAME")
+                _GROUPED_GRADIENTS[key] = True
+            except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.NotFoundError):
+                _GROUPED_GRADIENTS[key] = False
+    return _GROUPED_GRADIENTS[key]
 
 
 _BLUR = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0]) / 16.0  # [1, 2, 1] in both directions, summing to 1

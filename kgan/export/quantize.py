@@ -70,5 +70,9 @@ def _int8(spec, fp32_path, out_path, work_dir):
         activation_type=QuantType.QInt8,
         weight_type=QuantType.QInt8,
         per_channel=True,
+        # 7-bit weights: without VNNI (an AVX2-only CPU) onnxruntime's int8 kernels can saturate on
+        # per-channel 8-bit weights (the case `reduce_range` is documented for). On such a CPU the
+        # test model's int8 error to fp32 fell from 0.165 to 0.0086 (its outputs peak at 0.34).
+        reduce_range=True,
     )
     os.unlink(prepared)
