@@ -5,7 +5,7 @@
                                      [--out benchmarks/restoration.jsonl]
 
 For each preset two runs train from scratch with the same steps, batch and crops, one at a time
-(the training time is the preset's on this machine): `gan` is `kgan train --preset P`, `l1` is
+(the training time is the preset's on this machine, pretraining included): `gan` is `kgan train --preset P`, `l1` is
 `kgan train --preset P --no-adversarial` (the generator on its L1 term alone, no discriminator).
 Each is scored by `kgan evaluate` on the preset's held-out images, whole (the 4 held-out photos,
 or the 359 held-out digits): PSNR, SSIM and sharpness of the model and of the task's baseline
@@ -37,7 +37,9 @@ def run_one(preset, variant, seed, folder):
                                              adversarial=variant == "gan")
     result = kgan.train(config, verbose=0, log=lambda *_: None)
     report = evaluate(config.out, seed=0)
-    return {"preset": preset, "variant": variant, "seed": seed, "seconds": round(result.seconds, 1),
+    return {"preset": preset, "variant": variant, "seed": seed,
+            "seconds": round(result.seconds + result.pretrain_seconds, 1),
+            "pretrain_steps": config.pretrain_epochs * config.steps_per_epoch,
             "steps": int(result.gan.g_optimizer.iterations), "batch_size": config.batch_size,
             "patch_size": config.patch_size, "params": int(result.gan.generator.count_params()),
             **{k: report[k] for k in KEYS if k in report}}

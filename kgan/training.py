@@ -38,7 +38,8 @@ __all__ = ["TrainConfig", "TrainResult", "train", "build_gan", "PRECISIONS"]
 
 @dataclasses.dataclass
 class TrainResult:
-    """What `train` produced: the run directory, the trained GAN and its history."""
+    """What `train` produced: the run directory, the trained GAN and its history; `seconds` is the
+    adversarial phase's time, `pretrain_seconds` the pretraining's before it."""
 
     run_dir: str
     gan: object
@@ -46,6 +47,7 @@ class TrainResult:
     info: object
     seconds: float
     files: dict
+    pretrain_seconds: float = 0.0
 
 
 def check_family(config, info=None):
@@ -240,12 +242,14 @@ def _train(config, strategy, run_dir, backup_dir, chief, resume, callbacks, verb
         gan = build_gan(config, info)
     if config.steps_per_epoch:
         dataset = dataset.repeat()
+    pretrain_start = time.perf_counter()
     if config.pretrain_epochs and not resume:
         if isinstance(gan, PairedGAN):
             with strategy.scope():
                 _pretrain_pairs(gan, config, dataset, log)
         else:
             _pretrain(gan, config, log)
+    pretrain_seconds = time.perf_counter() - pretrain_start if config.pretrain_epochs and not resume else 0.0
 
     os.makedirs(run_dir, exist_ok=True)
     samples_dir = os.path.join(run_dir, "samples")
@@ -315,7 +319,8 @@ def _train(config, strategy, run_dir, backup_dir, chief, resume, callbacks, verb
         exported = export_model(run_dir, out_dir=config.onnx_dir, log=log)
         files["saved_model"] = exported.saved_model_dir
         files["onnx"] = exported.generator_path
-    return TrainResult(run_dir=run_dir, gan=gan, history=history.history, info=info, seconds=seconds, files=files)
+    return TrainResult(run_dir=run_dir, gan=gan, history=history.history, info=info, seconds=seconds, files=files,
+                       pretrain_seconds=pretrain_seconds)
 
 
 def _pretrain(gan, config, log):
