@@ -75,6 +75,33 @@ def test_grouped_convolution_implementations_agree_to_second_order():
     np.testing.assert_allclose(np.asarray(layer(ones))[..., :4], np.asarray(layer(changed))[..., :4], atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+def test_the_grouped_gradient_probe_tells_what_this_cpu_runs(dtype):
+    """Where the probe says TensorFlow's grouped gradient kernels run, a grouped layer's gradients come
+    from them; where it says they refuse, they really raise and the layer's split form answers."""
+    from kgan.layers import _grouped_gradients_run
+
+    x = tf.random.stateless_normal((2, 6, 6, 8), seed=(5, 6))
+    kernel = tf.cast(tf.random.stateless_normal((3, 3, 4, 8), seed=(7, 8)), dtype)
+    dy = tf.cast(tf.random.stateless_normal((2, 6, 6, 8), seed=(9, 10)), dtype)
+
+    def raw():
+        return tf.raw_ops.Conv2DBackpropInput(input_sizes=[2, 6, 6, 8], filter=kernel, out_backprop=dy,
+                                              strides=[1, 1, 1, 1], padding="SAME")
+
+    if _grouped_gradients_run(dtype):
+        raw()
+    else:
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            raw()
+    layer = GroupedConv2D(8, 3, groups=2, dtype=keras.DTypePolicy(dtype))
+    x = tf.cast(x, dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+    assert np.isfinite(np.asarray(tf.cast(tape.gradient(y, [x, layer.kernel])[0], tf.float32))).all()
+
+
 def test_blocks_start_as_the_identity_and_layers_from_msr_initialization():
     keras.utils.set_random_seed(0)
     g = R3GANGenerator((16, 16, 3), latent_dim=8, widths=[64, 64, 32], blocks=[2, 1, 1], expansion=2)
