@@ -1,6 +1,9 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# oneDNN's kernels, as `import kgan` asks for them (kgan/_onednn.py), also where a test imports
+# TensorFlow before kgan.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # One pytest-xdist worker a core: TensorFlow's kernels in one thread each, so that the two
     # workers do not take each other's cores (measured on 2 cores: two single-threaded trainings

@@ -15,6 +15,7 @@ import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as `import kgan` asks (kgan/_onednn.py)
 
 import keras  # noqa: E402,F401
 import numpy  # noqa: E402,F401
