@@ -104,6 +104,11 @@ def test_training_the_families_logs_no_remapper_failure():
         "    gan = kgan.GAN(g, d, seed=0)\n"
         "    gan.compile('adam', 'adam', jit_compile=False)\n"
         "    gan.fit(np.random.default_rng(0).uniform(-1, 1, shape).astype('float32'), batch_size=16, verbose=0)\n"
+        "from kgan.data.pairs import pair_batches\n"  # and the restoring family's U-Net and PatchGAN
+        "gan = kgan.PairedGAN(kgan.UNetGenerator((8, 8, 1), task='denoise:0.1', filters=4, depth=1),\n"
+        "                     kgan.PatchDiscriminator((8, 8, 1), task='denoise:0.1', filters=4), seed=0)\n"
+        "gan.compile('adam', 'adam')\n"
+        "gan.fit(pair_batches('digits', 'denoise:0.1', 8, 16, 0), steps_per_epoch=2, verbose=0)\n"
         "print('trained')\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,

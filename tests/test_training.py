@@ -63,10 +63,12 @@ def test_digits_preset_samples_read_as_digits(tmp_path):
     assert os.path.exists(os.path.join(result.run_dir, "samples", f"epoch_{result.history['epoch'][-1]:03d}.png"))
 
 
-@pytest.mark.slow(minutes=2.7)
+@pytest.mark.slow(minutes=1.2)
 def test_conditional_digits_follow_their_labels(tmp_path):
+    # The preset's recipe for 40 of its 150 epochs: the labels take hold early. One run on an
+    # AVX2-only EPYC, scored as below after each of its epochs 20, 40 and 100: 99.1 %, 98.4 %, 97.2 %.
     result = kgan.train(
-        get_preset("digits-conditional").replace(out=str(tmp_path / "cond"), export=False), verbose=0
+        get_preset("digits-conditional").replace(epochs=40, out=str(tmp_path / "cond"), export=False), verbose=0
     )
     classifier, _ = digit_classifier()
     labels = np.arange(1000) % 10

@@ -22,6 +22,7 @@ import keras
 from keras import layers
 
 from kgan.errors import KganError
+from kgan.layers import LeakyReLU
 from kgan.models._kept import _Kept
 from kgan.models._shapes import check_image_shape, check_positive
 from kgan.models.base import Discriminator, Generator
@@ -233,4 +234,4 @@ def _width(filters, level):
 
 def _conv(x, filters, kernel, strides, name):
     x = layers.Conv2D(filters, kernel, strides=strides, padding="same", name=name)(x)
-    return layers.LeakyReLU(0.2, name=f"{name}_act")(x)
+    return LeakyReLU(0.2, name=f"{name}_act")(x)  # kgan's: grappler's fused LeakyRelu fails on the gradient
