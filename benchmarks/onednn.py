@@ -5,10 +5,10 @@
 TensorFlow reads `TF_ENABLE_ONEDNN_OPTS` at its import, so each measurement runs in a fresh
 process with the variable at 0 (Eigen) or 1 (oneDNN), the two taking turns. Each process times the
 gradient of one strided `Conv3D` (16 clips 16 x 16 x 16 x 16, 32 filters of 4 x 4 x 4) and of one
-`Conv2D` (64 x 16 x 16 x 32, 64 filters of 4 x 4), in milliseconds a step, and a short run of the
-`digits` preset, in seconds a step, on one thread. `import kgan` sets the variable to 1 where the
-user left it unset (kgan/_onednn.py); TensorFlow itself does so only on AVX-512 VNNI, BF16 or AMX
-CPUs, so on those the two columns are the same kernels.
+`Conv2D` (64 x 16 x 16 x 32, 64 filters of 4 x 4), in milliseconds a step, and two short epochs of
+the `digits` preset, in milliseconds a step (its tracing included), on one thread. `import kgan`
+sets the variable to 1 where the user left it unset (kgan/_onednn.py); TensorFlow itself does so
+only on AVX-512 VNNI, BF16 or AMX CPUs, so on those the two columns are the same kernels.
 """
 
 import argparse
@@ -94,7 +94,7 @@ def section(row):
     lines = ["| step, one thread | Eigen (`TF_ENABLE_ONEDNN_OPTS=0`) | oneDNN (`=1`) | Eigen / oneDNN |",
              "| --- | --- | --- | --- |"]
     for key, name in (("conv3d_ms", "`Conv3D` gradient"), ("conv2d_ms", "`Conv2D` gradient"),
-                      ("digits_step_ms", "`digits` training step")):
+                      ("digits_step_ms", "`digits` training step (tracing included)")):
         lines.append(f"| {name} | {eigen[key]:,.1f} ms | {onednn[key]:,.1f} ms | {eigen[key] / onednn[key]:,.1f}× |")
     return "\n\n".join([source(row), "\n".join(lines), (
         f"Medians of {row['rounds']} fresh processes each, the two kinds taking turns; "
