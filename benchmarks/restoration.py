@@ -9,10 +9,11 @@ For each preset two runs train from scratch with the same steps, batch and crops
 `kgan train --preset P --no-adversarial` (the generator on its L1 term alone, no discriminator).
 Each is scored by `kgan evaluate` on the preset's held-out images, whole (the 4 held-out photos,
 or the 359 held-out digits): PSNR, SSIM and sharpness of the model and of the task's baseline
-(bicubic upsampling, the noisy input, the masked input), and for digits the digit classifier's
-accuracy on restored, masked and real digits. `--pictures DIR` also writes, for each preset,
-input | baseline | L1 U-Net | GAN | truth (`kgan evaluate --against --picture`). Every finished
-run is appended to `--out`; the documentation's Benchmarks page draws its table from the file.
+(bicubic upsampling, the noisy input, the masked input), the PSNR gain of each held-out photo, and
+for digits the digit classifier's accuracy on restored, masked and real digits. `--pictures DIR`
+also writes, for each preset, input | baseline | L1 U-Net | GAN | truth (`kgan evaluate
+--against --picture`). Every finished run is appended to `--out`; the documentation's Benchmarks
+page draws its table from the file.
 """
 
 import argparse
@@ -25,7 +26,7 @@ from record import provenance, rows  # benchmarks/record.py
 PRESETS = ("photos-superres", "photos-denoise", "digits-inpaint")
 VARIANTS = ("gan", "l1")
 KEYS = ("psnr", "ssim", "sharpness", "baseline_psnr", "baseline_ssim", "baseline_sharpness", "accuracy",
-        "baseline_accuracy", "real_accuracy", "images", "task")
+        "baseline_accuracy", "real_accuracy", "images", "task", "psnr_gain_per_image")
 
 
 def run_one(preset, variant, seed, folder):

@@ -364,6 +364,8 @@ def format_report(report):
             shown["sampler"] = (f"{value['sampler']}: {value['proposals']} proposals for {value['samples']} samples "
                                 f"(acceptance {value['acceptance_rate']:.3f}), {value['samples_per_second']:.0f} "
                                 "samples/s")
+        elif key == "psnr_gain_per_image":
+            shown[key] = ", ".join(f"{name} {gain:+.2f} dB" for name, gain in value.items())
         elif key != "modes" or "num_modes" not in report:
             shown[key] = f"{value:.4f}" if isinstance(value, float) else str(value)
     width = max(len(k) for k in shown)

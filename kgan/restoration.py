@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from kgan.data.pairs import clean_images, paired_images
+from kgan.data.pairs import clean_images, held_out_names, paired_images
 from kgan.errors import KganError
 from kgan.features import DomainFeatures
 from kgan.run import load_run
@@ -56,14 +56,20 @@ def sharpness(restored, truth):
 
 
 def _scores(restored, truth):
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+    from skimage.metrics import structural_similarity
 
     psnr, ssim = [], []
     for a, b in zip(restored, truth):
+        psnr.append(_psnr(a, b))
         a, b = to_unit(a), to_unit(b)
-        psnr.append(peak_signal_noise_ratio(b, a, data_range=1.0))
         ssim.append(structural_similarity(b, a, data_range=1.0, channel_axis=-1, win_size=min(7, *b.shape[:2]) | 1))
     return float(np.mean(psnr)), float(np.mean(ssim))
+
+
+def _psnr(image, truth):
+    from skimage.metrics import peak_signal_noise_ratio
+
+    return float(peak_signal_noise_ratio(to_unit(truth), to_unit(image), data_range=1.0))
 
 
 def _held_out(dataset, task):
@@ -92,6 +98,7 @@ def evaluate_restoration(source, dataset=None, seed=0, against=None, picture=Non
 
     Returns:
         a dict: `psnr`, `ssim`, `sharpness` for the model, `baseline_*` for the task's baseline,
+        `psnr_gain_per_image` (the model's PSNR less the baseline's, by image name; not for digits),
         `*_against` for `against`, and for digits `accuracy`, `baseline_accuracy`, `real_accuracy`.
     """
     found = restorer(source)
@@ -127,6 +134,10 @@ def evaluate_restoration(source, dataset=None, seed=0, against=None, picture=Non
     report["sharpness"] = sharpness(restored, truths)
     report["baseline_psnr"], report["baseline_ssim"] = _scores(baseline, truths)
     report["baseline_sharpness"] = sharpness(baseline, truths)
+    names = held_out_names(dataset, paired=task.name == "paired")
+    if names:  # which images a model helps and which it does not (a blurred truth loses to any sharpening)
+        report["psnr_gain_per_image"] = {name: _psnr(a, t) - _psnr(b, t) for name, a, b, t in
+                                         zip(names, restored, baseline, truths)}
     columns = [baseline]
     if other is not None:
         others = run(other[0])

@@ -325,6 +325,9 @@ def test_evaluate_scores_restoration_against_the_baseline(superres_run, tmp_path
     # the export and the run it came from restore alike
     assert report["psnr_against"] == pytest.approx(report["psnr"], abs=1e-3)
     assert 20 < report["baseline_psnr"] < 40 and 0 < report["baseline_sharpness"] < 1
+    gains = report["psnr_gain_per_image"]  # by held-out photo, averaging to the whole figure
+    assert list(gains) == ["astronaut", "coffee", "camera", "clock"]
+    assert np.mean(list(gains.values())) == pytest.approx(report["psnr"] - report["baseline_psnr"], abs=1e-6)
     with Image.open(tmp_path / "side.png") as picture:
         assert picture.size[0] > 4 * 128  # input, baseline, against, model, truth
 

@@ -17,8 +17,8 @@ from kgan.data.sources import _image_channels
 from kgan.errors import KganError
 from kgan.runtime.restore import Task, read_image, to_unit
 
-__all__ = ["PHOTOS", "HELD_OUT_PHOTOS", "clean_images", "paired_images", "pair_batches", "paired_dataset",
-           "preview_pairs"]
+__all__ = ["PHOTOS", "HELD_OUT_PHOTOS", "clean_images", "held_out_names", "paired_images", "pair_batches",
+           "paired_dataset", "preview_pairs"]
 
 # scikit-image's real photographs that ship in its wheel (greyscale ones as RGB), and the four held out.
 PHOTOS = ("chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "coins", "moon", "grass",
@@ -81,6 +81,19 @@ def clean_images(source, split="train"):
     _, images = _folder(source)
     held = max(1, len(images) // 10) if len(images) > 1 else 0
     return _as_float(images[len(images) - held :] if split == "held_out" else images[: len(images) - held])
+
+
+def held_out_names(source, paired=False):
+    """The names of a source's held-out images, in `clean_images(source, "held_out")`'s order (for
+    `paired`, of `paired_images(source)`'s held-out pairs, its last tenth); None for digits."""
+    if source == "photos":
+        return list(HELD_OUT_PHOTOS)
+    if source == "digits":
+        return None
+    names = sorted(f for f in os.listdir(os.path.join(source, "A") if paired else source)
+                   if f.lower().endswith(IMAGE_SUFFIXES))
+    held = max(1, len(names) // 10) if paired or len(names) > 1 else 0
+    return names[len(names) - held :]
 
 
 def paired_images(folder):
