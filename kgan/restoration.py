@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from kgan.data.pairs import clean_images, held_out_names, paired_images
+from kgan.data.pairs import clean_images, held_out_count, held_out_names, paired_images
 from kgan.errors import KganError
 from kgan.features import DomainFeatures
 from kgan.run import load_run
@@ -75,7 +75,7 @@ def _psnr(image, truth):
 def _held_out(dataset, task):
     if task.name == "paired":
         inputs, targets = paired_images(dataset)
-        keep = max(1, len(targets) // 10)
+        keep = held_out_count(len(targets), paired=True)
         return targets[-keep:], [x[None] for x in inputs[-keep:]]
     truths = clean_images(dataset, "held_out")
     if not truths:

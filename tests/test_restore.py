@@ -129,6 +129,17 @@ def test_sizes_the_unet_cannot_halve_are_refused():
         UNetGenerator((24, 24, 3), task="superres:4", depth=2)
 
 
+def test_held_out_names_name_the_held_out_images(tmp_path):
+    from kgan.data.pairs import clean_images, held_out_names
+
+    for i in range(12):  # 12 images: the last tenth is one, the last by name
+        Image.fromarray(np.full((8, 8, 3), 20 * i, np.uint8)).save(tmp_path / f"{i:02d}.png")
+    (held,) = clean_images(str(tmp_path), "held_out")
+    assert held_out_names(str(tmp_path)) == ["11.png"] and held.max() == pytest.approx(220 / 255 * 2 - 1)
+    assert held_out_names("photos") == ["astronaut", "coffee", "camera", "clock"]
+    assert held_out_names("digits") is None
+
+
 def _digits_batches(task="inpaint:lower", batch=32, seed=0):
     from kgan.data.pairs import pair_batches
 

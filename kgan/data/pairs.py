@@ -17,8 +17,8 @@ from kgan.data.sources import _image_channels
 from kgan.errors import KganError
 from kgan.runtime.restore import Task, read_image, to_unit
 
-__all__ = ["PHOTOS", "HELD_OUT_PHOTOS", "clean_images", "held_out_names", "paired_images", "pair_batches",
-           "paired_dataset", "preview_pairs"]
+__all__ = ["PHOTOS", "HELD_OUT_PHOTOS", "clean_images", "held_out_count", "held_out_names", "paired_images",
+           "pair_batches", "paired_dataset", "preview_pairs"]
 
 # scikit-image's real photographs that ship in its wheel (greyscale ones as RGB), and the four held out.
 PHOTOS = ("chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "coins", "moon", "grass",
@@ -79,8 +79,14 @@ def clean_images(source, split="train"):
     if not os.path.isdir(source):
         raise KganError(f"no such folder: {source}; give photos, digits, a folder of images, or A/ and B/ folders")
     _, images = _folder(source)
-    held = max(1, len(images) // 10) if len(images) > 1 else 0
+    held = held_out_count(len(images))
     return _as_float(images[len(images) - held :] if split == "held_out" else images[: len(images) - held])
+
+
+def held_out_count(n, paired=False):
+    """How many of a folder's `n` images (sorted by name) are held out: the last tenth, at least
+    one; none of a lone image, except of pairs (whose images are not split further)."""
+    return max(1, n // 10) if paired or n > 1 else 0
 
 
 def held_out_names(source, paired=False):
@@ -92,8 +98,7 @@ def held_out_names(source, paired=False):
         return None
     names = sorted(f for f in os.listdir(os.path.join(source, "A") if paired else source)
                    if f.lower().endswith(IMAGE_SUFFIXES))
-    held = max(1, len(names) // 10) if paired or len(names) > 1 else 0
-    return names[len(names) - held :]
+    return names[len(names) - held_out_count(len(names), paired) :]
 
 
 def paired_images(folder):
