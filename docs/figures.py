@@ -14,6 +14,8 @@ finished before is reused), then writes `docs/figures/`:
 - `text-temperature.png`: the MLE and GAN temperature sweeps of `benchmarks/text.jsonl`;
 - `demo.png`, `demo-interpolation.png` and `web.png`: the demo and the web page over the
   digits export, in Debian's Chromium;
+- `names-curves.png`: the names preset's quality-diversity curves beside its maximum-likelihood
+  start (`kgan evaluate RUN --picture`);
 - `photos-superres.png`: input | bicubic | L1 U-Net | GAN | truth on the held-out photos (`kgan
   evaluate EXPORT --against L1_RUN --picture`, the L1 run trained with `--no-adversarial`).
 
@@ -36,15 +38,16 @@ IMAGE_PRESETS = ("digits", "digits-conditional", "stacked-digits")
 POINT_PRESETS = ("ring8", "grid25")
 VIDEO_PRESETS = ("moving-digits",)
 RESTORATION_PRESETS = ("photos-superres",)
+TEXT_PRESETS = ("names",)
 FIGURE_NAMES = (*(f"samples-{p}" for p in IMAGE_PRESETS + POINT_PRESETS), "moving-digits",
-                "curves-digits", "samplers-grid25", "text-temperature",
+                "curves-digits", "samplers-grid25", "text-temperature", "names-curves",
                 "demo", "web", *RESTORATION_PRESETS)
 
 
 def preset_of(figure):
     """The preset a figure draws from, or None."""
-    for preset in IMAGE_PRESETS + POINT_PRESETS + VIDEO_PRESETS + RESTORATION_PRESETS:
-        if figure in (f"samples-{preset}", f"curves-{preset}", f"samplers-{preset}", preset):
+    for preset in IMAGE_PRESETS + POINT_PRESETS + VIDEO_PRESETS + RESTORATION_PRESETS + TEXT_PRESETS:
+        if figure in (f"samples-{preset}", f"curves-{preset}", f"samplers-{preset}", f"{preset}-curves", preset):
             return preset
     return "digits" if figure in ("demo", "web") else None
 
@@ -220,6 +223,8 @@ def main(argv=None):
             samplers(args.runs, path + ".png")
         elif name == "text-temperature":
             text_temperature(path + ".png")
+        elif name == "names-curves":
+            kgan("evaluate", os.path.join(args.runs, preset), "--picture", path + ".png")
         elif name in RESTORATION_PRESETS:
             restoration(preset, args.runs, path + ".png")
         else:

@@ -39,6 +39,7 @@ _LAZY = {
     "UNetGenerator": "kgan.models.unet",
     "PatchDiscriminator": "kgan.models.unet",
     "PairedGAN": "kgan.paired",
+    "SequenceGAN": "kgan.text_gan",
     "load_dataset": "kgan.data",
     "DatasetInfo": "kgan.data",
     "PRESETS": "kgan.presets",
@@ -58,6 +59,7 @@ def _register_keras_classes():
     importlib.import_module("kgan.models")
     importlib.import_module("kgan.mixture")
     importlib.import_module("kgan.paired")
+    importlib.import_module("kgan.text_gan")
 
 
 def load_model(path, **kwargs):

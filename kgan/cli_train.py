@@ -46,6 +46,9 @@ def add_train(subparsers):
                         help="epochs of pretraining before the adversarial phase: a sequence generator by maximum "
                         "likelihood (teacher forcing), a task's restorer on its L1 term (default: the preset's)")
     parser.add_argument("--pretrain-lr", type=float, metavar="LR", help="Adam's learning rate for --pretrain")
+    parser.add_argument("--mle-weight", type=_non_negative_float, metavar="WEIGHT",
+                        help="a sequence generator keeps this weight of its maximum-likelihood loss in the game "
+                        "(kgan.SequenceGAN; 0: the adversarial loss alone; default: the preset's)")
     parser.add_argument("--task", metavar="TASK",
                         help="train a generator that restores images (the pix2pix family) on pairs made from the data "
                         "set's clean images: superres:2, superres:4, denoise:SIGMA, denoise:spAMOUNT, inpaint:lower, "
@@ -139,6 +142,7 @@ def _run_train(args):
         l1_weight=args.l1_weight,
         adversarial=args.adversarial,
         feature_matching=args.feature_matching,
+        mle_weight=args.mle_weight,
         loss=args.loss,
         epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch,

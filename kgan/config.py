@@ -23,7 +23,7 @@ GROUPS = {
              "patch_size"),
     "model": ("model", "generator", "discriminator", "latent_dim", "mixture", "shared_members"),
     "objective": ("loss", "d_steps", "update", "diversity", "pretrain_epochs", "pretrain_lr", "l1_weight", "adversarial",
-                  "feature_matching"),
+                  "feature_matching", "mle_weight"),
     "optimizer": ("lr", "d_lr", "lr_schedule", "beta_1", "beta_2"),
     "stabilizers": ("gradient_penalty", "r1_penalty", "r2_penalty", "instance_noise", "label_smoothing", "pack",
                     "augment", "augment_probability", "ema"),
@@ -69,6 +69,7 @@ class TrainConfig:
         l1_weight: a task's L1 term's weight (pix2pix: 100).
         adversarial: False trains a task's generator on the L1 term alone (the restoration baseline).
         feature_matching: a task's feature-matching term's weight (pix2pixHD: 10; 0: none).
+        mle_weight: a sequence model's maximum-likelihood term in the game (`kgan.SequenceGAN`; 0: none).
         d_steps, gradient_penalty, r1_penalty, r2_penalty, instance_noise, label_smoothing: `kgan.GAN`'s
             arguments of the same names, as are pack, augment, augment_probability and ema.
         ramps: values that move along half a cosine over the run, R3GAN's recipe
@@ -151,6 +152,7 @@ class TrainConfig:
     l1_weight: float = 100.0
     feature_matching: float = 0.0
     adversarial: bool = True
+    mle_weight: float = 0.0
 
     # -- optimizer: the optimizers
     lr: float = 2e-4
@@ -309,5 +311,7 @@ class TrainConfig:
             raise KganError(f"l1_weight must be a number >= 0, got {self.l1_weight!r}")
         if not np.isfinite(self.feature_matching) or self.feature_matching < 0:
             raise KganError(f"feature_matching must be a number >= 0, got {self.feature_matching!r}")
+        if not np.isfinite(self.mle_weight) or self.mle_weight < 0:
+            raise KganError(f"mle_weight must be a number >= 0, got {self.mle_weight!r}")
         if self.strategy != "default" and self.xla:
             raise KganError("Keras runs without XLA under a distribution strategy: drop --xla")

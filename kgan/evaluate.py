@@ -5,7 +5,9 @@ get FID, KID, improved precision / recall and density / coverage in the features
 a domain classifier, next to the floor (real training data against held-out data),
 and the class accuracy of conditional generators; clips get frame FID, content
 consistency and motion metrics; text gets BLEU and Self-BLEU (and NLL-oracle on the
-oracle, novelty and uniqueness on names and text files); generators that restore images get
+oracle, novelty and uniqueness on names and text files) and, from a run that kept its
+maximum-likelihood start, both models' quality-diversity curves over the sampling temperature
+(`kgan.quality_diversity`); generators that restore images get
 PSNR, SSIM and sharpness on held-out images (`kgan.restoration`).
 """
 
@@ -20,11 +22,12 @@ from kgan.data.digits import digits, held_out_split
 from kgan.data.sources import BUILTIN, MOVING
 from kgan.data.text import decode, is_text_source, source_options, text_source
 from kgan.errors import KganError
-from kgan.run import load_run
+from kgan.run import MLE_START, load_mle_start, load_run
 from kgan.features import DomainFeatures, InceptionFeatures, labelled_split
 from kgan.mle import nll
 from kgan.models.base import protocol
 from kgan.presets import PRESETS
+from kgan.quality_diversity import draw, quality_diversity
 from kgan.restoration import evaluate_restoration
 from kgan.runtime.images import atomic_write_bytes
 from kgan.runtime.inference import GeneratorRuntime
@@ -67,6 +70,10 @@ def _sampler(source, sampler=None):
         if protocol(gan.sampling_generator).log_probs is not None:  # a language model: its likelihood of held-out text
 
             facts["nll"] = lambda sequences: nll(gan.sampling_generator, sequences)
+            start = os.path.join(path, MLE_START)
+            if os.path.isfile(start):  # the run's maximum-likelihood start: the curves compare the two
+                facts["generator"] = gan.sampling_generator
+                facts["mle_generator"] = lambda: load_mle_start(path)
         plain = lambda n, seed, labels=None: gan.generate(n, seed=seed, labels=labels)  # noqa: E731
 
         def chosen(n, seed, label):
@@ -125,7 +132,8 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inc
             the report's `sampling` says what it cost.
         against: a model that restores images: a second one of its task scored beside it
             (`kgan.restoration.evaluate_restoration`).
-        picture: a model that restores images: write its side-by-side picture here.
+        picture: a model that restores images: write its side-by-side picture here; a text run with its
+            maximum-likelihood start: both quality-diversity curves.
 
     Returns:
         a dict of metrics (see the module docstring).
@@ -136,8 +144,12 @@ def evaluate(source, dataset=None, samples=None, seed=0, features_root=None, inc
         if sampler is not None:
             raise KganError("a model that restores images has nothing for a sampler to choose among: drop --sampler")
         return evaluate_restoration(source, dataset, seed=seed, against=against, picture=picture)
-    if against is not None or picture is not None:
-        raise KganError("--against and --picture compare models that restore images: drop them")
+    if against is not None:
+        raise KganError("--against compares models that restore images: drop it")
+    if picture is not None and "mle_generator" not in facts:
+        raise KganError("--picture draws models that restore images, or a text run's curves beside its maximum-likelihood "
+                        "start (a run trained with --pretrain): drop it")
+    facts["picture"] = picture
     dataset = _dataset_for(facts, dataset)
     if samples is not None and int(samples) <= 1:
         raise KganError(f"--samples must be at least 2, got {samples}")
@@ -316,8 +328,9 @@ BLEU_SAMPLES, BLEU_REFERENCES = 200, 1000
 
 def text_report(sample, dataset, samples, seed, facts, features_root=None, inception_weights=None):
     """BLEU-2..5 of the samples against held-out text and their Self-BLEU, each beside its real
-    floor (training texts in their place); NLL-oracle on the oracle (and the model's NLL-test,
-    from a run directory); novelty and uniqueness of text that ends (names, text files)."""
+    floor (training texts in their place); NLL-oracle on the oracle; the model's NLL-test (from a
+    run directory); novelty and uniqueness of text that ends (names, text files); and the
+    quality-diversity curves of a run that kept its maximum-likelihood start."""
     if inception_weights:
         raise KganError(f"{dataset} is text: leave out --inception-weights")
     spec = facts["sample_spec"]
@@ -331,8 +344,8 @@ def text_report(sample, dataset, samples, seed, facts, features_root=None, incep
     if text.oracle is not None:
         report["nll_oracle"] = text.oracle.nll(tokens)
         report["nll_oracle_floor"] = text.oracle.nll(text.held_out)  # the oracle's own entropy a token
-        if "nll" in facts:
-            report["nll_test"] = facts["nll"](text.held_out)
+    if "nll" in facts:  # a run's language model: its likelihood of the held-out text
+        report["nll_test"] = facts["nll"](text.held_out)
 
     def texts(rows):
         return decode(rows, spec.vocabulary, spec.separator or "")
@@ -351,6 +364,11 @@ def text_report(sample, dataset, samples, seed, facts, features_root=None, incep
         report["novelty"] = novelty(shown, texts(text.train))
         report["uniqueness"] = uniqueness(shown)
         report["uniqueness_floor"] = uniqueness(texts(text.train[:n]))
+    if "mle_generator" in facts:
+        report["curves"] = quality_diversity(facts["generator"], facts["mle_generator"](), text, seed=seed)
+        if facts.get("picture"):
+            draw(report["curves"], facts["picture"])
+            report["picture"] = facts["picture"]
     return report
 
 
@@ -364,12 +382,28 @@ def format_report(report):
             shown["sampler"] = (f"{value['sampler']}: {value['proposals']} proposals for {value['samples']} samples "
                                 f"(acceptance {value['acceptance_rate']:.3f}), {value['samples_per_second']:.0f} "
                                 "samples/s")
+        elif key == "curves":
+            shown.update(_curve_lines(value))
         elif key == "psnr_gain_per_image":
             shown[key] = ", ".join(f"{name} {gain:+.2f} dB" for name, gain in value.items())
         elif key != "modes" or "num_modes" not in report:
             shown[key] = f"{value:.4f}" if isinstance(value, float) else str(value)
     width = max(len(k) for k in shown)
     return "\n".join(f"{key:<{width}}  {value}" for key, value in shown.items())
+
+
+def _curve_lines(curves):
+    quality = curves["quality"]
+    lines = {f"{model} at temperature": ", ".join(f"{p['temperature']:g}: {quality} {p['quality']:.3f} NLL-test "
+                                                   f"{p['nll_test']:.3f}" for p in curves[model])
+             for model in ("gan", "mle")}
+    if curves["gap"] is None:
+        lines["curve_gap"] = "none: the curves reach no NLL-test in common"
+    else:
+        low, high = curves["overlap"]
+        lines["curve_gap"] = (f"{curves['gap']:+.3f} {curves['gap_unit']} at equal NLL-test ({low:.3f} to {high:.3f}; "
+                              f"least {curves['worst']:+.3f}; positive: the GAN is ahead)")
+    return lines
 
 
 def write_json(report, path):

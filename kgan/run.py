@@ -1,5 +1,6 @@
 """A run folder, as `kgan train` writes it and every job reads it: `model.keras`, `config.json`,
-and the digest that ties an export to the model it was made from.
+a text run's maximum-likelihood start (`mle.keras`), and the digest that ties an export to the
+model it was made from.
 
 Example:
     >>> gan, config = load_run("saved_models/digits")  # doctest: +SKIP
@@ -15,7 +16,9 @@ import keras
 from kgan import load_model
 from kgan.errors import KganError
 
-__all__ = ["load_run", "float32_policy", "file_sha256"]
+__all__ = ["load_run", "load_mle_start", "float32_policy", "file_sha256", "MLE_START"]
+
+MLE_START = "mle.keras"  # a text run's generator after its maximum-likelihood pretraining
 
 
 @contextlib.contextmanager
@@ -51,6 +54,19 @@ def load_run(run_dir):
         with open(config_path) as handle:
             config = json.load(handle)
     return gan, config
+
+
+def load_mle_start(run_dir):
+    """The generator a text run's game started from (`RUN_DIR/mle.keras`, written after its
+    maximum-likelihood pretraining), or None when the run has none."""
+    path = os.path.join(run_dir, MLE_START)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with float32_policy():
+            return load_model(path)
+    except Exception as error:
+        raise KganError(f"cannot load {path}: {str(error).splitlines()[0][:160]}") from None
 
 
 def file_sha256(path):

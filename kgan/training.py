@@ -27,7 +27,9 @@ from kgan.gan import GAN
 from kgan.mixture import GeneratorMixture
 from kgan.mle import pretrain
 from kgan.paired import PairedGAN
+from kgan.text_gan import SequenceGAN
 from kgan.models import FAMILIES, get_family
+from kgan.run import MLE_START
 from kgan.presets import PRESETS
 from kgan.runtime import images
 from kgan.runtime.samples import SampleSpec
@@ -56,6 +58,9 @@ def check_family(config, info=None):
     family = get_family(config.model)
     if config.augment and family.kind != "image":
         raise KganError(f"DiffAugment (--augment) works on images: drop it for {family.kind} data")
+    if config.mle_weight and family.kind != "tokens":
+        raise KganError("the maximum-likelihood term (--mle-weight) trains sequence models: drop it, or train text "
+                        "(--preset names)")
     if config.pretrain_epochs and family.kind != "tokens" and not config.task:
         raise KganError("pretraining (--pretrain) trains sequence models by maximum likelihood and restorers on their "
                         "L1 term: drop it, or train text (--preset names) or a task (--task)")
@@ -94,6 +99,8 @@ def build_gan(config, info):
     if info.task:
         gan_class, paired = PairedGAN, {"l1_weight": config.l1_weight, "adversarial": config.adversarial,
                                        "feature_matching": config.feature_matching}
+    elif config.mle_weight:
+        gan_class, paired = SequenceGAN, {"mle_weight": config.mle_weight}
     gan = gan_class(
         generator,
         discriminator,
@@ -266,6 +273,12 @@ def _train(config, strategy, run_dir, backup_dir, chief, resume, callbacks, verb
     resolved = dict(config.to_dict(), out=config.run_dir, dataset_info=info.to_dict(),
                     sample_spec=gan.sample_spec.to_dict())
     images.atomic_write_bytes(os.path.join(run_dir, "config.json"), json.dumps(resolved, indent=2).encode())
+    mle_path = os.path.join(run_dir, MLE_START)
+    if config.pretrain_epochs and not resume and not isinstance(gan, PairedGAN):
+        # The maximum-likelihood start the game leaves: `kgan evaluate` draws its temperature curve beside the GAN's.
+        save_model_atomic(gan.sampling_generator, mle_path)
+    elif not resume and os.path.exists(mle_path):
+        os.unlink(mle_path)  # an earlier run's, in this folder
 
     reference = None
     if info.name in MIXTURES:
@@ -315,6 +328,8 @@ def _train(config, strategy, run_dir, backup_dir, chief, resume, callbacks, verb
         "history": history.path,
         "samples": sampler.last_path,
     }
+    if os.path.exists(mle_path):
+        files["mle"] = mle_path
     if config.export and chief:
         exported = export_model(run_dir, out_dir=config.onnx_dir, log=log)
         files["saved_model"] = exported.saved_model_dir

@@ -97,6 +97,8 @@ BAD = [
     (["--preset", "ring8", "--dataset", "digits"], "holds images"),
     (["--ema", "1.5"], "--ema: expected a decay in [0, 1)"),
     (["--update", "parallel"], "--update: invalid choice: 'parallel'"),
+    (["--mle-weight", "1"], "the maximum-likelihood term (--mle-weight) trains sequence models"),
+    (["--preset", "names", "--mle-weight", "-1"], "--mle-weight: expected a number >= 0"),
 ]
 
 

@@ -54,6 +54,34 @@ def test_a_word_file_trains_exports_and_generates_text(words_run, capsys, tmp_pa
     assert "bleu_2" in report and "self_bleu_2" in report and "novelty" in report
 
 
+@pytest.mark.slow(minutes=0.3)  # a trained run: CI runs it
+def test_evaluate_draws_a_text_runs_curves_beside_its_maximum_likelihood_start(words_run, capsys, tmp_path):
+    from PIL import Image
+
+    _, out, export = words_run
+    assert (out / "mle.keras").is_file()  # kept by the pretraining
+    picture, saved = tmp_path / "curves.png", tmp_path / "report.json"
+    assert main(["evaluate", str(out), "--picture", str(picture), "--json", str(saved)]) == 0
+    printed = capsys.readouterr().out
+    assert "curve_gap" in printed and "mle at temperature" in printed
+    curves = json.loads(saved.read_text())["curves"]
+    assert curves["quality"] == "bleu_4" and curves["gap_unit"] == "BLEU-4"
+    for model in ("gan", "mle"):
+        points = curves[model]
+        assert [p["temperature"] for p in points] == [0.7, 0.8, 0.9, 1.0, 1.1, 1.2]
+        assert all(0 <= p["bleu_4"] <= 1 and 0 <= p["uniqueness"] <= 1 and p["nll_test"] > 0 for p in points)
+    # the run's own report at temperature 1 is the curve's point there
+    report = json.loads(saved.read_text())
+    assert curves["gan"][3]["nll_test"] == pytest.approx(report["nll_test"], rel=1e-5)
+    assert curves["gan"][3]["nll_test"] != pytest.approx(curves["mle"][3]["nll_test"], rel=1e-4)  # two models
+    assert Image.open(picture).size[0] > 300
+    capsys.readouterr()
+    assert run(["evaluate", str(export), "--picture", str(tmp_path / "no.png")]) == 2  # an export keeps no MLE start
+    err = capsys.readouterr().err
+    assert "a text run's curves beside its maximum-likelihood start" in err and err.count("\n") == 1
+    assert not (tmp_path / "no.png").exists()
+
+
 @pytest.mark.slow(minutes=0.05)  # a trained and exported run: CI runs it
 def test_scoring_a_token_outside_the_vocabulary_is_one_line(words_run):
     from kgan.runtime.inference import GeneratorRuntime

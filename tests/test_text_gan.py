@@ -90,3 +90,43 @@ def test_text_export_gives_the_same_tokens_everywhere_and_the_runtime_strings(ex
     # a text is scored as the ids of its tokens, padded by the end token as real text is
     np.testing.assert_allclose(runtime.score(texts, labels), gan.score(encode(texts, VOCABULARY, 4), labels),
                                rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("conditional", [False, True], ids=["plain", "conditional"])
+def test_the_likelihood_term_is_the_teacher_forced_nll_of_the_real_batch(tmp_path, conditional):
+    import tensorflow as tf
+
+    from kgan import SequenceGAN
+    from kgan.errors import KganError
+    from kgan.mle import nll
+
+    trained = make_gan("sequence", conditional, steps=1, loss="relativistic_standard")
+    gan = SequenceGAN(trained.generator, trained.discriminator, mle_weight=2.5, loss="relativistic_standard",
+                      sample_spec=TEXT_SPEC, seed=0)
+    gan.compile("adam", "adam", jit_compile=False, run_eagerly=True)
+    assert gan.loss_terms()["generator"] == ("adversarial", "mle")
+    rng = np.random.default_rng(1)
+    tokens = rng.integers(0, 7, (8, 4))
+    labels = rng.integers(0, 3, 8) if conditional else None
+    expected = 2.5 * nll(gan.generator, tokens, labels)  # kgan.mle's, the pretraining's own
+    one_hot = tf.constant(np.eye(7, dtype=np.float32)[tokens])  # the real batch as the train step has it
+    terms = gan.generator_terms(None if labels is None else tf.constant(labels), 8, training=False, real=one_hot)
+    assert set(terms) == {"adversarial", "mle"}
+    assert float(terms["mle"]) == pytest.approx(expected, rel=1e-5)
+    # the adversarial term is the plain GAN's: the same discriminator, the same loss
+    plain = make_gan("sequence", conditional, steps=1, loss="relativistic_standard")
+    assert "mle" not in plain.loss_terms()["generator"]
+    data = tf.data.Dataset.from_tensor_slices((tokens, labels) if conditional else tokens).batch(8)
+    logs = gan.fit(data, epochs=1, steps_per_epoch=1, verbose=0).history
+    assert logs["g_mle"][0] == pytest.approx(expected, rel=1e-4)  # logged before the step's update
+    path = str(tmp_path / "mixed.keras")
+    gan.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded) is SequenceGAN and loaded.mle_weight == 2.5
+    np.testing.assert_array_equal(loaded.generate(5, seed=0, labels=labels_of(gan, 5)),
+                                  gan.generate(5, seed=0, labels=labels_of(gan, 5)))
+    with pytest.raises(KganError, match="mle_weight must be a finite number >= 0"):
+        SequenceGAN(gan.generator, gan.discriminator, mle_weight=-1, sample_spec=TEXT_SPEC)
+    image = make_gan("dcgan", steps=1)
+    with pytest.raises(KganError, match="needs a generator with log_probs"):
+        SequenceGAN(image.generator, image.discriminator)

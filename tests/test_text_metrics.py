@@ -5,9 +5,7 @@ import pytest
 
 from kgan.data.text import decode, text_source
 from kgan.errors import KganError
-from kgan.runtime.metrics.text import bleu, novelty, self_bleu, uniqueness
-
-
+from kgan.runtime.metrics.text import bigram_distance, bleu, novelty, self_bleu, uniqueness
 
 @pytest.fixture(scope="module")
 def names():
@@ -39,6 +37,19 @@ def test_self_bleu_and_uniqueness_see_a_collapsed_sampler(texts):
     assert novelty(["zzyzx", texts[0]], texts) == 0.5
     with pytest.raises(KganError, match="Self-BLEU needs at least two samples"):
         self_bleu([list("anna")])
+
+
+def test_the_bigram_distance_sees_collapse_and_letter_soup(names, texts):
+    held_out = [list(t) for t in decode(names.held_out, names.vocabulary)]
+    diverse = [list(t) for t in texts]
+    collapsed = [list(texts[i % 5]) for i in range(300)]  # five names, each sixty times
+    soup = [list(np.random.default_rng(0).permutation(list(t))) for t in texts]  # real letters, shuffled
+    near, far, shuffled = (bigram_distance(x, held_out) for x in (diverse, collapsed, soup))
+    assert near < 0.05 and far > 0.3 and shuffled > 0.1, (near, far, shuffled)
+    assert bigram_distance(held_out, held_out) == 0.0
+    assert bigram_distance([list("ab")], [list("zy")]) == pytest.approx(np.log(2))  # no pair in common
+    with pytest.raises(KganError, match="at least one text on each side"):
+        bigram_distance([], held_out)
 
 
 def test_the_text_report_puts_real_names_at_the_floor_and_random_letters_below_it(names, monkeypatch):

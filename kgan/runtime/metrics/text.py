@@ -1,4 +1,4 @@
-"""Quality and diversity of generated text: BLEU, Self-BLEU, novelty and uniqueness.
+"""Quality and diversity of generated text: BLEU, Self-BLEU, novelty, uniqueness and the bigram distance.
 
 Texygen's definitions (Zhu et al., SIGIR 2018), with nltk's BLEU: BLEU-n of a sample is
 its sentence BLEU against every reference at once (uniform weights over 1..n-grams,
@@ -11,11 +11,13 @@ Example:
     {2: 1.0}
 """
 
+from collections import Counter
+
 import numpy as np
 
 from kgan.errors import KganError
 
-__all__ = ["bleu", "self_bleu", "novelty", "uniqueness", "BLEU_ORDERS"]
+__all__ = ["bleu", "self_bleu", "novelty", "uniqueness", "bigram_distance", "BLEU_ORDERS"]
 
 BLEU_ORDERS = (2, 3, 4, 5)
 
@@ -29,7 +31,13 @@ def _nltk_bleu():
 
 
 def bleu(samples, references, orders=BLEU_ORDERS):
-    """`{n: mean sentence BLEU-n}` of `samples` (token lists) against all of `references`."""
+    """`{n: mean sentence BLEU-n}` of `samples` against all of `references` (quality).
+
+    Args:
+        samples: generated texts, each a list of tokens.
+        references: real texts, each a list of tokens.
+        orders: the n of each BLEU-n.
+    """
     sentence_bleu, smoothing = _nltk_bleu()
     references = [list(r) for r in references]
     if not references:
@@ -41,7 +49,12 @@ def bleu(samples, references, orders=BLEU_ORDERS):
 
 
 def self_bleu(samples, orders=BLEU_ORDERS):
-    """`{n: mean BLEU-n of each sample against the others}` (lower: more diverse)."""
+    """`{n: mean BLEU-n of each sample against the others}` (lower: more diverse).
+
+    Args:
+        samples: generated texts, each a list of tokens (at least two).
+        orders: the n of each BLEU-n.
+    """
     sentence_bleu, smoothing = _nltk_bleu()
     samples = [list(s) for s in samples]
     if len(samples) < 2:
@@ -53,11 +66,48 @@ def self_bleu(samples, orders=BLEU_ORDERS):
 
 
 def novelty(samples, training):
-    """The share of samples (strings) that are not in the training texts."""
+    """The share of samples that are not in the training texts.
+
+    Args:
+        samples: generated texts (strings).
+        training: the training texts (strings).
+    """
     seen = set(training)
     return float(np.mean([s not in seen for s in samples]))
 
 
 def uniqueness(samples):
-    """The share of distinct samples among all."""
+    """The share of distinct samples among all.
+
+    Args:
+        samples: generated texts (strings).
+    """
     return len(set(samples)) / len(samples)
+
+
+def _bigram_counts(texts):
+    counts = Counter()
+    for tokens in texts:
+        padded = ["\x02", *tokens, "\x03"]  # the start and the end count as tokens
+        counts.update(zip(padded, padded[1:]))
+    return counts
+
+
+def bigram_distance(samples, references):
+    """The Jensen-Shannon divergence (nats, 0 to ln 2) between the bigram distributions of `samples`
+    and of `references`, start and end included: 0 when they write their tokens in the same pairs
+    as often; a model that repeats a few texts, or writes unseen pairs, scores high.
+
+    Args:
+        samples: generated texts, each a list of tokens.
+        references: real texts, each a list of tokens.
+    """
+    from scipy.spatial.distance import jensenshannon
+
+    samples, references = _bigram_counts(samples), _bigram_counts(references)
+    if not samples or not references:
+        raise KganError("the bigram distance needs at least one text on each side")
+    pairs = sorted(set(samples) | set(references))
+    p = np.array([samples[k] for k in pairs], np.float64)
+    q = np.array([references[k] for k in pairs], np.float64)
+    return float(jensenshannon(p, q) ** 2)
