@@ -34,6 +34,7 @@ def test_mode_metrics_of_a_run_and_of_its_onnx_export(ring_run):
     assert from_keras["num_modes"] == 8 and from_keras["samples"] == 500
 
 
+@pytest.mark.slow(minutes=0.35)  # trains or scores a model, 10 s or more: CI runs it
 def test_image_metrics_sit_above_their_floor(digits_run, features_root):
     root = features_root
     report = evaluate(digits_run, samples=300, features_root=root)

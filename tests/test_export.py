@@ -140,6 +140,7 @@ def run_kgan(capsys, *args):
     return code, out, err
 
 
+@pytest.mark.slow(minutes=0.14)  # several seconds: CI runs it
 def test_train_exports_by_default_and_export_command(tmp_path, capsys):
     run = tmp_path / "runs" / "ring"
     onnx_dir = tmp_path / "onnx"

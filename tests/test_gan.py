@@ -66,6 +66,7 @@ def test_train_step_updates_both_networks(tiny_dcgan, digits_images, jit_compile
         assert_trained_under_xla(gan)
 
 
+@pytest.mark.slow(minutes=0.27)  # trains or scores a model, 10 s or more: CI runs it
 def test_eager_and_graph_train_steps_agree(tiny_dcgan, digits_images):
     # Most tests here train tiny GANs eagerly; the compiled step (tf.function) trains the same:
     # the same losses and weights after two steps with every stabilizer on.

@@ -182,6 +182,7 @@ def test_runs_of_other_shapes_are_refused(tmp_path):
         assemble(runs[:1] * 2, str(tmp_path / "out"), weights="0.5,0.6", log=lambda *_: None)
 
 
+@pytest.mark.slow(minutes=0.3)  # trains or scores a model, 10 s or more: CI runs it
 def test_a_trained_mixture_exports_with_the_same_samples_per_member(tmp_path, digits_images):
     # Trained as kgan.GAN's generator, saved with its optimizer state, exported: the ONNX
     # runtime draws the members a seed draws in Keras, and each member matches Keras alone.

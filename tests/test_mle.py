@@ -8,6 +8,7 @@ from kgan.mle import nll, pretrain
 from kgan.models.sequence import SequenceGenerator
 
 
+@pytest.mark.slow(minutes=0.2)  # trains or scores a model, 10 s or more: CI runs it
 def test_pretraining_lowers_nll_test_toward_the_oracles_own():
     oracle = Oracle(vocab_size=30, embedding_dim=8, hidden_dim=8, length=6, seed=1)
     train, held_out = oracle.sample(3000, seed=1), oracle.sample(500, seed=2)

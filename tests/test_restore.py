@@ -160,6 +160,7 @@ def _paired_gan(adversarial=True, seed=0, **kwargs):
     return gan
 
 
+@pytest.mark.slow(minutes=0.2)  # trains or scores a model, 10 s or more: CI runs it
 @pytest.mark.parametrize("adversarial", [True, False])
 def test_a_paired_gan_learns_to_inpaint_digits(adversarial):
     """A few hundred steps fill in the lower half of held-out digits far better than leaving it grey."""
@@ -201,6 +202,7 @@ def test_pretraining_fits_the_generator_alone_and_restarts_its_ema():
     assert int(gan.g_optimizer.iterations) == 0 and int(gan.d_optimizer.iterations) == 0
 
 
+@pytest.mark.slow(minutes=0.15)  # several seconds: CI runs it
 def test_feature_matching_is_the_discriminators_feature_distance():
     """Zero when the output is the target, growing with the difference, scaled by its weight, logged,
     and without gradient through the target's features."""
@@ -227,6 +229,7 @@ def test_feature_matching_is_the_discriminators_feature_distance():
     assert "g_feature_matching" in history and np.isfinite(history["g_feature_matching"]).all()
 
 
+@pytest.mark.slow(minutes=0.14)  # several seconds: CI runs it
 def test_a_paired_gan_round_trips_through_keras(tmp_path):
     import kgan
 
@@ -343,6 +346,7 @@ def test_evaluate_scores_restoration_against_the_baseline(superres_run, tmp_path
         assert picture.size[0] > 4 * 128  # input, baseline, against, model, truth
 
 
+@pytest.mark.slow(minutes=0.3)  # trains or scores a model, 10 s or more: CI runs it
 def test_a_paired_folder_trains(tmp_path):
     from kgan.cli import main
 

@@ -275,6 +275,7 @@ def test_ema_is_the_warmed_up_running_average_of_the_generator():
     assert np.abs(gan.generate(4, seed=3) - generator(z, training=False).numpy()).max() > 1e-3
 
 
+@pytest.mark.slow(minutes=0.12)  # several seconds: CI runs it
 def test_ema_is_saved_exported_and_carried_on(tmp_path):
     from kgan.runtime.inference import GeneratorRuntime
 

@@ -52,6 +52,7 @@ def test_the_bigram_distance_sees_collapse_and_letter_soup(names, texts):
         bigram_distance([], held_out)
 
 
+@pytest.mark.slow(minutes=0.17)  # trains or scores a model, 10 s or more: CI runs it
 def test_the_text_report_puts_real_names_at_the_floor_and_random_letters_below_it(names, monkeypatch):
     from kgan import evaluate
     from kgan.evaluate import text_report

@@ -110,6 +110,7 @@ def test_bad_clip_folders_say_what_is_wrong(tmp_path):
         load_arrays(str(short))
 
 
+@pytest.mark.slow(minutes=0.14)  # several seconds: CI runs it
 def test_the_cli_refuses_bad_video_input_with_one_line(tmp_path, capsys):
     mixed = tmp_path / "mixed"
     mixed.mkdir()
