@@ -60,7 +60,10 @@ def sweep(generator, text, temperatures=TEMPERATURES, seed=0):
     ended = text.vocabulary[0] == ""
     if text.oracle is None and not ended:
         raise KganError("a quality-diversity curve needs the oracle or text that ends (names, text files)")
-    references = [list(t) for t in decode(text.held_out, text.vocabulary, text.separator)] if ended else None
+    def tokens_of(texts):
+        return [t.split(text.separator) if text.separator else list(t) for t in texts]
+
+    references = tokens_of(decode(text.held_out, text.vocabulary, text.separator)) if ended else None
     training = decode(text.train, text.vocabulary, text.separator) if ended else None
     saved, points = generator.temperature, []
     try:
@@ -71,7 +74,7 @@ def sweep(generator, text, temperatures=TEMPERATURES, seed=0):
                 point["quality"] = point["nll_oracle"] = text.oracle.nll(_tokens(generator, ORACLE_SAMPLES, seed))
             else:
                 shown = decode(_tokens(generator, TEXT_SAMPLES, seed), text.vocabulary, text.separator)
-                split = [t.split(text.separator) if text.separator else list(t) for t in shown]
+                split = tokens_of(shown)
                 point["quality"] = point["bleu_4"] = bleu(split[:BLEU_SAMPLES], references, orders=(4,))[4]
                 point.update(uniqueness=uniqueness(shown), novelty=novelty(shown, training),
                              bigram_distance=bigram_distance(split, references))
