@@ -1,16 +1,18 @@
 """The discriminator's samplers against plain sampling, through onnxruntime.
 
     python benchmarks/sampling.py [--datasets grid25 ring8 digits] [--seeds 0 1 2 3 4]
-                                  [--samplers plain topk drs mh langevin] [--runs benchmarks/runs]
-                                  [--refit-steps 0 5000] [--jobs 2]
+                                  [--variants weak ...] [--samplers plain topk drs mh langevin ...]
+                                  [--runs benchmarks/runs] [--refit-steps 0 5000 auto] [--jobs 2]
 
 The runs: on grid25 the "GAN" and "PacGAN2-4" rows of `quality.py`, on ring8 its "GAN"
-row, on digits the `digits` preset; each trained once per seed into
+row, on digits the `digits` preset; "preset" the data set's preset, "weak" the preset cut to
+10 of its epochs (grid25: 2,000 of 12,000 steps; digits: 280 of 4,200); each trained once per seed into
 `--runs/<data set>/<variant>-s<seed>` (kept: a second call only scores; the GAN rows are
 the ones `ensemble_quality.py` keeps) and exported there with `kgan export`, which
 calibrates the discriminator on the data set: once with the discriminator as trained
 (`export`) and once refit against the fixed generator for `--refit-steps` steps first
-(`export-refit<N>`, `kgan export --refit-steps N`). Every sampler then draws from each export
+(`export-refit<N>`, `kgan export --refit-steps N`; `auto` is `kgan export`'s default, and the rows
+record the steps it took). Every sampler then draws from each export
 with onnxruntime and `kgan.evaluate` scores what it chose, as `kgan evaluate --sampler`
 does: modes / high quality / reverse KL on the mixtures (2,500 samples), FID, precision
 and recall in the domain classifier's features on digits (1,000 samples). Rows go to
@@ -34,8 +36,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import quality  # noqa: E402
 
-VARIANTS = {"grid25": ("GAN", "PacGAN2", "PacGAN3", "PacGAN4"), "ring8": ("GAN",), "digits": ("preset",)}
-SAMPLERS = {"plain": None, "topk": "topk:k=4", "drs": "drs", "mh": "mh:k=32", "langevin": "langevin"}
+VARIANTS = {"grid25": ("GAN", "PacGAN2", "PacGAN3", "PacGAN4", "preset", "weak"), "ring8": ("GAN",), "digits": ("preset", "weak")}
+# "weak": the preset cut to these epochs (grid25: 2,000 of its 12,000 steps; digits: 280 of its 4,200)
+WEAK_EPOCHS = {"grid25": 10, "digits": 10}
+SAMPLERS = {"plain": None, "topk": "topk:k=4", "drs": "drs", "mh": "mh:k=32", "langevin": "langevin",
+            "drs-q99": "drs:q=99", "mh-k128": "mh:k=128"}
 SAMPLES = {"grid25": 2500, "ring8": 2500, "digits": 1000}
 
 
@@ -44,11 +49,13 @@ def config_for(dataset, variant):
 
     if variant == "preset":
         return kgan.get_preset(dataset)
+    if variant == "weak":
+        return kgan.get_preset(dataset).replace(epochs=WEAK_EPOCHS[dataset])
     return quality.variant_config(dataset, variant)
 
 
 def export_dir(run_dir, refit):
-    return os.path.join(run_dir, f"export-refit{refit}" if refit else "export")
+    return os.path.join(run_dir, f"export-refit{refit}" if refit != 0 else "export")
 
 
 def train(dataset, variant, seed, run_dir, refits):
@@ -87,7 +94,10 @@ def score(dataset, variant, seed, run_dir, refit, samplers):
             print(json.dumps(row), flush=True)
             continue
         keep = ("modes", "high_quality", "reverse_kl", "fid", "precision", "recall")
+        with open(os.path.join(export_dir(run_dir, refit), "manifest.json")) as handle:
+            calibration = json.load(handle).get("calibration") or {}
         row = {"dataset": dataset, "variant": variant, "seed": seed, "refit": refit, "sampler": name,
+               "refit_steps": calibration.get("refit_steps", 0), "calibration_accuracy": calibration.get("accuracy"),
                **{k: report[k] for k in keep if k in report}}
         if "sampling" in report:
             row.update({k: report["sampling"][k] for k in ("acceptance_rate", "samples_per_second", "proposals")})
@@ -113,13 +123,16 @@ def table(rows):
         out += [f"**{dataset}** ({header}; mean ± standard error over seeds)", "",
                 "| run | discriminator | sampler | figures | seeds | acceptance | samples/s |",
                 "| --- | --- | --- | --- | --- | --- | --- |"]
-        for variant, refit, sampler in [(v, f, s) for v in VARIANTS[dataset] for f in sorted({r.get("refit", 0) for r in mine})
-                                        for s in SAMPLERS]:
-            if refit and sampler == "plain":
+        refits = sorted({r.get("refit", 0) for r in mine}, key=lambda f: (f == "auto", f if f != "auto" else 0))
+        for variant, refit, sampler in [(v, f, s) for v in VARIANTS[dataset] for f in refits for s in SAMPLERS]:
+            if refit != 0 and sampler == "plain":
                 continue  # the same generator's samples as the row above
             every = [r for r in mine if r["variant"] == variant and r["sampler"] == sampler and r.get("refit", 0) == refit]
-            which = f"refit {refit} steps" if refit else "as trained"
             runs = [r for r in every if "error" not in r]
+            which = f"refit {refit} steps" if refit != 0 else "as trained"
+            if refit == "auto":
+                steps = sorted({r.get("refit_steps", 0) for r in runs})
+                which = f"refit auto ({'/'.join(map(str, steps))} steps)"
             failed = len(every) - len(runs)
             if not runs:
                 if failed:
@@ -151,8 +164,9 @@ def main():
     parser.add_argument("--variants", nargs="+", help="only these runs (e.g. PacGAN2 preset)")
     parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=list(SAMPLERS))
     parser.add_argument("--runs", default=os.path.join(os.path.dirname(__file__), "runs"))
-    parser.add_argument("--refit-steps", type=int, nargs="+", default=[0, 5000],
-                        help="export each run with the discriminator refit for these steps (0: as trained)")
+    parser.add_argument("--refit-steps", type=lambda t: t if t == "auto" else int(t), nargs="+", default=[0, 5000],
+                        help="export each run with the discriminator refit for these steps (0: as trained; auto: "
+                        "`kgan export`'s default)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--results", default=os.path.join(os.path.dirname(__file__), "sampling.jsonl"))
     parser.add_argument("--tables-only", action="store_true", help="score nothing: the table of finished rows")

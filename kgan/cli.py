@@ -12,7 +12,7 @@ import sys
 
 from kgan import __version__
 from kgan.cli_args import LOSS_NAMES  # noqa: F401  (kgan.cli.LOSS_NAMES, its earlier home)
-from kgan.cli_args import _non_negative_int, _Parser, _positive_int, import_tensorflow_quietly, joined_signed_values
+from kgan.cli_args import _Parser, _positive_int, _refit_steps, import_tensorflow_quietly, joined_signed_values
 from kgan.cli_train import add_train
 from kgan.demo import find_models, launch
 from kgan.errors import KganError
@@ -44,10 +44,11 @@ def _add_export(subparsers):
     parser.add_argument("--calibration-data", metavar="DATA",
                         help="real data to calibrate the discriminator on: a data set name or path (default: the "
                         "run's data set)")
-    parser.add_argument("--refit-steps", type=_non_negative_int, default=0, metavar="N",
+    parser.add_argument("--refit-steps", type=_refit_steps, default="auto", metavar="N",
                         help="first train the exported discriminator N more steps against the fixed generator on that "
-                        "data, toward the density ratio the drs, mh and langevin samplers read (default 0; the run's "
-                        "model.keras keeps its own)")
+                        "data, toward the density ratio the drs, mh and langevin samplers read; auto (the default): "
+                        "twice the generator's training steps, at most 5000, on data drawn afresh (the 2-D "
+                        "mixtures), else none (the run's model.keras keeps its own)")
     parser.add_argument("--web", metavar="DIR", help="also write a static web site that samples the export in the "
                         "browser (as `kgan web`)")
     _add_ort_dir(parser)
@@ -118,8 +119,9 @@ def _add_calibrate(subparsers):
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `kgan train`")
     parser.add_argument("--export", metavar="DIR", help="its export folder (default: export/<run name>)")
     parser.add_argument("--data", metavar="DATA", help="a data set name or path (default: the run's data set)")
-    parser.add_argument("--refit-steps", type=_non_negative_int, metavar="N",
-                        help="refit the discriminator N steps first and export it again (default: as the export was)")
+    parser.add_argument("--refit-steps", type=_refit_steps, metavar="N",
+                        help="refit the discriminator N steps first (auto: as `kgan export` does by default) and "
+                        "export it again (default: as the export was)")
     parser.set_defaults(func=_run_calibrate)
 
 

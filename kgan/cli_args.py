@@ -36,6 +36,8 @@ _non_negative_int = _value_type(int, lambda v: v >= 0, "a non-negative integer")
 _non_negative_float = _value_type(float, lambda v: 0 <= v < float("inf"), "a number >= 0")
 _positive_float = _value_type(float, lambda v: v > 0 and v != float("inf"), "a positive number")
 _decay = _value_type(float, lambda v: 0.0 <= v < 1.0, "a decay in [0, 1)")
+_refit_steps = _value_type(lambda text: "auto" if text == "auto" else int(text),
+                           lambda v: v == "auto" or v >= 0, "auto or a non-negative integer")
 
 
 LOSS_NAMES = ("non_saturating (cross-entropy), minimax, least_squares, wasserstein, hinge, kl, reverse_kl, "

@@ -219,11 +219,14 @@ def grid25_plain_config():
 @pytest.fixture(scope="session")
 def grid25_plain(tmp_path_factory):
     """The plain grid25 GAN trained once (training on the CPU is deterministic for a seed):
-    `{"run": run dir, "export": its export, "scores": kgan evaluate's of the run}`."""
+    `{"run": run dir, "export": its export with the discriminator as trained, "scores": kgan
+    evaluate's of the run}`."""
     import kgan
     from kgan.evaluate import evaluate
+    from kgan.export import export_model
 
     folder = tmp_path_factory.mktemp("grid25_plain")
     run, export = str(folder / "run"), str(folder / "onnx")
-    kgan.train(grid25_plain_config().replace(out=run, export_dir=export), verbose=0, log=lambda *_: None)
+    kgan.train(grid25_plain_config().replace(out=run, export=False), verbose=0, log=lambda *_: None)
+    export_model(run, out_dir=export, refit_steps=0)
     return {"run": run, "export": export, "scores": evaluate(run)}

@@ -17,7 +17,7 @@ Modules: `specs` (what is exported), `convert` (SavedModel and ONNX files), `par
 """
 
 from kgan.export.bundle import DEFAULT_OPSET, ExportResult, calibrate_export, export_model
-from kgan.export.calibrate import REFIT_SAMPLES, fit_export_calibration
+from kgan.export.calibrate import REFIT_CAP, REFIT_SAMPLES, auto_refit_steps, fit_export_calibration
 from kgan.export.convert import _as_float32, _require_export_extras, _to_onnx
 from kgan.export.parity import PARITY_BATCHES, REFERENCE_BATCH, _parity
 from kgan.export.specs import (EXPORTS, LATENT_ENERGY_BATCH, PARITY_TOLERANCE, ExportSpec, Output, _GRADIENTS,
@@ -26,4 +26,4 @@ from kgan.export.specs import (EXPORTS, LATENT_ENERGY_BATCH, PARITY_TOLERANCE, E
 from kgan.run import file_sha256 as _sha256, load_run  # where they were read from before kgan.run
 
 __all__ = ["PARITY_TOLERANCE", "ExportResult", "ExportSpec", "Output", "EXPORTS", "register_export", "export_specs",
-           "export_model", "calibrate_export", "fit_export_calibration", "load_run"]
+           "export_model", "calibrate_export", "fit_export_calibration", "auto_refit_steps", "load_run"]

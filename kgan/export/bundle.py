@@ -56,7 +56,7 @@ def _metadata(facts, role, parity):
 
 
 def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=False, saved_model_dir=None, log=None,
-                 calibration_data=None, refit_steps=0):
+                 calibration_data=None, refit_steps="auto"):
     """Exports a GAN's generator and discriminator to SavedModel and ONNX.
 
     Args:
@@ -74,8 +74,10 @@ def export_model(source, out_dir=None, opset=DEFAULT_OPSET, fp16=False, int8=Fal
             calibration is fitted on; default the run's data set (for a GAN object: its
             `calibration`, if `GAN.calibrate` set one).
         refit_steps: first train the discriminator that is exported for this many steps
-            against the fixed generator on that data (`GAN.refit_discriminator`); the run's
-            `model.keras` keeps the discriminator it trained.
+            against the fixed generator on that data (`GAN.refit_discriminator`); `"auto"`:
+            `kgan.export.calibrate.auto_refit_steps` (twice the generator's training steps, at
+            most 5,000, on the 2-D mixtures; none on other data). The run's `model.keras` keeps
+            the discriminator it trained.
 
     Returns:
         an `ExportResult`.
@@ -200,9 +202,10 @@ def calibrate_export(run_dir, out_dir=None, data=None, log=None, refit_steps=Non
     set) and writes it into its export (`out_dir`, default `export/<run name>`): the manifest
     and the metadata of discriminator.onnx and latent_energy.onnx, each file replaced whole.
 
-    With `refit_steps` (default: the steps the export's discriminator was refit for, if any)
-    the discriminator is refit first, so its two models change: the run is exported again,
-    with the same opset and variants.
+    With `refit_steps` (default: the steps the export's discriminator was refit for, if any;
+    `"auto"` as `export_model`) the discriminator is refit first, so its two models change: the
+    run is exported again, with the same opset and variants; so it is with 0 on an export whose
+    discriminator was refit, which gets the run's own back.
 
     Returns:
         the calibration, with `export` and `data`.
@@ -223,9 +226,10 @@ def calibrate_export(run_dir, out_dir=None, data=None, log=None, refit_steps=Non
     data = data or config.get("dataset")
     if not data:
         raise KganError(f"{run_dir} does not say what it trained on: give the real data with --data")
+    refit_before = (manifest.get("calibration") or {}).get("refit_steps", 0)
     if refit_steps is None:
-        refit_steps = (manifest.get("calibration") or {}).get("refit_steps", 0)
-    if refit_steps:
+        refit_steps = refit_before
+    if refit_steps or refit_before:  # the exported discriminator changes (or goes back to the run's own)
         variants = manifest.get("variants") or {}
         result = export_model(run_dir, out_dir=out_dir, opset=manifest.get("opset", DEFAULT_OPSET), fp16="fp16" in variants,
                               int8="int8" in variants, log=log, calibration_data=data, refit_steps=refit_steps)
