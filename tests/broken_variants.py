@@ -738,6 +738,15 @@ def refit_trains_nothing():
     GAN.refit_discriminator = lambda self, *args, **kwargs: 0.0
 
 
+@variant("tests/test_discriminator_sampling.py::test_the_default_refit_is_twice_the_training_steps_on_fresh_draws_and_none_on_rows",
+         "tests/test_discriminator_sampling.py::test_export_calibrates_on_the_run_data_and_the_cli_samples_and_recalibrates")
+def default_refit_refits_nothing():
+    """kgan export's default ("auto") refits the discriminator for no steps, whatever the data."""
+    import kgan.export.calibrate as calibrate
+
+    calibrate.auto_refit_steps = lambda gan, data: 0
+
+
 @variant("tests/test_stabilizers.py::test_a_packed_discriminator_judges_a_single_sample_by_its_own_log_ratio")
 def packed_judge_packs_the_sample_with_itself():
     """A packed discriminator judges a sample in a pack of copies of itself, not beside references."""
