@@ -15,10 +15,10 @@ REFIT_CAP = 5000
 
 
 def auto_refit_steps(gan, data):
-    """The refit `kgan export` makes by default: on data drawn afresh (the 2-D mixtures, where the
-    discriminator's refit costs a third of a training step), twice the steps the generator trained,
-    at most `REFIT_CAP`; none on a data set of rows, which the refit would see again at every step
-    and where a step costs about as much as a training step.
+    """The refit `kgan export` makes by default: on data drawn afresh (the 2-D mixtures, where a
+    step of the refit costs about a third of a training step), twice the steps the generator trained,
+    at most `REFIT_CAP`; none on a data set of rows, which the refit would see again and again
+    (the calibration's rows among them), with a convolutional discriminator's step to pay for each.
 
     On grid25 runs cut to 2,000 of the preset's 12,000 steps (21 % high quality), this refit (4,000
     steps) takes DRS from 31 % to 72 % high quality and MH from 36 % to 79 %, every mode kept, over
