@@ -37,6 +37,7 @@ from kgan.runtime.metrics.text import bleu, novelty, self_bleu, uniqueness
 from kgan.runtime.metrics.video import average_content_distance, content_consistency, motion_distance
 from kgan.runtime.samplers import get_sampler
 from kgan.runtime.samples import get_kind
+from kgan.runtime.text import split_tokens
 
 __all__ = ["evaluate", "format_report", "REPORTS"]
 
@@ -351,7 +352,7 @@ def text_report(sample, dataset, samples, seed, facts, features_root=None, incep
         return decode(rows, spec.vocabulary, spec.separator or "")
 
     def token_lists(rows):
-        return [t.split(spec.separator) if spec.separator else list(t) for t in texts(rows)]
+        return [split_tokens(t, spec.separator) for t in texts(rows)]
 
     references = token_lists(text.held_out[:BLEU_REFERENCES])
     generated, real = token_lists(tokens[:BLEU_SAMPLES]), token_lists(text.train[:BLEU_SAMPLES])

@@ -30,6 +30,7 @@ from kgan.errors import KganError
 from kgan.mle import nll
 from kgan.runtime.images import atomic_write_bytes
 from kgan.runtime.metrics.text import bigram_distance, bleu, novelty, uniqueness
+from kgan.runtime.text import split_tokens
 
 __all__ = ["TEMPERATURES", "sweep", "frontier", "curve_gap", "quality_diversity", "draw"]
 
@@ -61,7 +62,7 @@ def sweep(generator, text, temperatures=TEMPERATURES, seed=0):
     if text.oracle is None and not ended:
         raise KganError("a quality-diversity curve needs the oracle or text that ends (names, text files)")
     def tokens_of(texts):
-        return [t.split(text.separator) if text.separator else list(t) for t in texts]
+        return [split_tokens(t, text.separator) for t in texts]
 
     references = tokens_of(decode(text.held_out, text.vocabulary, text.separator)) if ended else None
     training = decode(text.train, text.vocabulary, text.separator) if ended else None

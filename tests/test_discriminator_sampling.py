@@ -302,6 +302,9 @@ def test_refit_moves_the_exported_discriminator_toward_the_density_ratio(tmp_pat
     assert "refit_steps" not in json.loads((tmp_path / "refit" / "manifest.json").read_text())["calibration"]
     np.testing.assert_allclose(GeneratorRuntime(str(tmp_path / "refit")).score(samples),
                                GeneratorRuntime(str(tmp_path / "as_trained")).score(samples), rtol=1e-5, atol=1e-5)
+    # `auto` is the default export's refit: twice the generator's 20 steps on ring8.
+    assert main(["calibrate", str(run), "--export", str(tmp_path / "refit"), "--refit-steps", "auto"]) == 0
+    assert json.loads((tmp_path / "refit" / "manifest.json").read_text())["calibration"]["refit_steps"] == 40
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_:
         main(["export", str(run), "--out", str(tmp_path / "x"), "--refit-steps", "-3"])

@@ -20,7 +20,7 @@ import numpy as np
 
 from kgan.data.digits import held_out_split
 from kgan.errors import KganError
-from kgan.runtime.text import END, _tokens, decode, encode
+from kgan.runtime.text import END, decode, encode, split_tokens
 
 __all__ = ["END", "TEXT_SOURCES", "TEXT_SUFFIXES", "TOKENIZERS", "Oracle", "TextData", "oracle_data", "names_data",
            "read_text_file", "is_text_source", "text_source", "source_options", "encode", "decode"]
@@ -140,7 +140,7 @@ def _split(sequences):
 def _vocabulary_of(texts, separator):
     tokens = set()
     for text in texts:
-        tokens.update(_tokens(text, separator))
+        tokens.update(split_tokens(text, separator))
     tokens.discard(END)
     return (END, *sorted(tokens))
 
@@ -149,7 +149,7 @@ def _sequences(texts, separator, length, what):
     if not texts:
         raise KganError(f"{what} has no text: give one sequence a line")
     vocabulary = _vocabulary_of(texts, separator)
-    longest = max(len(_tokens(text, separator)) for text in texts)
+    longest = max(len(split_tokens(text, separator)) for text in texts)
     length = longest + 1 if length is None else int(length)  # room for the end
     if length < 1:
         raise KganError(f"a sequence length must be at least 1, got {length}")

@@ -9,7 +9,7 @@ import shutil
 
 from kgan import __version__
 from kgan.errors import KganError
-from kgan.export.calibrate import _check_exported_from, fit_export_calibration
+from kgan.export.calibrate import _check_exported_from, auto_refit_steps, fit_export_calibration
 from kgan.export.convert import _as_float32, _quiet_absl, _require_export_extras, _save_onnx, _to_onnx, _write_saved_model
 from kgan.export.parity import _parity
 from kgan.export.quantize import _fp16, _int8, _variant_report
@@ -229,6 +229,8 @@ def calibrate_export(run_dir, out_dir=None, data=None, log=None, refit_steps=Non
     refit_before = (manifest.get("calibration") or {}).get("refit_steps", 0)
     if refit_steps is None:
         refit_steps = refit_before
+    elif refit_steps == "auto":
+        refit_steps = auto_refit_steps(gan, data)
     if refit_steps or refit_before:  # the exported discriminator changes (or goes back to the run's own)
         variants = manifest.get("variants") or {}
         result = export_model(run_dir, out_dir=out_dir, opset=manifest.get("opset", DEFAULT_OPSET), fp16="fp16" in variants,

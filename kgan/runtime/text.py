@@ -13,13 +13,14 @@ import numpy as np
 
 from kgan.errors import KganError
 
-__all__ = ["END", "encode", "decode"]
+__all__ = ["END", "encode", "decode", "split_tokens"]
 
 END = ""  # vocabulary[0] of text: the end of a sequence and the padding after it
 
 
-def _tokens(text, separator):
-    return list(text) if separator == "" else text.split(separator)
+def split_tokens(text, separator=""):
+    """The tokens of one text: its characters, or its pieces between separators."""
+    return text.split(separator) if separator else list(text)
 
 
 def encode(texts, vocabulary, length, separator=""):
@@ -27,7 +28,7 @@ def encode(texts, vocabulary, length, separator=""):
     index = {token: i for i, token in enumerate(vocabulary)}
     out = np.zeros((len(texts), length), np.int64)
     for row, text in enumerate(texts):
-        tokens = _tokens(text, separator)
+        tokens = split_tokens(text, separator)
         unknown = [t for t in tokens if t not in index]
         if unknown:
             raise KganError(f"{unknown[0]!r} is not in the model's vocabulary of {len(vocabulary)} tokens: "
