@@ -122,6 +122,75 @@ def test_the_unet_starts_as_the_baseline_and_keeps_known_pixels():
     assert np.abs(out[:, 4:] - feeds["image"][:, 4:]).mean() > 0.1
 
 
+def test_the_subpixel_upsampling_starts_as_bicubic_and_lays_channels_out_as_pixels():
+    import keras
+
+    from kgan.models.unet import PixelShuffle, UNetGenerator
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (2, 5, 7, 3)).astype(np.float32)  # any size: no encoder to halve it
+    g = UNetGenerator((16, 16, 3), task="superres:4", filters=4, depth=0, blocks=1, upsample="shuffle")
+    assert [layer.name for layer in g.layers if "sr" in layer.name] == []  # every convolution at the input's size
+    up = np.asarray(g(x))
+    assert up.shape == (2, 20, 28, 3)
+    np.testing.assert_allclose(up, np.asarray(g.get_layer("base")(x)), atol=1e-6)  # a zero residual: bicubic
+    block = np.arange(2 * 2 * 4, dtype=np.float32).reshape(1, 1, 1, 16)  # one pixel, 4 channels a sub-pixel
+    pixels = np.asarray(PixelShuffle(2)(block))
+    assert pixels.shape == (1, 2, 2, 4)
+    np.testing.assert_array_equal(pixels[0, 0, 1], block[0, 0, 0, 4:8])  # row-major: (0, 1) is the second
+    np.testing.assert_array_equal(pixels[0, 1, 0], block[0, 0, 0, 8:12])
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(g))
+    assert (restored.upsample, restored.depth) == ("shuffle", 0)
+    with pytest.raises(KganError, match="upsample must be one of resize, shuffle"):
+        UNetGenerator((16, 16, 3), task="superres:4", upsample="bilinear")
+    with pytest.raises(KganError, match="depth must be an integer >= 0"):
+        UNetGenerator((16, 16, 3), task="superres:4", depth=-1)
+
+
+@pytest.mark.parametrize("upsample", ["resize", "shuffle"])
+def test_both_upsamplings_convert_to_onnx_for_any_size(upsample):
+    import onnxruntime as ort
+    import tensorflow as tf
+
+    from kgan.export.convert import _to_onnx
+    from kgan.models.unet import UNetGenerator
+
+    g = UNetGenerator((16, 16, 3), task="superres:4", filters=4, depth=1, blocks=1, upsample=upsample)
+    rng = np.random.default_rng(0)
+    for weight in g.weights:  # a residual that is not zero, so the upsampling shows
+        weight.assign(rng.normal(0, 0.2, weight.shape).astype(np.float32))
+    function = tf.function(lambda image: g(image, training=False),
+                           input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="image")])
+    session = ort.InferenceSession(_to_onnx(function, 17).SerializeToString(), providers=["CPUExecutionProvider"])
+    x = rng.uniform(-1, 1, (1, 6, 10, 3)).astype(np.float32)
+    (out,) = session.run(None, {session.get_inputs()[0].name: x})
+    assert out.shape == (1, 24, 40, 3)
+    np.testing.assert_allclose(out, np.asarray(g(x)), atol=1e-4)
+
+
+def test_crops_come_in_all_eight_symmetries_of_the_square_with_pairs_aligned(tmp_path):
+    from kgan.data.pairs import pair_batches
+
+    rng = np.random.default_rng(0)
+    for folder in ("A", "B"):
+        (tmp_path / folder).mkdir()
+    image = (rng.random((10, 10, 3)) * 255).astype(np.uint8)  # crops of 9 from 10: four places, each distinct
+    Image.fromarray(image).save(tmp_path / "B" / "x.png")
+    Image.fromarray(255 - image).save(tmp_path / "A" / "x.png")
+    clean = image.astype(np.float32) / 127.5 - 1.0
+    places = [clean[top : top + 9, left : left + 9] for top in (0, 1) for left in (0, 1)]
+    symmetries = [lambda c, k=k, f=f: np.rot90(c, k)[:, ::-1] if f else np.rot90(c, k) for k in range(4) for f in (0, 1)]
+    batches = pair_batches(str(tmp_path), "paired", 9, 16, seed=0)
+    seen = set()
+    for _ in range(8):
+        inputs, targets = next(batches)
+        np.testing.assert_allclose(inputs["image"], -targets, atol=1e-6)  # each input turned as its target
+        for target in targets:
+            seen |= {s for s, symmetry in enumerate(symmetries)
+                     if any(np.allclose(symmetry(place), target, atol=1e-6) for place in places)}
+    assert seen == set(range(8))
+
+
 def test_sizes_the_unet_cannot_halve_are_refused():
     from kgan.models.unet import UNetGenerator
 
@@ -272,7 +341,8 @@ def superres_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("superres")
     config = get_preset("photos-superres").replace(
         task="superres:2", patch_size=32, batch_size=4, epochs=1, steps_per_epoch=20,
-        generator={"filters": 8, "depth": 2}, discriminator={"filters": 8}, out=str(root / "run"),
+        generator={"filters": 8, "depth": 0, "blocks": 1, "upsample": "shuffle"}, discriminator={"filters": 8},
+        out=str(root / "run"),
         export_dir=str(root / "export"), pretrain_epochs=1, pretrain_lr=1e-3)
     lines = []
     result = train(config, verbose=0, log=lines.append)

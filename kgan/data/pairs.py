@@ -4,7 +4,7 @@ with matching file names, pix2pix's layout.
 
 Sources of clean images: `photos` (the real photographs scikit-image ships, split by photo into
 training and held-out sets), `digits` (scikit-learn's, split as the digit classifier is) and a
-folder of images. Photos train on random crops (patches) with flips; small images that are one
+folder of images. Photos train on random crops (patches), each turned and flipped at random; small images that are one
 patch (digits) train whole. Held-out images are whole.
 """
 
@@ -169,8 +169,10 @@ def _batches(stacks, task, patch_size, batch_size, seed):
             top = int(rng.integers(0, image.shape[0] - patch_size + 1))
             left = int(rng.integers(0, image.shape[1] - patch_size + 1))
             crop = image[top : top + patch_size, left : left + patch_size]
-            if patch_size < min(image.shape[:2]) and rng.random() < 0.5:
-                crop = crop[:, ::-1]
+            if patch_size < min(image.shape[:2]):  # one of the square's 8 symmetries (EDSR's flips and turns)
+                crop = np.rot90(crop, int(rng.integers(4)))
+                if rng.random() < 0.5:
+                    crop = crop[:, ::-1]
             crops.append(crop)
         crops = np.stack(crops).astype(np.float32)
         if task.name == "paired":

@@ -6,8 +6,11 @@ The generator is fully convolutional, so a model trained on patches runs on imag
 whose sides are multiples of `2 ** depth` (`kgan.runtime.restore.restore` pads to that): an
 encoder of `depth` stride-2 convolutions, a decoder of nearest 2x upsamplings each followed by a
 3x3 convolution (no checkerboard) and joined to the encoder's features of its size (the U-Net's
-skips), then for super-resolution log2(factor) more upsampling steps (ESRGAN's nearest +
-convolution). It predicts a residual over the input (bicubically upsampled for super-resolution),
+skips), residual blocks at the input's resolution, then for super-resolution either log2(factor)
+more upsampling steps (ESRGAN's nearest + convolution, `upsample="resize"`) or one convolution
+to `factor ** 2` times the channels rearranged into pixels (ESPCN's sub-pixel convolution,
+`upsample="shuffle"`), which keeps every convolution at the input's resolution. With `depth=0`
+there is no encoder: the residual blocks alone, SRResNet's and EDSR's shape. It predicts a residual over the input (bicubically upsampled for super-resolution),
 so it starts as the identity, and for inpainting it keeps the known pixels: only the masked ones
 are its own. No normalization: every output pixel depends on its neighbourhood alone, whatever
 the image size or batch.
@@ -30,7 +33,9 @@ from kgan.runtime.latent import LatentPrior
 from kgan.runtime.restore import ImageInput, MaskInput, Task
 from kgan.runtime.samples import SampleSpec
 
-__all__ = ["UNetGenerator", "PatchDiscriminator"]
+__all__ = ["UNetGenerator", "PatchDiscriminator", "UPSAMPLES"]
+
+UPSAMPLES = ("resize", "shuffle")
 
 
 def _input_side(side, task, depth):
@@ -53,9 +58,13 @@ class UNetGenerator(_Kept, Generator, keras.Model):
         num_classes: must be None.
         task: the `kgan.runtime.restore.Task` (or its text, `"superres:4"`) its inputs come from.
         filters: channels of the first level; each level below doubles them, up to `8 * filters`.
-        depth: stride-2 levels of the encoder (the input's sides are multiples of `2 ** depth`).
+        depth: stride-2 levels of the encoder (the input's sides are multiples of `2 ** depth`);
+            0: no encoder, the residual blocks alone.
         blocks: residual blocks (3x3, leaky ReLU, 3x3) at the input's resolution after the decoder,
             where super-resolution networks (SRResNet, EDSR) do their work; 0: none.
+        upsample: super-resolution's larger sides: `"resize"` (nearest 2x + 3x3 convolution, each
+            step at the larger size) or `"shuffle"` (a 3x3 convolution at the input's size to
+            `factor ** 2` times the channels, rearranged into pixels: depth to space).
 
     Example:
         >>> g = UNetGenerator((32, 32, 3), task="superres:4", filters=16, depth=2)
@@ -66,14 +75,17 @@ class UNetGenerator(_Kept, Generator, keras.Model):
     kind = "restored"
 
     def __init__(self, image_shape, latent_dim=None, num_classes=None, task="denoise:0.1", filters=32, depth=3,
-                 blocks=0, **kwargs):
+                 blocks=0, upsample="resize", **kwargs):
         image_shape = check_image_shape(image_shape)
         if num_classes:
             raise KganError("the pix2pix family restores images; it takes no class labels: drop --conditional")
         task = Task.parse(task)
-        filters, depth = check_positive("filters", filters), check_positive("depth", depth)
-        if not isinstance(blocks, int) or blocks < 0:
-            raise KganError(f"blocks must be an integer >= 0, got {blocks!r}")
+        filters = check_positive("filters", filters)
+        for name, value in (("depth", depth), ("blocks", blocks)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise KganError(f"{name} must be an integer >= 0, got {value!r}")
+        if upsample not in UPSAMPLES:
+            raise KganError(f"upsample must be one of {', '.join(UPSAMPLES)}, got {upsample!r}")
         height, width, channels = image_shape
         small = (_input_side(height, task, depth), _input_side(width, task, depth))
 
@@ -101,13 +113,18 @@ class UNetGenerator(_Kept, Generator, keras.Model):
                                    name=f"block{block + 1}_b")(branch)
             x = layers.Add(name=f"block{block + 1}")([x, branch])
         base = image
-        for step in range(int(math.log2(task.factor))):  # the larger sides: half the channels, at least 16
-            x = layers.UpSampling2D(2, name=f"sr{step + 1}_resize")(x)
-            x = _conv(x, max(16, filters // 2), 3, 1, f"sr{step + 1}")
         if task.factor > 1:
             base = ResizeUpsample(task.factor, name="base")(image)
-        residual = layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros", dtype="float32",
-                                 name="residual")(x)
+        if task.factor > 1 and upsample == "shuffle":  # the residual's pixels from the input's size
+            x = layers.Conv2D(channels * task.factor**2, 3, padding="same", kernel_initializer="zeros",
+                              name="residual_subpixels")(x)
+            residual = PixelShuffle(task.factor, dtype="float32", name="residual")(x)
+        else:
+            for step in range(int(math.log2(task.factor))):  # the larger sides: half the channels, at least 16
+                x = layers.UpSampling2D(2, name=f"sr{step + 1}_resize")(x)
+                x = _conv(x, max(16, filters // 2), 3, 1, f"sr{step + 1}")
+            residual = layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros", dtype="float32",
+                                     name="residual")(x)
         out = layers.Add(name="restored_raw", dtype="float32")([base, residual])
         if task.masked:  # the known pixels are the input's
             out = Composite(name="restored_known", dtype="float32")([out, image, mask])
@@ -116,7 +133,7 @@ class UNetGenerator(_Kept, Generator, keras.Model):
         self.task_spec = task
         self._input_size = small
         self._keep(image_shape=image_shape, latent_dim=None, num_classes=None, task=str(task), filters=filters,
-                   depth=depth, blocks=blocks)
+                   depth=depth, blocks=blocks, upsample=upsample)
 
     @property
     def multiple(self):
@@ -154,6 +171,28 @@ class ResizeUpsample(layers.Layer):
     def compute_output_shape(self, shape):
         scaled = [None if s is None else s * self.factor for s in shape[1:3]]
         return (shape[0], *scaled, shape[3])
+
+    def get_config(self):
+        return dict(super().get_config(), factor=self.factor)
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class PixelShuffle(layers.Layer):
+    """`[n, h, w, c * factor ** 2]` to `[n, h * factor, w * factor, c]`: each pixel's channels laid
+    out as a `factor` x `factor` block (TensorFlow's depth to space; ONNX's DepthToSpace, DCR)."""
+
+    def __init__(self, factor, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = int(factor)
+
+    def call(self, x):
+        import tensorflow as tf
+
+        return tf.nn.depth_to_space(x, self.factor)
+
+    def compute_output_shape(self, shape):
+        scaled = [None if s is None else s * self.factor for s in shape[1:3]]
+        return (shape[0], *scaled, shape[3] // self.factor**2)
 
     def get_config(self):
         return dict(super().get_config(), factor=self.factor)
