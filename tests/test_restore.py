@@ -341,7 +341,7 @@ def superres_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("superres")
     config = get_preset("photos-superres").replace(
         task="superres:2", patch_size=32, batch_size=4, epochs=1, steps_per_epoch=20,
-        generator={"filters": 8, "depth": 0, "blocks": 1, "upsample": "shuffle"}, discriminator={"filters": 8},
+        generator={"filters": 8, "depth": 1, "blocks": 1, "upsample": "shuffle"}, discriminator={"filters": 8},
         out=str(root / "run"),
         export_dir=str(root / "export"), pretrain_epochs=1, pretrain_lr=1e-3)
     lines = []
@@ -387,7 +387,7 @@ def test_kgan_generate_restores_an_image_file(superres_run, tmp_path):
 @pytest.mark.parametrize("make, message", [
     (lambda p: p.write_text("text"), "is not an image"),
     (lambda p: Image.new("L", (30, 30)).save(p), "has 1 channel"),
-    (lambda p: Image.new("RGB", (3, 3)).save(p), "needs at least 4 pixels"),
+    (lambda p: Image.new("RGB", (1, 1)).save(p), "needs at least 2 pixels"),  # depth 1: the sides halve once
 ])
 def test_kgan_generate_refuses_bad_inputs_in_one_line(superres_run, tmp_path, capsys, make, message):
     from kgan.cli import main
