@@ -179,7 +179,8 @@ def test_crops_come_in_all_eight_symmetries_of_the_square_with_pairs_aligned(tmp
     Image.fromarray(255 - image).save(tmp_path / "A" / "x.png")
     clean = image.astype(np.float32) / 127.5 - 1.0
     places = [clean[top : top + 9, left : left + 9] for top in (0, 1) for left in (0, 1)]
-    symmetries = [lambda c, k=k, f=f: np.rot90(c, k)[:, ::-1] if f else np.rot90(c, k) for k in range(4) for f in (0, 1)]
+    symmetries = [lambda c, k=k, f=f: np.rot90(c, k)[:, ::-1] if f else np.rot90(c, k)
+                  for k in range(4) for f in (0, 1)]
     batches = pair_batches(str(tmp_path), "paired", 9, 16, seed=0)
     seen = set()
     for _ in range(8):

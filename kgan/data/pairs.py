@@ -4,8 +4,8 @@ with matching file names, pix2pix's layout.
 
 Sources of clean images: `photos` (the real photographs scikit-image ships, split by photo into
 training and held-out sets), `digits` (scikit-learn's, split as the digit classifier is) and a
-folder of images. Photos train on random crops (patches), each turned and flipped at random; small images that are one
-patch (digits) train whole. Held-out images are whole.
+folder of images. Photos train on random crops (patches), each turned and flipped at random;
+small images that are one patch (digits) train whole. Held-out images are whole.
 """
 
 import os

@@ -10,10 +10,11 @@ skips), residual blocks at the input's resolution, then for super-resolution eit
 more upsampling steps (ESRGAN's nearest + convolution, `upsample="resize"`) or one convolution
 to `factor ** 2` times the channels rearranged into pixels (ESPCN's sub-pixel convolution,
 `upsample="shuffle"`), which keeps every convolution at the input's resolution. With `depth=0`
-there is no encoder: the residual blocks alone, SRResNet's and EDSR's shape. It predicts a residual over the input (bicubically upsampled for super-resolution),
-so it starts as the identity, and for inpainting it keeps the known pixels: only the masked ones
-are its own. No normalization: every output pixel depends on its neighbourhood alone, whatever
-the image size or batch.
+there is no encoder: the residual blocks alone, SRResNet's and EDSR's shape. It predicts a
+residual over the input (bicubically upsampled for super-resolution), so it starts as the
+identity, and for inpainting it keeps the known pixels: only the masked ones are its own. No
+normalization: every output pixel depends on its neighbourhood alone, whatever the image size or
+batch.
 
 The discriminator sees the output beside its input (upsampled to the output's size, with the
 mask for inpainting) and gives one logit for each patch of about `4 * 2 ** layers` pixels.
