@@ -21,8 +21,8 @@ __all__ = ["PHOTOS", "HELD_OUT_PHOTOS", "clean_images", "held_out_count", "held_
            "pair_batches", "paired_dataset", "preview_pairs"]
 
 # scikit-image's real photographs that ship in its wheel (greyscale ones as RGB), and the four held out.
-PHOTOS = ("chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "coins", "moon", "grass",
-          "gravel", "brick", "page", "text")
+PHOTOS = ("chelsea", "rocket", "motorcycle", "hubble_deep_field", "immunohistochemistry", "retina", "coins", "moon",
+          "grass", "gravel", "brick", "page", "text")
 HELD_OUT_PHOTOS = ("astronaut", "coffee", "camera", "clock")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
@@ -34,7 +34,8 @@ def _photos(names):
         raise KganError("the photos come with scikit-image: pip install 'kgan[restore]' (or scikit-image)") from None
     out = []
     for name in names:
-        image = getattr(data, name)()
+        # The motorcycle is the left view of scikit-image's stereo pair (the right one is nearly the same photo).
+        image = data.stereo_motorcycle()[0] if name == "motorcycle" else getattr(data, name)()
         if image.ndim == 2:
             image = np.repeat(image[..., None], 3, axis=-1)
         out.append(image[..., :3].astype(np.uint8))
