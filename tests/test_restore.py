@@ -210,6 +210,18 @@ def test_held_out_names_name_the_held_out_images(tmp_path):
     assert held_out_names("digits") is None
 
 
+def test_the_photos_split_by_photo_and_are_colour_scenes_of_any_size():
+    from kgan.data.pairs import HELD_OUT_PHOTOS, PHOTOS, clean_images
+
+    train, held = clean_images("photos"), clean_images("photos", "held_out")
+    assert not set(PHOTOS) & set(HELD_OUT_PHOTOS) and len(train) == 13 and len(held) == 4
+    assert all(x.shape[-1] == 3 and x.dtype == np.float32 and -1 <= x.min() < x.max() <= 1 for x in train + held)
+    # the stereo pair gives one view, not two of nearly the same scene
+    motorcycle = train[PHOTOS.index("motorcycle")]
+    assert motorcycle.shape == (500, 741, 3) and sum(x.shape == motorcycle.shape for x in train) == 1
+    assert np.abs(motorcycle - motorcycle.mean(axis=-1, keepdims=True)).mean() > 0.05  # a colour photo
+
+
 def _digits_batches(task="inpaint:lower", batch=32, seed=0):
     from kgan.data.pairs import pair_batches
 

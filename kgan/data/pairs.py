@@ -34,7 +34,7 @@ def _photos(names):
         raise KganError("the photos come with scikit-image: pip install 'kgan[restore]' (or scikit-image)") from None
     out = []
     for name in names:
-        # The motorcycle is the left view of scikit-image's stereo pair (the right one is nearly the same photo).
+        # The motorcycle (in a garage) is the left view of the stereo pair; the right one is nearly the same photo.
         image = data.stereo_motorcycle()[0] if name == "motorcycle" else getattr(data, name)()
         if image.ndim == 2:
             image = np.repeat(image[..., None], 3, axis=-1)
