@@ -143,7 +143,10 @@ def _print_export(result):
     for role, figures in manifest["parity"].items():
         worst = max(v for k, v in figures.items() if k.startswith("keras_vs"))
         scale = " x the largest |value|" if "tolerance_relative_to" in figures else ""
-        print(f"  {role:13s} parity: max |diff| {worst:.2e} against Keras (tolerance {figures['tolerance']:g}{scale})")
+        kinked = sum(figures.get("rows_on_a_kink", {}).values())
+        kinked = f"; {kinked} rows on a ReLU's kink compared one-sided" if kinked else ""
+        print(f"  {role:13s} parity: max |diff| {worst:.2e} against Keras (tolerance {figures['tolerance']:g}{scale})"
+              f"{kinked}")
     for name, variant in manifest["variants"].items():
         print(
             f"  {variant['file']:20s} max |error| vs fp32 {variant['max_abs_error_vs_fp32']:.2e}, "

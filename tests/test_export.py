@@ -101,6 +101,44 @@ def test_failed_parity_writes_nothing(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
 
 
+def test_a_gradient_row_on_a_relus_kink_is_compared_one_sided_and_a_wrong_row_still_fails():
+    import tensorflow as tf
+
+    from kgan.export.parity import one_sided
+    from kgan.export.specs import ExportSpec, Output
+
+    w = np.array([1.0, -2.0, 0.5], np.float32)
+
+    def call(feeds):  # E(z) = relu(z . w): grad_z is w on one side of z . w = 0 and 0 on the other
+        z = tf.convert_to_tensor(feeds["z"])
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            energy = tf.nn.relu(tf.linalg.matvec(z, w))
+        return {"energy": energy, "grad_z": tape.gradient(energy, z)}
+
+    spec = ExportSpec("latent_energy", call, {"z": ([None, 3], "float32")},
+                      {"energy": Output(["batch"], relative=True), "grad_z": Output(["batch", 3], relative=True, kinks="z")},
+                      None, "latent_energy", [])
+    z = np.array([[2.0, 1.0, 0.0]] + [[1.0, 0.0, 1.0]] * 39, np.float32)  # row 0 on the kink: z . w = 0
+    feeds = {"z": z}
+    expected = spec.keras_outputs(feeds)
+    assert not expected["grad_z"][0].any() and np.allclose(expected["grad_z"][1:], w)
+    other_side = {k: v.copy() for k, v in expected.items()}
+    other_side["grad_z"][0] = w  # what another runtime's rounding can give there
+    settled, rows = one_sided(spec, other_side, expected, feeds, np.random.default_rng(0))
+    assert rows == 1 and np.array_equal(settled["grad_z"][0], w) and np.array_equal(settled["energy"], expected["energy"])
+    wrong = {k: v.copy() for k, v in other_side.items()}
+    wrong["grad_z"][5] = 2 * w  # off any kink: a wrong conversion
+    settled, rows = one_sided(spec, wrong, expected, feeds, np.random.default_rng(0))
+    assert rows == 1 and np.array_equal(settled["grad_z"][5], expected["grad_z"][5])
+    many = {"z": np.concatenate([z[:1]] * 3 + [z[3:]])}  # 3 rows of 40 on the kink: beyond 5 %, a wrong conversion
+    flipped = {k: v.copy() for k, v in spec.keras_outputs(many).items()}
+    flipped["grad_z"][:3] = w
+    assert one_sided(spec, flipped, spec.keras_outputs(many), many, np.random.default_rng(0))[1] == 0
+    spec.outputs["grad_z"].kinks = None  # a continuous output is compared as it is
+    assert one_sided(spec, other_side, expected, feeds, np.random.default_rng(0))[1] == 0
+
+
 def test_export_replaces_an_earlier_export_whole_and_clears_what_killed_ones_left(tmp_path):
     gan = make_gan("mlp")
     out = tmp_path / "onnx"

@@ -20,12 +20,17 @@ class Output:
             0 means exact (integer outputs).
         relative: the tolerance is per unit of the output's largest |value| (when above 1):
             for outputs whose scale is the model's own, such as an energy and its gradient.
+        kinks: the input this output is a gradient over, through ReLUs (None: a continuous
+            output). Such a gradient has two values where a unit's input is 0, and float
+            rounding picks either: a row beyond the tolerance passes when Keras's output a
+            tiny step away along this input matches it (`kgan.export.parity`).
     """
 
     shape: list
     dtype: str = "float32"
     tolerance: float | None = None
     relative: bool = False
+    kinks: str | None = None
 
     @property
     def limit(self):
@@ -265,7 +270,8 @@ def latent_energy_export(gan):
         call=call,
         inputs=prior.signature(),
         # float32 sums over the two networks: the error grows with the logits' scale
-        outputs={"energy": Output(["batch"], relative=True), "grad_z": Output(["batch", gan.latent_dim], relative=True)},
+        outputs={"energy": Output(["batch"], relative=True),
+                 "grad_z": Output(["batch", gan.latent_dim], relative=True, kinks="z")},
         feeds=lambda batch, rng: prior.draw(batch, rng=rng, randomize=True),
         endpoint="latent_energy",
         models=[gan.sampling_generator, gan.discriminator],
