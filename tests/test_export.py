@@ -104,7 +104,7 @@ def test_failed_parity_writes_nothing(tmp_path, monkeypatch):
 def test_a_gradient_row_on_a_relus_kink_is_compared_one_sided_and_a_wrong_row_still_fails():
     import tensorflow as tf
 
-    from kgan.export.parity import one_sided
+    from kgan.export.parity import _worst, one_sided
     from kgan.export.specs import ExportSpec, Output
 
     w = np.array([1.0, -2.0, 0.5], np.float32)
@@ -131,6 +131,8 @@ def test_a_gradient_row_on_a_relus_kink_is_compared_one_sided_and_a_wrong_row_st
     wrong["grad_z"][5] = 2 * w  # off any kink: a wrong conversion
     settled, rows = one_sided(spec, wrong, expected, feeds, np.random.default_rng(0))
     assert rows == 1 and np.array_equal(settled["grad_z"][5], expected["grad_z"][5])
+    assert _worst(spec, wrong, settled)[1] == ["grad_z"] and _worst(spec, other_side, one_sided(
+        spec, other_side, expected, feeds, np.random.default_rng(0))[0])[1] == []
     many = {"z": np.concatenate([z[:1]] * 3 + [z[3:]])}  # 3 rows of 40 on the kink: beyond 5 %, a wrong conversion
     flipped = {k: v.copy() for k, v in spec.keras_outputs(many).items()}
     flipped["grad_z"][:3] = w
